@@ -1,0 +1,512 @@
+//! Configuration: the TOML file ([`raw`]) turned into validated, typed
+//! per-subsystem configs ([`Config`]).
+//!
+//! Two layers, as in ripgrep and linkerd: `raw` is the file format with serde
+//! derives and `deny_unknown_fields`; [`Config::from_raw`] checks every key,
+//! collects **all** problems (each naming its key) and only then fails, so an
+//! operator fixes a config in one round. The validated `Config` has no
+//! `Default`: every default is a named `DEFAULT_*` constant below, chosen for
+//! a reason written next to it. Secrets are read from files here (with
+//! systemd's `$CREDENTIALS_DIRECTORY` searched first) and wrapped in
+//! [`Secret`], so they never reach `Debug` output.
+
+pub mod embedded;
+pub mod raw;
+pub mod secret;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::inputs::webhook;
+use crate::outputs::file;
+use crate::{pipeline, spool, telemetry};
+use raw::RawConfig;
+use secret::Secret;
+
+/// Loopback by default: facing the internet is a decision the operator makes.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8383";
+/// The path the README and the Auth0 set-up instructions use.
+pub const DEFAULT_PATH: &str = "/auth0/logs";
+/// Auth0 batches are small (hundreds of events); 16 MiB leaves room for
+/// backfills posted by hand without letting one client exhaust memory.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// Enough for a busy stream plus a few backfills; each connection costs a
+/// task and a TLS session (~50 KiB).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// A legitimate client sends its headers at once; 10 s only hurts slowloris.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// 16 MiB at a slow 300 KiB/s still fits in 60 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Long enough for the output to drain some of the spool before Auth0 retries.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// A day of a busy tenant's stream (~1 KB/event) fits several times over.
+pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 1024 * 1024 * 1024;
+/// Files small enough to open in an editor or ship around.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The validated configuration of one agent.
+#[derive(Debug)]
+pub struct Config {
+    /// The webhook input, when configured.
+    pub webhook: Option<webhook::Config>,
+    /// The spool every input writes to.
+    pub spool: spool::Config,
+    /// The NDJSON file output, when configured.
+    pub file_output: Option<file::Config>,
+    /// Event → document settings.
+    pub pipeline: pipeline::Config,
+    /// Logging settings.
+    pub telemetry: telemetry::Config,
+}
+
+/// One problem with one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key path, e.g. `webhook.listen`.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Every problem found in a configuration; never empty.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+/// Loading a configuration file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read config file `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("config file `{path}` is not valid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's description, which names the key and line.
+        message: String,
+    },
+    /// The file parsed but some values are invalid.
+    #[error("config file `{path}` has {} problem(s):\n{errors}", errors.0.len())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem.
+        errors: ConfigErrors,
+    },
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(formatter)?;
+            }
+            write!(formatter, "  `{}`: {}", error.key, error.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a config file. Relative paths in it are
+    /// taken relative to the file's directory.
+    pub fn load(path: &Path) -> Result<Config, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_toml(&text, base).map_err(|error| match error {
+            FromTomlError::Parse(message) => LoadError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            FromTomlError::Invalid(errors) => LoadError::Invalid {
+                path: path.to_owned(),
+                errors,
+            },
+        })
+    }
+
+    /// Parses and validates TOML text; relative paths are resolved against `base`.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Config, FromTomlError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|error| FromTomlError::Parse(error.to_string()))?;
+        Config::from_raw(raw, base).map_err(FromTomlError::Invalid)
+    }
+
+    /// Validates a parsed file, collecting every problem before failing.
+    pub fn from_raw(raw: RawConfig, base: &Path) -> Result<Config, ConfigErrors> {
+        let mut errors = Errors::default();
+        if let Some(version) = raw.version {
+            if version != 1 {
+                errors.push(
+                    "version",
+                    format!("unsupported version {version}; only 1 exists"),
+                );
+            }
+        }
+        let webhook = raw
+            .webhook
+            .map(|webhook| build_webhook(webhook, base, &mut errors));
+        if webhook.is_none() {
+            errors.push(
+                "webhook",
+                "no input configured: add a [webhook] section".to_owned(),
+            );
+        }
+        let spool = match raw.spool {
+            Some(spool) => Some(spool::Config {
+                dir: resolve(base, &spool.dir),
+                max_bytes: positive(
+                    &mut errors,
+                    "spool.max_bytes",
+                    spool.max_bytes.map(|size| size.as_u64()),
+                    DEFAULT_SPOOL_MAX_BYTES,
+                ),
+            }),
+            None => {
+                errors.push("spool", "missing [spool] section with `dir`".to_owned());
+                None
+            }
+        };
+        let file_output = raw.output.file.map(|file| file::Config {
+            dir: resolve(base, &file.dir),
+            max_file_bytes: positive(
+                &mut errors,
+                "output.file.max_file_bytes",
+                file.max_file_bytes.map(|size| size.as_u64()),
+                DEFAULT_MAX_FILE_BYTES,
+            ),
+            max_files: file.max_files.unwrap_or(0),
+        });
+        if file_output.is_none() {
+            errors.push(
+                "output",
+                "no output configured: add an [output.file] section".to_owned(),
+            );
+        }
+        if let (Some(spool), Some(file)) = (&spool, &file_output) {
+            if spool.dir == file.dir {
+                errors.push(
+                    "output.file.dir",
+                    format!("must differ from `spool.dir` (`{}`)", spool.dir.display()),
+                );
+            }
+        }
+        let pipeline = pipeline::Config {
+            preserve_original_event: raw.enrich.preserve_original_event.unwrap_or(false),
+        };
+        let telemetry = telemetry::Config {
+            format: match raw.log.format.as_deref() {
+                None => None,
+                Some("text") => Some(telemetry::Format::Text),
+                Some("json") => Some(telemetry::Format::Json),
+                Some(other) => {
+                    errors.push(
+                        "log.format",
+                        format!("unknown format `{other}`; use `text` or `json`"),
+                    );
+                    None
+                }
+            },
+            level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
+        };
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&telemetry.level) {
+            errors.push("log.level", format!("invalid filter: {error}"));
+        }
+        match (errors.into_result(), webhook, spool, file_output) {
+            (Ok(()), Some(Some(webhook)), Some(spool), file_output) => Ok(Config {
+                webhook: Some(webhook),
+                spool,
+                file_output,
+                pipeline,
+                telemetry,
+            }),
+            (Err(errors), ..) => Err(errors),
+            // Every `None` above pushed an error, so this arm is unreachable in
+            // practice; report it rather than panic.
+            _ => Err(ConfigErrors(vec![ConfigError {
+                key: "webhook".to_owned(),
+                message: "invalid".to_owned(),
+            }])),
+        }
+    }
+}
+
+/// Errors of [`Config::from_toml`].
+#[derive(Debug, thiserror::Error)]
+pub enum FromTomlError {
+    /// Not TOML, or unknown keys or wrong types.
+    #[error("{0}")]
+    Parse(String),
+    /// Values are invalid.
+    #[error("{0}")]
+    Invalid(ConfigErrors),
+}
+
+/// Accumulates problems.
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, key: &str, message: String) {
+        self.0.push(ConfigError {
+            key: key.to_owned(),
+            message,
+        });
+    }
+
+    fn into_result(self) -> Result<(), ConfigErrors> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(self.0))
+        }
+    }
+}
+
+fn build_webhook(
+    raw: raw::RawWebhook,
+    base: &Path,
+    errors: &mut Errors,
+) -> Option<webhook::Config> {
+    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen = match listen_text.parse::<SocketAddr>() {
+        Ok(listen) => Some(listen),
+        Err(_) => {
+            errors.push(
+                "webhook.listen",
+                format!("`{listen_text}` is not an address:port such as `127.0.0.1:8383`"),
+            );
+            None
+        }
+    };
+    let path = raw.path.unwrap_or_else(|| DEFAULT_PATH.to_owned());
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+        errors.push(
+            "webhook.path",
+            format!("`{path}` must start with `/` and hold no query, fragment or space"),
+        );
+    }
+    let mut tokens: Vec<Secret<String>> = Vec::new();
+    for (index, token) in raw.tokens.unwrap_or_default().into_iter().enumerate() {
+        if token.trim().is_empty() {
+            errors.push(&format!("webhook.tokens[{index}]"), "is empty".to_owned());
+        } else {
+            tokens.push(Secret::new(token));
+        }
+    }
+    if let Some(tokens_file) = raw.tokens_file {
+        let path = resolve_credential(base, &tokens_file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let before = tokens.len();
+                tokens.extend(
+                    text.lines()
+                        .map(|line| line.trim_end_matches('\r'))
+                        .filter(|line| !line.trim().is_empty())
+                        .map(|line| Secret::new(line.to_owned())),
+                );
+                if tokens.len() == before {
+                    errors.push(
+                        "webhook.tokens_file",
+                        format!("`{}` holds no token", path.display()),
+                    );
+                }
+            }
+            Err(error) => errors.push(
+                "webhook.tokens_file",
+                format!("cannot read `{}`: {error}", path.display()),
+            ),
+        }
+    }
+    let max_body_bytes = positive(
+        errors,
+        "webhook.max_body_bytes",
+        raw.max_body_bytes.map(|size| size.as_u64()),
+        DEFAULT_MAX_BODY_BYTES,
+    );
+    let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if max_connections == 0 {
+        errors.push("webhook.max_connections", "must be at least 1".to_owned());
+    }
+    let header_timeout = duration(
+        errors,
+        "webhook.header_timeout",
+        raw.header_timeout,
+        DEFAULT_HEADER_TIMEOUT,
+    );
+    let body_timeout = duration(
+        errors,
+        "webhook.body_timeout",
+        raw.body_timeout,
+        DEFAULT_BODY_TIMEOUT,
+    );
+    let retry_after = duration(
+        errors,
+        "webhook.retry_after",
+        raw.retry_after,
+        DEFAULT_RETRY_AFTER,
+    );
+    let tls = match raw.tls {
+        None => None,
+        Some(tls) => {
+            let cert = resolve(base, &tls.cert);
+            let key = resolve_credential(base, &tls.key);
+            match webhook::tls::server_config(&cert, &key) {
+                Ok(config) => Some(Arc::new(config)),
+                Err(error) => {
+                    errors.push("webhook.tls", error.to_string());
+                    None
+                }
+            }
+        }
+    };
+    Some(webhook::Config {
+        listen: listen?,
+        path,
+        tokens,
+        max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+        max_connections,
+        header_timeout,
+        body_timeout,
+        retry_after,
+        tls,
+    })
+}
+
+fn positive(errors: &mut Errors, key: &str, value: Option<u64>, default: u64) -> u64 {
+    match value {
+        Some(0) => {
+            errors.push(key, "must be greater than zero".to_owned());
+            default
+        }
+        Some(value) => value,
+        None => default,
+    }
+}
+
+fn duration(errors: &mut Errors, key: &str, value: Option<String>, default: Duration) -> Duration {
+    let Some(text) = value else {
+        return default;
+    };
+    match humantime::parse_duration(&text) {
+        Ok(value) if !value.is_zero() => value,
+        Ok(_) => {
+            errors.push(key, "must be greater than zero".to_owned());
+            default
+        }
+        Err(error) => {
+            errors.push(
+                key,
+                format!("`{text}` is not a duration such as `30s` or `5m`: {error}"),
+            );
+            default
+        }
+    }
+}
+
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+/// Relative secret paths are looked up in systemd's `$CREDENTIALS_DIRECTORY`
+/// (`LoadCredential=`) first, then next to the config file.
+fn resolve_credential(base: &Path, path: &Path) -> PathBuf {
+    if path.is_relative() {
+        if let Some(directory) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+            let candidate = Path::new(&directory).join(path);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    resolve(base, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(text: &str) -> Vec<String> {
+        match Config::from_toml(text, Path::new("/tmp")) {
+            Ok(_) => Vec::new(),
+            Err(FromTomlError::Invalid(errors)) => errors.0.into_iter().map(|e| e.key).collect(),
+            Err(FromTomlError::Parse(message)) => vec![format!("parse: {message}")],
+        }
+    }
+
+    #[test]
+    fn minimal_config_is_valid_with_defaults() {
+        let config = Config::from_toml(
+            "[webhook]\ntokens=[\"t\"]\n[spool]\ndir=\"spool\"\n[output.file]\ndir=\"/o\"\n",
+            Path::new("/etc/a"),
+        )
+        .unwrap();
+        let webhook = config.webhook.unwrap();
+        assert_eq!(webhook.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(webhook.path, DEFAULT_PATH);
+        assert_eq!(webhook.max_body_bytes as u64, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(config.spool.dir, Path::new("/etc/a/spool"));
+        assert_eq!(config.spool.max_bytes, DEFAULT_SPOOL_MAX_BYTES);
+        assert!(!config.pipeline.preserve_original_event);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_key() {
+        let keys = errors_of(
+            "[webhook]\nlisten=\"nope\"\npath=\"x\"\nmax_body_bytes=0\nbody_timeout=\"soon\"\n\
+             tokens=[\"\"]\ntokens_file=\"/nonexistent/tokens\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"0B\"\n",
+        );
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "output",
+                "spool.max_bytes",
+                "webhook.body_timeout",
+                "webhook.listen",
+                "webhook.max_body_bytes",
+                "webhook.path",
+                "webhook.tokens[0]",
+                "webhook.tokens_file",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let keys = errors_of("[webhook]\nlisten_addr=\"x\"\n");
+        assert!(keys[0].contains("unknown field `listen_addr`"), "{keys:?}");
+    }
+
+    #[test]
+    fn sizes_and_durations_are_human_readable() {
+        let config = Config::from_toml(
+            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10 MB\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
+            Path::new("/"),
+        )
+        .unwrap();
+        let webhook = config.webhook.unwrap();
+        assert_eq!(webhook.max_body_bytes, 2 * 1024 * 1024);
+        assert_eq!(webhook.header_timeout, Duration::from_secs(60));
+        assert_eq!(config.spool.max_bytes, 10_000_000);
+        assert_eq!(config.file_output.unwrap().max_file_bytes, 1024);
+    }
+}

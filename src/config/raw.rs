@@ -1,0 +1,119 @@
+//! The configuration file format: TOML deserialized into `Raw*` structs.
+//!
+//! These types mirror the file one to one and carry no validation beyond
+//! syntax; [`crate::config::Config::from_raw`] turns them into validated
+//! domain types. The `///` docs on each field are the reference for the key
+//! (the example `packaging/auth0-ingest.toml` repeats them for operators).
+
+use std::path::PathBuf;
+
+use bytesize::ByteSize;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Format version of this file; only `1` exists. Optional so that the
+    /// short configs in the issues and docs stay valid.
+    pub version: Option<u32>,
+    /// The HTTPS endpoint an Auth0 "Custom Webhook" log stream posts to.
+    pub webhook: Option<RawWebhook>,
+    /// The durable on-disk queue between inputs and outputs.
+    pub spool: Option<RawSpool>,
+    /// Where documents go.
+    #[serde(default)]
+    pub output: RawOutputs,
+    /// How events become documents.
+    #[serde(default)]
+    pub enrich: RawEnrich,
+    /// Logging.
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// `[webhook]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    /// Address to listen on, e.g. `127.0.0.1:8383`; `0.0.0.0:443` faces the internet.
+    pub listen: Option<String>,
+    /// URL path Auth0 posts to. Default `/auth0/logs`.
+    pub path: Option<String>,
+    /// Accepted `Authorization` header values, compared verbatim (Auth0 adds no `Bearer `).
+    /// Several allow rotation.
+    pub tokens: Option<Vec<String>>,
+    /// Alternative to `tokens`: a file with one accepted value per line
+    /// (relative paths are looked up in `$CREDENTIALS_DIRECTORY` first).
+    pub tokens_file: Option<PathBuf>,
+    /// Largest accepted request body, after gzip decompression. Default 16MiB.
+    pub max_body_bytes: Option<ByteSize>,
+    /// Most connections served at once; further clients wait in the accept queue. Default 512.
+    pub max_connections: Option<usize>,
+    /// Time a client gets to send the request line and headers (and the TLS handshake). Default 10s.
+    pub header_timeout: Option<String>,
+    /// Time a client gets to send the whole body. Default 60s.
+    pub body_timeout: Option<String>,
+    /// Seconds put in `Retry-After` when the spool is full. Default 10s.
+    pub retry_after: Option<String>,
+    /// TLS material; omit to serve plain HTTP behind a TLS-terminating reverse proxy.
+    pub tls: Option<RawTls>,
+}
+
+/// `[webhook.tls]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// `[spool]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpool {
+    /// Directory of the segment files, acknowledgement ledger and dead-letter file.
+    pub dir: PathBuf,
+    /// Upper bound on the spool's size on disk; when reached the webhook answers 503. Default 1GiB.
+    pub max_bytes: Option<ByteSize>,
+}
+
+/// `[output]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutputs {
+    /// `[output.file]`: rotating NDJSON files.
+    pub file: Option<RawFileOutput>,
+}
+
+/// `[output.file]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFileOutput {
+    /// Directory the NDJSON files are written to.
+    pub dir: PathBuf,
+    /// A file is closed and a new one started once it reaches this size. Default 256MiB.
+    pub max_file_bytes: Option<ByteSize>,
+    /// Closed files kept; the oldest beyond this count are deleted. Default 0 = keep all.
+    pub max_files: Option<usize>,
+}
+
+/// `[enrich]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnrich {
+    /// Keep the event as received in `event.original`. Default false.
+    pub preserve_original_event: Option<bool>,
+}
+
+/// `[log]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `text` or `json`; default: text under systemd (`JOURNAL_STREAM`) or a terminal, else json.
+    pub format: Option<String>,
+    /// A `tracing` filter such as `info` or `auth0_ingest=debug`. `RUST_LOG` overrides it. Default `info`.
+    pub level: Option<String>,
+}

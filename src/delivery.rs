@@ -1,0 +1,200 @@
+//! The read side: spool reader → pipeline → dedup window → outputs → acks.
+//!
+//! One thread reads committed spool batches, maps each event (dead-lettering
+//! those the pipeline refuses), drops recent duplicates, and hands the
+//! documents to every output. Each output calls [`Delivery::finish`] once
+//! every document has a final outcome; the spool batch is acknowledged when
+//! all outputs have finished it. Batches may finish out of order (the acker
+//! handles that).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::dedup::Window;
+use crate::event::Document;
+use crate::pipeline::Pipeline;
+use crate::spool::dead_letter::{self, DeadLetters, Stage};
+use crate::spool::{self, Acker, Reader, Receipt};
+use crate::telemetry::metrics::Metrics;
+
+/// Most events per spool batch: large enough to amortise an fsync, small
+/// enough to keep batches flowing.
+pub const MAX_BATCH_EVENTS: usize = 2000;
+/// Most event bytes per spool batch.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// `log_id`s remembered to drop redeliveries (about 100 bytes each).
+pub const DEDUP_WINDOW: usize = 200_000;
+
+/// Documents on their way to one output.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The documents, in spool order (shared between outputs).
+    pub documents: Arc<[Document]>,
+    ticket: Arc<Ticket>,
+}
+
+#[derive(Debug)]
+struct Ticket {
+    receipt: Receipt,
+    records: u64,
+    remaining: AtomicUsize,
+    acker: Acker,
+    metrics: Arc<Metrics>,
+}
+
+/// Delivery errors; each stops the read side (the process exits non-zero
+/// and systemd restarts it; the spool makes that safe).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the spool failed.
+    #[error("reading the spool failed")]
+    Spool(#[from] spool::Error),
+    /// Writing the dead-letter file failed.
+    #[error("writing the dead-letter file failed")]
+    DeadLetter(#[source] std::io::Error),
+}
+
+impl Delivery {
+    /// Says that every document of this delivery has a final outcome in this
+    /// output. The spool batch is acknowledged once every output has said so.
+    pub fn finish(self) {
+        self.ticket.finish();
+    }
+}
+
+impl Ticket {
+    fn finish(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            match self.acker.ack(self.receipt) {
+                Ok(()) => Metrics::add(&self.metrics.spool_acked, self.records),
+                // The ledger lags: the batch is delivered again after a
+                // restart (a duplicate, not a loss).
+                Err(error) => tracing::error!(%error, "cannot record a spool acknowledgement"),
+            }
+        }
+    }
+}
+
+/// What the read side needs.
+#[derive(Debug)]
+pub struct Parts {
+    /// The spool reader.
+    pub reader: Reader,
+    /// The spool acker.
+    pub acker: Acker,
+    /// The dead-letter file.
+    pub dead_letters: Arc<DeadLetters>,
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// One channel per output.
+    pub outputs: Vec<mpsc::Sender<Delivery>>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Set to stop draining at shutdown (what is left stays in the spool).
+    pub abort: Arc<AtomicBool>,
+}
+
+/// Starts the read side on its own thread. It returns once the spool writer
+/// has stopped and everything committed has been handed on, or on `abort`.
+pub fn spawn(
+    parts: Parts,
+    runtime: tokio::runtime::Handle,
+) -> std::io::Result<JoinHandle<Result<(), Error>>> {
+    std::thread::Builder::new()
+        .name("delivery".to_owned())
+        .spawn(move || run(parts, &runtime))
+}
+
+fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> {
+    let mut window = Window::new(DEDUP_WINDOW);
+    let mut dead = Vec::new();
+    while !parts.abort.load(Ordering::Relaxed) {
+        let Some(batch) = parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? else {
+            if runtime.block_on(parts.reader.wait()) {
+                continue;
+            }
+            // The writer stopped; read what it committed last, then end.
+            match parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? {
+                None => break,
+                Some(batch) => {
+                    deliver(&mut parts, &mut window, &mut dead, batch)?;
+                    continue;
+                }
+            }
+        };
+        deliver(&mut parts, &mut window, &mut dead, batch)?;
+    }
+    Ok(())
+}
+
+fn deliver(
+    parts: &mut Parts,
+    window: &mut Window,
+    dead: &mut Vec<u8>,
+    batch: spool::Batch,
+) -> Result<(), Error> {
+    let records = batch.events.len() as u64;
+    let mut documents = Vec::with_capacity(batch.events.len());
+    let mut duplicates = 0;
+    let mut rejected = 0;
+    dead.clear();
+    for event in &batch.events {
+        match parts.pipeline.process(event) {
+            Ok(document) => {
+                if document.id.as_ref().is_some_and(|id| !window.insert(id)) {
+                    duplicates += 1;
+                } else {
+                    documents.push(document);
+                }
+            }
+            Err(reason) => {
+                rejected += 1;
+                dead_letter::encode(
+                    dead,
+                    OffsetDateTime::now_utc(),
+                    event.input,
+                    Stage::Pipeline,
+                    &reason.to_string(),
+                    &event.bytes,
+                );
+            }
+        }
+    }
+    parts.dead_letters.append(dead).map_err(Error::DeadLetter)?;
+    Metrics::add(&parts.metrics.events_duplicate, duplicates);
+    Metrics::add(&parts.metrics.events_rejected_pipeline, rejected);
+    let ticket = Arc::new(Ticket {
+        receipt: batch.receipt,
+        records,
+        // One share for this function, released below, so the batch cannot
+        // be acknowledged before every output has it.
+        remaining: AtomicUsize::new(parts.outputs.len() + 1),
+        acker: parts.acker.clone(),
+        metrics: Arc::clone(&parts.metrics),
+    });
+    let documents: Arc<[Document]> = documents.into();
+    if !documents.is_empty() {
+        for output in &parts.outputs {
+            let delivery = Delivery {
+                documents: Arc::clone(&documents),
+                ticket: Arc::clone(&ticket),
+            };
+            if output.blocking_send(delivery).is_err() {
+                // The output stopped (shutdown or failure): leave the batch
+                // unacknowledged for the next start.
+                tracing::warn!("an output stopped; leaving the batch in the spool");
+                return Ok(());
+            }
+        }
+    } else {
+        for _ in &parts.outputs {
+            ticket.finish();
+        }
+    }
+    ticket.finish();
+    Ok(())
+}

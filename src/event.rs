@@ -1,0 +1,71 @@
+//! The pipeline's currency: [`RawEvent`] (what an input received, kept
+//! verbatim) and [`Document`] (what an output writes).
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+/// Which input an event came through. Stored in the spool as one byte, so
+/// the numbers are part of the on-disk format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// An Auth0 log stream POST.
+    Webhook,
+    /// The Management API poller.
+    Api,
+    /// `auth0-ingest replay` or `convert` reading a file.
+    File,
+}
+
+/// One Auth0 log event as received: a JSON object, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    /// The input it came through.
+    pub input: Input,
+    /// When the agent received it; the fallback for `@timestamp`.
+    pub received_at: OffsetDateTime,
+    /// The JSON object (an `{"log_id":…,"data":{…}}` envelope or a bare log).
+    pub bytes: Bytes,
+}
+
+/// The `log_id` of an event: the document `_id` that makes redelivery harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogId(pub String);
+
+/// One ECS document, serialized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The event's `log_id`, when it has one.
+    pub id: Option<LogId>,
+    /// The document as one line of JSON (no trailing newline).
+    pub json: String,
+}
+
+impl Input {
+    /// The spool's byte for this input.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            Input::Webhook => 1,
+            Input::Api => 2,
+            Input::File => 3,
+        }
+    }
+
+    /// The input a spool byte stands for.
+    pub fn from_byte(byte: u8) -> Option<Input> {
+        match byte {
+            1 => Some(Input::Webhook),
+            2 => Some(Input::Api),
+            3 => Some(Input::File),
+            _ => None,
+        }
+    }
+
+    /// The name used in `input.type`, metrics labels and dead letters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Input::Webhook => "webhook",
+            Input::Api => "api",
+            Input::File => "file",
+        }
+    }
+}

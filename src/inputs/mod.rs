@@ -1,0 +1,6 @@
+//! Inputs: where raw events come from. Inputs only frame bodies into
+//! [`crate::event::RawEvent`]s and hand them to the spool writer; they know
+//! nothing of ECS or outputs.
+
+pub mod framing;
+pub mod webhook;

@@ -1,0 +1,53 @@
+//! The webhook input: an HTTPS (or, behind a TLS-terminating proxy, plain
+//! HTTP) listener for Auth0 "Custom Webhook" log streams.
+//!
+//! `POST <path>` with a configured `Authorization` value takes a body in any
+//! format Auth0 sends (see [`crate::inputs::framing`]), optionally gzipped,
+//! and answers `200 {"accepted":N,"rejected":M}` only once the accepted
+//! events are durable in the spool. `GET /healthz` answers 200 without
+//! authentication; `GET /metrics` gives Prometheus counters.
+//!
+//! Status codes: 400 malformed/empty body or no valid event (rejected items
+//! are still dead-lettered), 401 bad or missing token, 404 other path, 405
+//! other method, 408 body too slow, 413 body too large (before reading it
+//! all), 415 unknown `Content-Encoding`, 503 + `Retry-After` spool full or
+//! shutting down, 500 spool write failed.
+//!
+//! **Invariant:** a 2xx is sent only after the spool writer has fsynced
+//! every accepted event of the request.
+
+pub mod auth;
+mod handler;
+mod server;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::secret::Secret;
+
+pub use server::{bind, serve};
+
+/// `[webhook]`, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// The POST path.
+    pub path: String,
+    /// Accepted `Authorization` values; empty means an open endpoint.
+    pub tokens: Vec<Secret<String>>,
+    /// Body limit, after decompression.
+    pub max_body_bytes: usize,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Limit for the TLS handshake and the request head.
+    pub header_timeout: Duration,
+    /// Limit for reading the body.
+    pub body_timeout: Duration,
+    /// `Retry-After` on 503.
+    pub retry_after: Duration,
+    /// TLS, or `None` for plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}

@@ -1,0 +1,24 @@
+//! auth0-ingest: gets Auth0 tenant log events into Elasticsearch (or NDJSON
+//! files) as ECS documents, durably and exactly once.
+//!
+//! Crate map (see `ARCHITECTURE.md`):
+//! - [`config`]: TOML → validated per-subsystem configs.
+//! - [`inputs`]: the webhook listener (and framing shared with `convert`).
+//! - [`spool`]: the durable on-disk queue; the durability boundary.
+//! - [`pipeline`]: pure event → ECS document mapping.
+//! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
+//! - [`outputs`]: NDJSON files.
+//! - [`telemetry`]: logging and metrics.
+//! - [`app`]: wiring and ordered shutdown.
+
+pub mod app;
+pub mod config;
+pub mod dedup;
+pub mod delivery;
+pub mod event;
+pub mod inputs;
+pub mod outputs;
+pub mod pipeline;
+pub mod shutdown;
+pub mod spool;
+pub mod telemetry;

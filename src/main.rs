@@ -1,0 +1,128 @@
+//! The `auth0-ingest` binary: parses the command line, loads the config,
+//! starts telemetry and the runtime, runs, and maps errors to exit codes.
+//! No logic lives here.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use auth0_ingest::app::App;
+use auth0_ingest::config::embedded::{self, Embedded};
+use auth0_ingest::config::{Config, LoadError};
+use auth0_ingest::{shutdown, telemetry};
+use clap::{Parser, Subcommand};
+
+/// sysexits' `EX_CONFIG`: the unit sets `RestartPreventExitStatus=78`.
+const EXIT_CONFIG: u8 = 78;
+
+/// Gets Auth0 log events into Elasticsearch or NDJSON files as ECS documents.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent. Without --config, runs the embedded default: an HTTPS
+    /// webhook on 127.0.0.1:8383 with a development certificate, writing
+    /// NDJSON files under ./auth0-ingest-data.
+    Run {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config file and exit: 0 when valid, 78 listing every problem.
+    CheckConfig {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { config } => match Config::load(&config) {
+            Ok(_) => {
+                println!("{}: ok", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => config_error(&error),
+        },
+        Command::Run { config: Some(path) } => match Config::load(&path) {
+            Ok(config) => run(config, None),
+            Err(error) => config_error(&error),
+        },
+        Command::Run { config: None } => match embedded::prepare(Path::new(embedded::DATA_DIR)) {
+            Ok(embedded) => {
+                let banner = banner(&embedded);
+                run(embedded.config, Some(banner))
+            }
+            Err(error) => {
+                eprintln!("error: {:#}", anyhow::Error::from(error));
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn config_error(error: &LoadError) -> ExitCode {
+    eprintln!("error: {error}");
+    match error {
+        LoadError::Read { .. } => ExitCode::FAILURE,
+        LoadError::Parse { .. } | LoadError::Invalid { .. } => ExitCode::from(EXIT_CONFIG),
+    }
+}
+
+/// What the embedded default tells a newcomer.
+fn banner(embedded: &Embedded) -> String {
+    let listen = embedded
+        .config
+        .webhook
+        .as_ref()
+        .map_or_else(String::new, |webhook| {
+            format!("https://{}{}", webhook.listen, webhook.path)
+        });
+    let out = embedded
+        .config
+        .file_output
+        .as_ref()
+        .map_or_else(String::new, |file| file.dir.display().to_string());
+    format!(
+        "auth0-ingest embedded default\n  webhook:   {listen}\n  token:     {token}   (send as the Authorization header)\n  cert:      {cert}   (self-signed, for local tests)\n  documents: {out}/*.ndjson\n  try:       curl --cacert {cert} -H 'Authorization: {token}' --data-binary @packaging/sample-batch.jsonl {listen}\n",
+        token = embedded.token,
+        cert = embedded.certificate.display(),
+    )
+}
+
+fn run(config: Config, banner: Option<String>) -> ExitCode {
+    telemetry::init(&config.telemetry);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("auth0-ingest")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: anyhow::Result<()> = runtime.block_on(async move {
+        let app = App::start(config).await.context("starting")?;
+        if let Some(banner) = banner {
+            eprint!("{banner}");
+        }
+        app.run_until(shutdown::signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "agent failed");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The NDJSON file output: one document per line, files rotated by size.
+//!
+//! Files are named `auth0-logs-<UTC start time>-<sequence>.ndjson` in
+//! `output.file.dir`; each start of the agent opens a new file. A batch is
+//! written and `fdatasync`ed before its spool records are acknowledged. A
+//! crash can leave a partial last line in the newest file: on open it is cut
+//! back to its last complete line (that batch was not acknowledged, so the
+//! spool delivers it again).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::delivery::Delivery;
+use crate::event::Document;
+use crate::telemetry::metrics::Metrics;
+
+const PREFIX: &str = "auth0-logs-";
+const SUFFIX: &str = ".ndjson";
+
+/// `[output.file]`, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory of the NDJSON files.
+    pub dir: PathBuf,
+    /// Size at which a file is closed and the next one started.
+    pub max_file_bytes: u64,
+    /// Closed files to keep; 0 keeps all.
+    pub max_files: usize,
+}
+
+/// File output errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file operation failed.
+    #[error("file output i/o on `{path}` failed")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The open output.
+#[derive(Debug)]
+pub struct FileOutput {
+    config: Config,
+    path: PathBuf,
+    file: File,
+    size: u64,
+    sequence: u64,
+    buffer: Vec<u8>,
+}
+
+impl FileOutput {
+    /// Creates the directory, repairs a torn last line, and opens a new file.
+    pub fn open(config: Config) -> Result<FileOutput, Error> {
+        fs::create_dir_all(&config.dir).map_err(io(&config.dir))?;
+        let existing = list(&config.dir).map_err(io(&config.dir))?;
+        if let Some(newest) = existing.last() {
+            repair_torn_line(newest).map_err(io(newest))?;
+        }
+        let (path, file) = create(&config.dir, 0)?;
+        Ok(FileOutput {
+            config,
+            path,
+            file,
+            size: 0,
+            sequence: 0,
+            buffer: Vec::with_capacity(1 << 20),
+        })
+    }
+
+    /// The file being written.
+    pub fn current_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes documents, one per line, and syncs them. Blocking.
+    pub fn write(&mut self, documents: &[Document]) -> Result<(), Error> {
+        if documents.is_empty() {
+            return Ok(());
+        }
+        if self.size >= self.config.max_file_bytes {
+            self.rotate()?;
+        }
+        self.buffer.clear();
+        for document in documents {
+            self.buffer.extend_from_slice(document.json.as_bytes());
+            self.buffer.push(b'\n');
+        }
+        self.file.write_all(&self.buffer).map_err(io(&self.path))?;
+        self.file.sync_data().map_err(io(&self.path))?;
+        self.size += self.buffer.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<(), Error> {
+        self.sequence += 1;
+        let (path, file) = create(&self.config.dir, self.sequence)?;
+        self.path = path;
+        self.file = file;
+        self.size = 0;
+        if self.config.max_files > 0 {
+            let files = list(&self.config.dir).map_err(io(&self.config.dir))?;
+            // The current file is not counted among the closed ones.
+            let closed = files.len().saturating_sub(1);
+            for old in files
+                .iter()
+                .take(closed.saturating_sub(self.config.max_files))
+            {
+                fs::remove_file(old).map_err(io(old))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pause before retrying a failed write (a full disk, say): the batch stays
+/// unacknowledged in the spool meanwhile, and the spool's bound turns the
+/// stall into 503s at the webhook.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Runs the output on its own thread until the delivery side hangs up.
+pub fn spawn(
+    mut output: FileOutput,
+    mut deliveries: mpsc::Receiver<Delivery>,
+    metrics: Arc<Metrics>,
+) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("output-file".to_owned())
+        .spawn(move || {
+            while let Some(delivery) = deliveries.blocking_recv() {
+                let mut failures = 0u32;
+                while let Err(error) = output.write(&delivery.documents) {
+                    if failures.is_multiple_of(60) {
+                        tracing::error!(%error, failures, "file output cannot write; retrying");
+                    }
+                    failures += 1;
+                    std::thread::sleep(RETRY_PAUSE);
+                }
+                Metrics::add(
+                    &metrics.documents_written_file,
+                    delivery.documents.len() as u64,
+                );
+                delivery.finish();
+            }
+        })
+}
+
+fn io(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn create(dir: &Path, sequence: u64) -> Result<(PathBuf, File), Error> {
+    let now = OffsetDateTime::now_utc();
+    let path = dir.join(format!(
+        "{PREFIX}{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z-{sequence:06}{SUFFIX}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond(),
+    ));
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    // Make the new name durable, so a synced batch is findable after a crash.
+    File::open(dir)
+        .and_then(|directory| directory.sync_all())
+        .map_err(io(dir))?;
+    Ok((path, file))
+}
+
+/// The output files in `dir`, oldest first (names sort by time).
+pub fn list(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(PREFIX) && name.ends_with(SUFFIX) {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn repair_torn_line(path: &Path) -> io::Result<()> {
+    let bytes = fs::read(path)?;
+    let complete = bytes
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |index| index + 1);
+    if complete < bytes.len() {
+        tracing::warn!(
+            path = %path.display(),
+            bytes = bytes.len() - complete,
+            "cut a partial last line left by a crash"
+        );
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(complete as u64)?;
+        file.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(n: usize) -> Document {
+        Document {
+            id: None,
+            json: format!("{{\"n\":{n}}}"),
+        }
+    }
+
+    #[test]
+    fn rotates_by_size_keeps_max_files_and_repairs_torn_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            dir: dir.path().to_owned(),
+            max_file_bytes: 20,
+            max_files: 2,
+        };
+        let mut output = FileOutput::open(config.clone()).unwrap();
+        for n in 0..10 {
+            output.write(&[document(n), document(n)]).unwrap();
+        }
+        let files = list(dir.path()).unwrap();
+        assert_eq!(files.len(), 3, "two closed files and the current one");
+        let last = fs::read_to_string(files.last().unwrap()).unwrap();
+        // 16-byte writes: a file passes 20 bytes at its second write.
+        assert_eq!(last, "{\"n\":8}\n{\"n\":8}\n{\"n\":9}\n{\"n\":9}\n");
+
+        let mut torn = OpenOptions::new()
+            .append(true)
+            .open(files.last().unwrap())
+            .unwrap();
+        torn.write_all(b"{\"n\":10").unwrap();
+        drop(output);
+        let _reopened = FileOutput::open(config).unwrap();
+        assert_eq!(fs::read_to_string(files.last().unwrap()).unwrap(), last);
+    }
+}

@@ -1,0 +1,5 @@
+//! Outputs: where documents go. An output acknowledges a spool batch only
+//! once each of its documents has a final outcome (written, indexed,
+//! duplicate, or dead-lettered).
+
+pub mod file;

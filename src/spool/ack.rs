@@ -1,0 +1,132 @@
+//! Acknowledgements: the acked watermark, its ledger file, and deletion of
+//! fully acknowledged segments.
+//!
+//! Outputs acknowledge [`Receipt`]s in any order; the watermark advances
+//! over the contiguous acknowledged prefix only, so a record is never
+//! considered delivered while an earlier one is still in flight. The ledger
+//! (`acked`: segment u64 LE, offset u64 LE, CRC-32 u32 LE) is rewritten
+//! atomically (temp file + rename) at each advance and fsynced on close. A
+//! ledger that lags or is lost in a crash only causes redelivery, never
+//! loss; segments wholly below the watermark are deleted.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use super::reader::Receipt;
+use super::{segment, Error, Position, Shared};
+
+const LEDGER: &str = "acked";
+const LEDGER_TMP: &str = "acked.tmp";
+
+/// Takes acknowledgements; cheap to clone, one per output.
+#[derive(Debug, Clone)]
+pub struct Acker {
+    shared: Arc<Shared>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    watermark: Position,
+    /// Acknowledged receipts beyond the watermark, by start.
+    pending: BTreeMap<Position, Position>,
+    /// Segments below this id are deleted.
+    deleted_below: u64,
+}
+
+impl Acker {
+    pub(super) fn new(shared: Arc<Shared>, watermark: Position) -> Acker {
+        Acker {
+            shared,
+            state: Arc::new(Mutex::new(State {
+                watermark,
+                pending: BTreeMap::new(),
+                deleted_below: watermark.segment,
+            })),
+        }
+    }
+
+    /// Marks a batch as delivered for good. Its records will not be read
+    /// again once every earlier batch is acknowledged too.
+    pub fn ack(&self, receipt: Receipt) -> Result<(), Error> {
+        let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
+        if receipt.end <= state.watermark {
+            return Ok(());
+        }
+        state.pending.insert(receipt.start, receipt.end);
+        let before = state.watermark;
+        while let Some(end) = {
+            let watermark = state.watermark;
+            state.pending.remove(&watermark)
+        } {
+            state.watermark = end;
+        }
+        if state.watermark == before {
+            return Ok(());
+        }
+        write_ledger(&self.shared.dir, state.watermark, false)?;
+        while state.deleted_below < state.watermark.segment {
+            let path = segment::path(&self.shared.dir, state.deleted_below);
+            let size = fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    self.shared.disk_bytes.fetch_sub(size, Ordering::Relaxed);
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(Error::Io { path, source }),
+            }
+            state.deleted_below += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the ledger durably; call on shutdown.
+    pub fn close(&self) -> Result<(), Error> {
+        let state = self.state.lock().map_err(|_| Error::Poisoned)?;
+        write_ledger(&self.shared.dir, state.watermark, true)
+    }
+}
+
+/// Reads the ledger; `None` when absent or unreadable (then everything still
+/// on disk is delivered again).
+pub(super) fn read_ledger(dir: &Path) -> Option<Position> {
+    let bytes = fs::read(dir.join(LEDGER)).ok()?;
+    let bytes: [u8; 20] = bytes.try_into().ok()?;
+    let (body, crc) = bytes.split_at(16);
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        tracing::warn!("spool ledger is corrupt; delivering every spooled record again");
+        return None;
+    }
+    let (segment, offset) = body.split_at(8);
+    Some(Position {
+        segment: u64::from_le_bytes(segment.try_into().ok()?),
+        offset: u64::from_le_bytes(offset.try_into().ok()?),
+    })
+}
+
+fn write_ledger(dir: &Path, position: Position, sync: bool) -> Result<(), Error> {
+    let mut bytes = Vec::with_capacity(20);
+    bytes.extend_from_slice(&position.segment.to_le_bytes());
+    bytes.extend_from_slice(&position.offset.to_le_bytes());
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    let tmp = dir.join(LEDGER_TMP);
+    let io = |source| Error::Io {
+        path: tmp.clone(),
+        source,
+    };
+    let mut file = fs::File::create(&tmp).map_err(io)?;
+    file.write_all(&bytes).map_err(io)?;
+    if sync {
+        file.sync_all().map_err(io)?;
+    }
+    fs::rename(&tmp, dir.join(LEDGER)).map_err(io)?;
+    if sync {
+        segment::sync_dir(dir).map_err(io)?;
+    }
+    Ok(())
+}

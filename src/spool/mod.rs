@@ -1,0 +1,211 @@
+//! The spool: the durable on-disk queue between inputs and outputs, and the
+//! agent's durability boundary.
+//!
+//! # On-disk format
+//!
+//! ```text
+//! <spool.dir>/
+//!   lock                      held (flock) by the running agent: one agent per spool
+//!   00000000000000000001.seg  segment files, ids ascending, append-only
+//!   00000000000000000002.seg
+//!   acked                     the acknowledged watermark (see `ack`)
+//!   dead-letter.ndjson        rejected items, verbatim (see `dead_letter`)
+//! ```
+//!
+//! A segment is the magic `A0SPOOL\x01` followed by records, each framed as
+//! `u32 LE length, u32 LE CRC-32, payload` (see `record`). A new segment is
+//! started at every start-up and once the current one passes
+//! `segment_bytes` (an eighth of `max_bytes`, between 1 MiB and 128 MiB).
+//!
+//! # Invariants
+//!
+//! - **A successful [`Writer::append`] is durable**: its records are written
+//!   and `fdatasync`ed (group commit: one sync for every request waiting) and
+//!   its dead letters fsynced before it returns.
+//! - **The reader sees only committed records**: the writer publishes the
+//!   committed position after each sync; the reader never reads past it.
+//! - **Only the last segment can have a torn tail** (a crash mid-append);
+//!   earlier segments are synced before the next is created. `open`
+//!   truncates the tail after the last record whose CRC holds. Those bytes
+//!   were never acknowledged to anyone.
+//! - **Acknowledged means delivered for good**: outputs ack a batch only
+//!   once each of its events is indexed, written, or dead-lettered. After a
+//!   clean shutdown, acknowledged records are never read again; after a
+//!   crash, every unacknowledged record is (at least once).
+//! - **Bounded**: appends that would take the segments on disk past
+//!   `max_bytes` fail with [`AppendError::Full`] (the webhook answers 503),
+//!   except into an empty spool.
+
+mod ack;
+pub mod dead_letter;
+mod reader;
+mod record;
+mod segment;
+mod writer;
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+pub use ack::Acker;
+use dead_letter::DeadLetters;
+pub use reader::{Batch, Reader, Receipt};
+pub use writer::{Append, AppendError, Writer};
+
+/// Smallest and largest segment sizes.
+const MIN_SEGMENT_BYTES: u64 = 1024 * 1024;
+const MAX_SEGMENT_BYTES: u64 = 128 * 1024 * 1024;
+
+/// `[spool]`, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The spool directory (created if missing).
+    pub dir: PathBuf,
+    /// Bound on the segments' size on disk.
+    pub max_bytes: u64,
+}
+
+/// A place in the spool: a segment and a byte offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// Segment id.
+    pub segment: u64,
+    /// Byte offset in the segment.
+    pub offset: u64,
+}
+
+/// Spool errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file operation failed.
+    #[error("spool i/o on `{path}` failed")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the spool.
+    #[error("spool `{dir}` is in use by another process")]
+    Locked {
+        /// The spool directory.
+        dir: PathBuf,
+    },
+    /// A thread panicked while holding the acknowledgement state.
+    #[error("spool acknowledgement state is poisoned")]
+    Poisoned,
+}
+
+/// An open spool: one writer (clone it per input), one reader, one acker.
+#[derive(Debug)]
+pub struct Spool {
+    /// Appends batches; the writer thread stops when every clone is dropped.
+    pub writer: Writer,
+    /// Reads committed records.
+    pub reader: Reader,
+    /// Acknowledges delivered batches.
+    pub acker: Acker,
+    /// The dead-letter file, shared with the outputs.
+    pub dead_letters: Arc<DeadLetters>,
+    /// The writer thread; join it after dropping every writer.
+    pub writer_thread: JoinHandle<()>,
+    /// Bytes cut off a torn tail at open, for the start-up log line.
+    pub truncated_bytes: u64,
+    /// Bytes of segments on disk at open (the backlog).
+    pub backlog_bytes: u64,
+    _lock: fs::File,
+}
+
+/// State shared by writer, reader and acker.
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    max_bytes: u64,
+    segment_bytes: u64,
+    /// Bytes of all segment files on disk.
+    disk_bytes: AtomicU64,
+    dead_letters: Arc<DeadLetters>,
+}
+
+/// Opens (creating) the spool in `config.dir`: recovers a torn tail, starts
+/// the writer thread on a fresh segment, and positions the reader at the
+/// first unacknowledged record.
+pub fn open(config: &Config) -> Result<Spool, Error> {
+    let dir = config.dir.clone();
+    let io = |path: PathBuf| move |source| Error::Io { path, source };
+    fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+    let lock_path = dir.join("lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(lock_path.clone()))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::Locked { dir });
+    }
+
+    let mut ids = segment::list(&dir).map_err(io(dir.clone()))?;
+    let mut truncated_bytes = 0;
+    if let Some(&last) = ids.last() {
+        truncated_bytes =
+            segment::truncate_torn_tail(&dir, last).map_err(io(segment::path(&dir, last)))?;
+        let path = segment::path(&dir, last);
+        let length = fs::metadata(&path).map_err(io(path.clone()))?.len();
+        if length < segment::FIRST_RECORD {
+            // Crashed while creating it: holds nothing.
+            fs::remove_file(&path).map_err(io(path))?;
+            ids.pop();
+        }
+    }
+    let next_id = ids.last().map_or(1, |last| last + 1);
+    let oldest = Position {
+        segment: ids.first().copied().unwrap_or(next_id),
+        offset: segment::FIRST_RECORD,
+    };
+    let start = ack::read_ledger(&dir)
+        .filter(|acked| *acked >= oldest && acked.segment < next_id)
+        .unwrap_or(oldest);
+    let mut disk_bytes = 0;
+    for &id in &ids {
+        let path = segment::path(&dir, id);
+        if id < start.segment {
+            // Acknowledged before a crash but not yet deleted.
+            fs::remove_file(&path).map_err(io(path))?;
+        } else {
+            disk_bytes += fs::metadata(&path).map_err(io(path))?.len();
+        }
+    }
+    let dead_letters =
+        Arc::new(DeadLetters::open(&dir).map_err(io(dir.join(dead_letter::FILE_NAME)))?);
+    let shared = Arc::new(Shared {
+        dir: dir.clone(),
+        max_bytes: config.max_bytes,
+        segment_bytes: (config.max_bytes / 8).clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES),
+        disk_bytes: AtomicU64::new(disk_bytes),
+        dead_letters: Arc::clone(&dead_letters),
+    });
+    // Everything before the new segment is finished: the reader reads old
+    // segments to their end.
+    let (committed_sender, committed) = watch::channel(Position {
+        segment: next_id,
+        offset: segment::FIRST_RECORD,
+    });
+    let (writer, writer_thread) = writer::spawn(Arc::clone(&shared), committed_sender, next_id)
+        .map_err(io(segment::path(&dir, next_id)))?;
+    Ok(Spool {
+        writer,
+        reader: Reader::new(Arc::clone(&shared), committed, start),
+        acker: Acker::new(shared, start),
+        dead_letters,
+        writer_thread,
+        truncated_bytes,
+        backlog_bytes: disk_bytes,
+        _lock: lock,
+    })
+}

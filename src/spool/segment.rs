@@ -1,0 +1,98 @@
+//! Segment files: naming, listing, creation and torn-tail recovery.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::record::{self, HEADER_LEN};
+
+/// Every segment starts with these bytes; the last one is the format version.
+pub const MAGIC: [u8; 8] = *b"A0SPOOL\x01";
+/// Offset of the first record in a segment.
+pub const FIRST_RECORD: u64 = MAGIC.len() as u64;
+const SUFFIX: &str = ".seg";
+
+/// The path of segment `id` in `dir`.
+pub fn path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}{SUFFIX}"))
+}
+
+/// The ids of the segments in `dir`, ascending.
+pub fn list(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(id) = name
+            .strip_suffix(SUFFIX)
+            .and_then(|stem| stem.parse::<u64>().ok())
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Creates segment `id`, writes its magic, and makes the file and its
+/// directory entry durable.
+pub fn create(dir: &Path, id: u64) -> io::Result<File> {
+    use std::io::Write;
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(path(dir, id))?;
+    file.write_all(&MAGIC)?;
+    file.sync_all()?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+/// Makes directory entries (created, renamed or removed files) durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Scans segment `id` and truncates it after its last valid record: a crash
+/// in the middle of an append leaves a torn frame that was never
+/// acknowledged. Returns the bytes cut off.
+pub fn truncate_torn_tail(dir: &Path, id: u64) -> io::Result<u64> {
+    let path = path(dir, id);
+    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let length = file.metadata()?.len();
+    let valid = valid_prefix(&file, length)?;
+    if valid < length {
+        file.set_len(valid)?;
+        file.sync_all()?;
+    }
+    Ok(length - valid)
+}
+
+/// The length of the longest prefix made of the magic and whole, valid records.
+fn valid_prefix(file: &File, length: u64) -> io::Result<u64> {
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(0))?;
+    let mut magic = [0u8; MAGIC.len()];
+    if length < FIRST_RECORD || reader.read_exact(&mut magic).is_err() || magic != MAGIC {
+        return Ok(0);
+    }
+    let mut offset = FIRST_RECORD;
+    let mut payload = Vec::new();
+    loop {
+        let mut header = [0u8; HEADER_LEN];
+        if offset + HEADER_LEN as u64 > length || reader.read_exact(&mut header).is_err() {
+            return Ok(offset);
+        }
+        let Ok((len, crc)) = record::decode_header(header) else {
+            return Ok(offset);
+        };
+        if offset + (HEADER_LEN + len) as u64 > length {
+            return Ok(offset);
+        }
+        payload.resize(len, 0);
+        if reader.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != crc {
+            return Ok(offset);
+        }
+        offset += (HEADER_LEN + len) as u64;
+    }
+}
