@@ -32,8 +32,8 @@ pub struct Acker {
 #[derive(Debug)]
 struct State {
     watermark: Position,
-    /// Acknowledged receipts beyond the watermark, by start.
-    pending: BTreeMap<Position, Position>,
+    /// Acknowledged receipts beyond the watermark, by start: (end, bytes).
+    pending: BTreeMap<Position, (Position, u64)>,
     /// Segments below this id are deleted.
     deleted_below: u64,
 }
@@ -57,13 +57,16 @@ impl Acker {
         if receipt.end <= state.watermark {
             return Ok(());
         }
-        state.pending.insert(receipt.start, receipt.end);
+        state
+            .pending
+            .insert(receipt.start, (receipt.end, receipt.bytes));
         let before = state.watermark;
-        while let Some(end) = {
+        while let Some((end, bytes)) = {
             let watermark = state.watermark;
             state.pending.remove(&watermark)
         } {
             state.watermark = end;
+            self.shared.acked.fetch_add(bytes, Ordering::AcqRel);
         }
         if state.watermark == before {
             return Ok(());
@@ -71,11 +74,8 @@ impl Acker {
         write_ledger(&self.shared.dir, state.watermark, false)?;
         while state.deleted_below < state.watermark.segment {
             let path = segment::path(&self.shared.dir, state.deleted_below);
-            let size = fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
             match fs::remove_file(&path) {
-                Ok(()) => {
-                    self.shared.disk_bytes.fetch_sub(size, Ordering::Relaxed);
-                }
+                Ok(()) => {}
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(Error::Io { path, source }),
             }

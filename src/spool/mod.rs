@@ -32,9 +32,11 @@
 //!   once each of its events is indexed, written, or dead-lettered. After a
 //!   clean shutdown, acknowledged records are never read again; after a
 //!   crash, every unacknowledged record is (at least once).
-//! - **Bounded**: appends that would take the segments on disk past
-//!   `max_bytes` fail with [`AppendError::Full`] (the webhook answers 503),
-//!   except into an empty spool.
+//! - **Bounded**: appends that would take the unacknowledged record bytes
+//!   past `max_bytes` fail with [`AppendError::Full`] (the webhook answers
+//!   503), except into an empty spool. Acknowledged bytes are freed when
+//!   their segment is deleted, so the disk holds at most `max_bytes` plus
+//!   one segment (an eighth of `max_bytes`) plus one oversized batch.
 
 mod ack;
 pub mod dead_letter;
@@ -45,7 +47,7 @@ mod writer;
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -116,7 +118,7 @@ pub struct Spool {
     pub writer_thread: JoinHandle<()>,
     /// Bytes cut off a torn tail at open, for the start-up log line.
     pub truncated_bytes: u64,
-    /// Bytes of segments on disk at open (the backlog).
+    /// Unacknowledged record bytes found at open (the backlog).
     pub backlog_bytes: u64,
     _lock: fs::File,
 }
@@ -127,9 +129,19 @@ struct Shared {
     dir: PathBuf,
     max_bytes: u64,
     segment_bytes: u64,
-    /// Bytes of all segment files on disk.
-    disk_bytes: AtomicU64,
+    /// Record bytes appended (including the backlog found at open).
+    written: AtomicU64,
+    /// Record bytes acknowledged. `written - acked` is what `max_bytes` bounds.
+    acked: AtomicU64,
     dead_letters: Arc<DeadLetters>,
+}
+
+impl Shared {
+    /// Record bytes not yet acknowledged.
+    fn unacked(&self) -> u64 {
+        let acked = self.acked.load(Ordering::Acquire);
+        self.written.load(Ordering::Acquire).saturating_sub(acked)
+    }
 }
 
 /// Opens (creating) the spool in `config.dir`: recovers a torn tail, starts
@@ -171,14 +183,20 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
     let start = ack::read_ledger(&dir)
         .filter(|acked| *acked >= oldest && acked.segment < next_id)
         .unwrap_or(oldest);
-    let mut disk_bytes = 0;
+    let mut backlog = 0;
     for &id in &ids {
         let path = segment::path(&dir, id);
         if id < start.segment {
             // Acknowledged before a crash but not yet deleted.
             fs::remove_file(&path).map_err(io(path))?;
         } else {
-            disk_bytes += fs::metadata(&path).map_err(io(path))?.len();
+            let length = fs::metadata(&path).map_err(io(path))?.len();
+            let from = if id == start.segment {
+                start.offset
+            } else {
+                segment::FIRST_RECORD
+            };
+            backlog += length.saturating_sub(from);
         }
     }
     let dead_letters =
@@ -187,7 +205,8 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         dir: dir.clone(),
         max_bytes: config.max_bytes,
         segment_bytes: (config.max_bytes / 8).clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES),
-        disk_bytes: AtomicU64::new(disk_bytes),
+        written: AtomicU64::new(backlog),
+        acked: AtomicU64::new(0),
         dead_letters: Arc::clone(&dead_letters),
     });
     // Everything before the new segment is finished: the reader reads old
@@ -205,7 +224,7 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         dead_letters,
         writer_thread,
         truncated_bytes,
-        backlog_bytes: disk_bytes,
+        backlog_bytes: backlog,
         _lock: lock,
     })
 }

@@ -29,6 +29,8 @@ pub struct Reader {
     position: Position,
     /// Where the next batch starts: the end of the last batch returned.
     batch_start: Position,
+    /// Record bytes read since `batch_start`.
+    batch_bytes: u64,
     file: Option<Open>,
 }
 
@@ -53,6 +55,8 @@ pub struct Batch {
 pub struct Receipt {
     pub(super) start: Position,
     pub(super) end: Position,
+    /// Record bytes between `start` and `end`.
+    pub(super) bytes: u64,
 }
 
 impl Reader {
@@ -66,6 +70,7 @@ impl Reader {
             committed,
             position,
             batch_start: position,
+            batch_bytes: 0,
             file: None,
         }
     }
@@ -77,7 +82,7 @@ impl Reader {
         let mut events = Vec::new();
         let mut bytes = 0;
         while events.len() < max_events && bytes < max_bytes {
-            let committed = *self.committed.borrow();
+            let committed = *self.committed.borrow_and_update();
             if self.position.segment > committed.segment {
                 break;
             }
@@ -104,7 +109,9 @@ impl Reader {
             }
             match read_frame(&mut open.reader, end - self.position.offset) {
                 Ok(event) => {
-                    self.position.offset += record::frame_len(event.bytes.len()) as u64;
+                    let frame_len = record::frame_len(event.bytes.len()) as u64;
+                    self.position.offset += frame_len;
+                    self.batch_bytes += frame_len;
                     bytes += event.bytes.len();
                     events.push(event);
                 }
@@ -118,6 +125,7 @@ impl Reader {
                         %reason,
                         "corrupt spool record; skipping the rest of it"
                     );
+                    self.batch_bytes += end - self.position.offset;
                     self.position.offset = end;
                     self.file = None;
                 }
@@ -129,8 +137,10 @@ impl Reader {
         let receipt = Receipt {
             start: self.batch_start,
             end: self.position,
+            bytes: self.batch_bytes,
         };
         self.batch_start = self.position;
+        self.batch_bytes = 0;
         Ok(Some(Batch { events, receipt }))
     }
 

@@ -96,3 +96,51 @@ fn valid_prefix(file: &File, length: u64) -> io::Result<u64> {
         offset += (HEADER_LEN + len) as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::event::Input;
+
+    #[test]
+    fn torn_tail_is_cut_back_to_the_last_whole_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = create(dir.path(), 7).unwrap();
+        let mut frames = Vec::new();
+        for n in 0..3 {
+            record::encode(
+                &mut frames,
+                Input::Webhook,
+                OffsetDateTime::UNIX_EPOCH,
+                format!("{{\"n\":{n}}}").as_bytes(),
+            );
+        }
+        file.write_all(&frames).unwrap();
+        let whole = FIRST_RECORD + frames.len() as u64;
+        assert_eq!(truncate_torn_tail(dir.path(), 7).unwrap(), 0);
+
+        // Half of a fourth frame, then a frame whose checksum is wrong.
+        let mut fourth = Vec::new();
+        record::encode(&mut fourth, Input::Api, OffsetDateTime::UNIX_EPOCH, b"{}");
+        file.write_all(&fourth[..fourth.len() / 2]).unwrap();
+        assert_eq!(
+            truncate_torn_tail(dir.path(), 7).unwrap(),
+            (fourth.len() / 2) as u64
+        );
+        assert_eq!(fs::metadata(path(dir.path(), 7)).unwrap().len(), whole);
+        let mut corrupt = fourth.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 0xff;
+        file.write_all(&corrupt).unwrap();
+        assert_eq!(
+            truncate_torn_tail(dir.path(), 7).unwrap(),
+            corrupt.len() as u64
+        );
+        assert_eq!(fs::metadata(path(dir.path(), 7)).unwrap().len(), whole);
+        assert_eq!(list(dir.path()).unwrap(), vec![7]);
+    }
+}

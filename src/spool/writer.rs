@@ -125,9 +125,6 @@ pub(super) fn spawn(
     segment_id: u64,
 ) -> std::io::Result<(Writer, JoinHandle<()>)> {
     let file = segment::create(&shared.dir, segment_id)?;
-    shared
-        .disk_bytes
-        .fetch_add(segment::FIRST_RECORD, Ordering::Relaxed);
     let (sender, receiver) = mpsc::channel(QUEUE);
     let mut thread = Thread {
         shared,
@@ -167,11 +164,10 @@ impl Thread {
         let mut dead_letters = Vec::new();
         for request in requests.drain(..) {
             let size = request.append.frames.len() as u64;
-            let used = self.shared.disk_bytes.load(Ordering::Relaxed);
+            let used = self.shared.unacked();
             // An empty spool takes any batch, so one body larger than
             // `max_bytes` cannot be refused forever.
-            let empty = used <= segment::FIRST_RECORD;
-            if !empty && used + size > self.shared.max_bytes {
+            if used > 0 && used + size > self.shared.max_bytes {
                 let _ = request.reply.send(Err(AppendError::Full));
                 continue;
             }
@@ -219,8 +215,8 @@ impl Thread {
         self.file.write_all(frames)?;
         self.offset += frames.len() as u64;
         self.shared
-            .disk_bytes
-            .fetch_add(frames.len() as u64, Ordering::Relaxed);
+            .written
+            .fetch_add(frames.len() as u64, Ordering::AcqRel);
         Ok(())
     }
 
@@ -229,9 +225,6 @@ impl Thread {
         self.file.sync_data()?;
         let next = self.segment_id + 1;
         self.file = segment::create(&self.shared.dir, next)?;
-        self.shared
-            .disk_bytes
-            .fetch_add(segment::FIRST_RECORD, Ordering::Relaxed);
         // The reader moves on once the committed position is in the next
         // segment; publish the end of this one first, it is synced.
         self.committed.send_replace(Position {
@@ -257,7 +250,7 @@ impl Thread {
             tracing::error!(%error, "cannot truncate the spool segment after a failed write");
         }
         let dropped = self.offset.saturating_sub(keep);
-        self.shared.disk_bytes.fetch_sub(dropped, Ordering::Relaxed);
+        self.shared.written.fetch_sub(dropped, Ordering::AcqRel);
         self.offset = keep;
     }
 }

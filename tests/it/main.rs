@@ -1,1 +1,10 @@
+//! The one integration-test binary (ripgrep style): every module drives the
+//! real library or the built binary over loopback.
 
+// Test helpers outside #[test] functions panic on purpose too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod end_to_end;
+mod spool;
+mod support;
+mod webhook;

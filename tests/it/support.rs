@@ -1,0 +1,115 @@
+//! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use auth0_ingest::inputs::webhook::tls;
+
+/// The token every test config accepts.
+pub const TOKEN: &str = "test-token-1";
+
+/// A development certificate written into a test directory.
+pub struct Tls {
+    pub cert_pem: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Writes a fresh self-signed certificate for 127.0.0.1 into `dir`.
+pub fn tls_files(dir: &Path) -> Tls {
+    let (cert_pem, key_pem) = tls::generate_development_certificate().unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    Tls {
+        cert_pem,
+        cert,
+        key,
+    }
+}
+
+/// An HTTPS client trusting only `cert_pem`.
+pub fn client(cert_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A full agent config with TLS on an ephemeral loopback port, spool and
+/// file output under `dir`, and `extra` appended.
+pub fn config_text(dir: &Path, tls: &Tls, extra: &str) -> String {
+    format!(
+        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\", \"second-token\"]\n\
+         [webhook.tls]\ncert = \"{}\"\nkey = \"{}\"\n\
+         [spool]\ndir = \"{}\"\n\
+         [output.file]\ndir = \"{}\"\n{extra}",
+        tls.cert.display(),
+        tls.key.display(),
+        dir.join("spool").display(),
+        dir.join("out").display(),
+    )
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes; returns
+/// whether it held. Waiting for a state, not sleeping for one.
+pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every document line in the NDJSON files of `dir`, parsed.
+pub fn documents(dir: &Path) -> Vec<serde_json::Value> {
+    let Ok(files) = auth0_ingest::outputs::file::list(dir) else {
+        return Vec::new();
+    };
+    files
+        .iter()
+        .flat_map(|file| {
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect::<Vec<serde_json::Value>>()
+        })
+        .collect()
+}
+
+/// An Auth0-like envelope of about 1.5 KB for `log_id`.
+pub fn event(log_id: &str) -> String {
+    format!(
+        concat!(
+            r#"{{"log_id":"{id}","data":{{"date":"2026-11-21T10:00:00.120Z","type":"s","description":"Successful login","#,
+            r#""connection":"Username-Password-Authentication","connection_id":"con_8Yvnh5MjXzA9dXtT","#,
+            r#""client_id":"aiK1gMAzAQr6YAWzIsJ3tfXeXcBfDNby","client_name":"Demo App","ip":"81.2.69.143","#,
+            r#""user_agent":"Chrome 120.0.0 / Mac OS X 10.15.7","details":{{"prompts":[{{"name":"login","completedAt":1763719200120,"elapsedTime":1120,"stats":{{"loginsCount":42}}}}],"#,
+            r#""initiatedAt":1763719199000,"completedAt":1763719200120,"elapsedTime":1120,"session_id":"PvnQ0-Mdqy3m2aDRHf8QrN4P"}},"#,
+            r#""hostname":"tenant.eu.auth0.com","user_id":"auth0|6540f1c2a8b3d4e5f6a7b8c9","user_name":"alice@example.com","#,
+            r#""strategy":"auth0","strategy_type":"database","log_id":"{id}","tenant_name":"tenant"}}}}"#
+        ),
+        id = log_id
+    )
+}
+
+/// A JSON Lines body of events `first..first+count`.
+pub fn batch(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| event(&log_id(n)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A 56-digit Auth0-style log id for `n`.
+pub fn log_id(n: usize) -> String {
+    format!("90020261121100000{n:039}")
+}
