@@ -141,6 +141,7 @@ impl App {
         )
         .context("starting the delivery thread")?;
 
+        crate::systemd::notify("READY=1");
         Ok(App {
             webhook_addr,
             metrics,
@@ -177,6 +178,7 @@ impl App {
 
     /// Stops in order (see the module docs).
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        crate::systemd::notify("STOPPING=1");
         self.shutdown.cancel();
         if let Some(webhook) = self.webhook.take() {
             webhook.await.context("webhook task failed")?;

@@ -21,4 +21,5 @@ pub mod outputs;
 pub mod pipeline;
 pub mod shutdown;
 pub mod spool;
+pub mod systemd;
 pub mod telemetry;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Webhook benchmark: the release agent (TLS, spool, file output) under the
+# load generator. Prints one JSON line per run: throughput with N connections
+# back to back, then ack latency at a fixed 20k events/s.
+#   bench/webhook.sh [runs]   (default 3; report the median)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+cargo build --release --quiet --bin auth0-ingest --example loadgen
+work=$(mktemp -d)
+trap 'kill "$agent" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+target/release/auth0-ingest --version >/dev/null
+# Certificate via the embedded default's generator: run it once in $work.
+(cd "$work" && timeout 3 "$OLDPWD/target/release/auth0-ingest" run >/dev/null 2>&1 || true)
+data="$work/auth0-ingest-data"
+cat > "$work/bench.toml" <<TOML
+[webhook]
+listen = "127.0.0.1:18383"
+tokens_file = "$data/token"
+[webhook.tls]
+cert = "$data/certs/dev-cert.pem"
+key = "$data/certs/dev-key.pem"
+[spool]
+dir = "$work/spool"
+max_bytes = "4GiB"
+[output.file]
+dir = "$work/out"
+max_file_bytes = "1GiB"
+[log]
+format = "json"
+level = "warn"
+TOML
+target/release/auth0-ingest run --config "$work/bench.toml" 2>"$work/agent.log" &
+agent=$!
+for _ in $(seq 100); do curl -skf https://127.0.0.1:18383/healthz >/dev/null && break; sleep 0.1; done
+token=$(cat "$data/token")
+common=(--url https://127.0.0.1:18383/auth0/logs --token "$token" --cacert "$data/certs/dev-cert.pem")
+for run in $(seq "$runs"); do
+  target/release/examples/loadgen "${common[@]}" --connections 8 --seconds 10
+done
+for run in $(seq "$runs"); do
+  target/release/examples/loadgen "${common[@]}" --connections 8 --seconds 10 --rate 20000
+done
