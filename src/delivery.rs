@@ -28,6 +28,10 @@ pub const MAX_BATCH_EVENTS: usize = 2000;
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// `log_id`s remembered to drop redeliveries (about 100 bytes each).
 pub const DEDUP_WINDOW: usize = 200_000;
+/// Batches smaller than this are mapped on the delivery thread alone; larger
+/// ones are split over one pipeline per core (the mapping is the read side's
+/// main cost, and a scoped thread costs a few microseconds).
+const PARALLEL_FROM: usize = 512;
 
 /// Documents on their way to one output.
 #[derive(Debug)]
@@ -88,7 +92,7 @@ pub struct Parts {
     pub acker: Acker,
     /// The dead-letter file.
     pub dead_letters: Arc<DeadLetters>,
-    /// The pipeline.
+    /// The pipeline (cloned once per worker).
     pub pipeline: Pipeline,
     /// One channel per output.
     pub outputs: Vec<mpsc::Sender<Delivery>>,
@@ -112,6 +116,8 @@ pub fn spawn(
 fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> {
     let mut window = Window::new(DEDUP_WINDOW);
     let mut dead = Vec::new();
+    let workers = std::thread::available_parallelism().map_or(1, |count| count.get().min(8));
+    let mut pipelines = vec![parts.pipeline.clone(); workers];
     while !parts.abort.load(Ordering::Relaxed) {
         let Some(batch) = parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? else {
             if runtime.block_on(parts.reader.wait()) {
@@ -121,18 +127,56 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
             match parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? {
                 None => break,
                 Some(batch) => {
-                    deliver(&mut parts, &mut window, &mut dead, batch)?;
+                    deliver(&mut parts, &mut pipelines, &mut window, &mut dead, batch)?;
                     continue;
                 }
             }
         };
-        deliver(&mut parts, &mut window, &mut dead, batch)?;
+        deliver(&mut parts, &mut pipelines, &mut window, &mut dead, batch)?;
     }
     Ok(())
 }
 
+/// Maps every event, in order, splitting large batches over the pipelines.
+fn map(
+    pipelines: &mut [Pipeline],
+    events: &[crate::event::RawEvent],
+) -> Vec<Result<Document, crate::pipeline::DropReason>> {
+    if events.len() < PARALLEL_FROM || pipelines.len() < 2 {
+        let Some(pipeline) = pipelines.first_mut() else {
+            return Vec::new();
+        };
+        return events.iter().map(|event| pipeline.process(event)).collect();
+    }
+    let chunk = events.len().div_ceil(pipelines.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = events
+            .chunks(chunk)
+            .zip(pipelines.iter_mut())
+            .map(|(events, pipeline)| {
+                scope.spawn(move || {
+                    events
+                        .iter()
+                        .map(|event| pipeline.process(event))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            // A panic in the pipeline is a bug; let it take the process down
+            // (the spool makes the restart safe).
+            .flat_map(|handle| match handle.join() {
+                Ok(results) => results,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 fn deliver(
     parts: &mut Parts,
+    pipelines: &mut [Pipeline],
     window: &mut Window,
     dead: &mut Vec<u8>,
     batch: spool::Batch,
@@ -142,8 +186,8 @@ fn deliver(
     let mut duplicates = 0;
     let mut rejected = 0;
     dead.clear();
-    for event in &batch.events {
-        match parts.pipeline.process(event) {
+    for (event, mapped) in batch.events.iter().zip(map(pipelines, &batch.events)) {
+        match mapped {
             Ok(document) => {
                 if document.id.as_ref().is_some_and(|id| !window.insert(id)) {
                     duplicates += 1;

@@ -37,8 +37,9 @@ pub struct Reader {
 #[derive(Debug)]
 struct Open {
     reader: BufReader<File>,
-    /// The file's length when opened, used once the segment is finished.
-    length: u64,
+    /// The segment's final length, read once the writer has moved past it
+    /// (never earlier: while it is written, only the committed offset counts).
+    finished_length: Option<u64>,
 }
 
 /// Records read together, acknowledged together.
@@ -91,7 +92,21 @@ impl Reader {
                 None => self.file.insert(open(&self.shared, self.position)?),
             };
             let end = if self.position.segment < committed.segment {
-                open.length
+                match open.finished_length {
+                    Some(length) => length,
+                    None => {
+                        // The writer synced this segment before creating the
+                        // next one, so its length is final now.
+                        let path = segment::path(&self.shared.dir, self.position.segment);
+                        let length = open
+                            .reader
+                            .get_ref()
+                            .metadata()
+                            .map_err(|source| Error::Io { path, source })?
+                            .len();
+                        *open.finished_length.insert(length)
+                    }
+                }
             } else {
                 committed.offset
             };
@@ -158,11 +173,10 @@ fn open(shared: &Shared, position: Position) -> Result<Open, Error> {
         source,
     };
     let mut file = File::open(&path).map_err(io)?;
-    let length = file.metadata().map_err(io)?.len();
     file.seek(SeekFrom::Start(position.offset)).map_err(io)?;
     Ok(Open {
         reader: BufReader::with_capacity(BUFFER, file),
-        length,
+        finished_length: None,
     })
 }
 
