@@ -2,6 +2,10 @@
 //! in-process through `App::start` and, for the crash test, as the built
 //! binary killed with SIGKILL.
 
+// Test helpers (the fake, the agent process) are not `#[test]` functions,
+// which `allow-unwrap-in-tests` covers; a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod fake_tenant;
 
 use std::collections::HashSet;
@@ -374,9 +378,16 @@ fn saved_cursor(dir: &Path) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
     let events = fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 3_000);
-    let fake = FakeTenant::start(Options::default(), events.clone()).await;
-    // Serve 1,200 logs, then 503 until released: the agent is mid-run,
-    // retrying, when it is killed.
+    let fake = FakeTenant::start(
+        Options {
+            latency: Duration::from_millis(30),
+            ..Options::default()
+        },
+        events.clone(),
+    )
+    .await;
+    // First kill: after 1,200 logs the fake answers 503 until released,
+    // so the agent is retrying when it is killed.
     fake.hold_after(1_200);
     let dir = tempfile::tempdir().unwrap();
     let config: PathBuf = dir.path().join("agent.toml");
@@ -386,9 +397,20 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
     let agent = Agent::spawn(&config, &log);
     eventually("1,200 logs served", || fake.served_total() >= 1_200).await;
     agent.kill();
+    eventually("the dead agent's last request answered", || {
+        fake.in_flight() == 0
+    })
+    .await;
     let saved = saved_cursor(dir.path());
     let before = fake.requests().len();
     fake.release();
+
+    // Second kill: while pages flow (30 ms each), wherever it lands:
+    // between a fetch, its spool append and its cursor save.
+    let agent = Agent::spawn(&config, &log);
+    eventually("2,000 logs served", || fake.served_total() >= 2_000).await;
+    agent.kill();
+    let served_at_second_kill = fake.served_total();
 
     let agent = Agent::spawn(&config, &log);
     eventually("all 3,000 logs in the output", || {
@@ -411,11 +433,11 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
     assert!(saved.is_some_and(|saved| saved != start_cursor));
     let refetched = fake.served().values().filter(|&&count| count > 1).count();
     assert!(
-        refetched <= 100,
-        "at most the page in flight is fetched again: {refetched}"
+        refetched <= 200,
+        "at most the page in flight at each kill is fetched again: {refetched}"
     );
     eprintln!(
-        "sigkill after 1,200 served: {} documents written for 3,000 logs, {refetched} logs fetched twice",
+        "two SIGKILLs (after 1,200 and {served_at_second_kill} served): {} documents written for 3,000 logs, {refetched} logs fetched twice",
         output.len()
     );
 }

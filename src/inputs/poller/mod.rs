@@ -287,15 +287,23 @@ pub async fn run(
                 let full = page.items.len() >= config.batch_size as usize;
                 let pace = client::pace(&page.rate_limit, SystemTime::now());
                 match store(&config, page, &mut cursor, &writer, &metrics, &shutdown).await {
-                    Ok(Some(link)) => {
-                        next = Some(link);
+                    Ok(Stored::Next(link)) => {
+                        next = link;
                         Ok((full, pace))
                     }
-                    Ok(None) => Ok((full, pace)),
+                    Ok(Stored::Stuck) => Err(Error::InvalidBody {
+                        url,
+                        message: "no log has a usable `log_id` and there is no next link"
+                            .to_owned(),
+                    }),
                     Err(Stop) => return,
                 }
             }
-            Err(error) => Err(error),
+            Err(error) => {
+                // Ask the same again after the wait.
+                next = Some(url);
+                Err(error)
+            }
         };
         match outcome {
             Ok((full, pace)) => {
@@ -327,6 +335,14 @@ pub async fn run(
 
 /// The shutdown was requested.
 struct Stop;
+
+/// What became of a page.
+enum Stored {
+    /// Spooled, cursor saved; the `next` link to follow, if any.
+    Next(Option<Url>),
+    /// Nothing in it could move the cursor.
+    Stuck,
+}
 
 /// Gets a token (cached) and one page; on a 401, once, a new token.
 async fn fetch(
@@ -369,8 +385,8 @@ async fn fetch(
     }
 }
 
-/// Spools a page, then saves the cursor it leads to. Returns the `next`
-/// link to follow, if any. Retries until done or shut down.
+/// Spools a page, then saves the cursor it leads to. Retries until done
+/// or shut down.
 async fn store(
     config: &Config,
     page: client::Page,
@@ -378,7 +394,7 @@ async fn store(
     writer: &Writer,
     metrics: &Metrics,
     shutdown: &CancellationToken,
-) -> Result<Option<Url>, Stop> {
+) -> Result<Stored, Stop> {
     let received_at = OffsetDateTime::now_utc();
     let mut envelopes = Vec::with_capacity(page.items.len());
     let mut rejected = Vec::new();
@@ -440,12 +456,20 @@ async fn store(
     // next link (what the next request asks for), else the last `log_id`;
     // an empty page without a link keeps the cursor (Elastic's poller loses
     // it there).
-    let next = page.next.filter(|link| same_origin(link, &config.url));
-    let moved = next
-        .as_ref()
-        .and_then(client::from_parameter)
-        .or(last)
-        .filter(|moved| moved != cursor);
+    let next = page.next.filter(|link| {
+        let same = same_origin(link, &config.url);
+        if !same {
+            tracing::debug!(%link, "not following a next link to another origin");
+        }
+        same
+    });
+    let moved = next.as_ref().and_then(client::from_parameter).or(last);
+    if moved.is_none() && !page.items.is_empty() {
+        // Logs without a usable `log_id` and no link: the cursor cannot
+        // move, and asking again at once would fetch the same page.
+        return Ok(Stored::Stuck);
+    }
+    let moved = moved.filter(|moved| moved != cursor);
     if let Some(moved) = moved {
         let mut failures = 0u32;
         loop {
@@ -471,7 +495,7 @@ async fn store(
     }
     // Follow the link, with our own `take` (as Elastic does); a link to
     // another origin would receive the token, so it is not followed.
-    Ok(next.map(|mut link| {
+    Ok(Stored::Next(next.map(|mut link| {
         let pairs: Vec<(String, String)> = link
             .query_pairs()
             .filter(|(name, _)| name != "take")
@@ -482,7 +506,7 @@ async fn store(
             .extend_pairs(pairs)
             .append_pair("take", &config.batch_size.to_string());
         link
-    }))
+    })))
 }
 
 /// The log stream's envelope around one API log, kept verbatim.

@@ -36,6 +36,8 @@ pub struct Options {
     /// Answer 429 to this logs request (1-based), with a reset 2 s ahead,
     /// and count every request before the reset as a violation.
     pub rate_limit_at: Option<u64>,
+    /// Time each logs answer takes.
+    pub latency: Duration,
 }
 
 impl Default for Options {
@@ -45,6 +47,7 @@ impl Default for Options {
             bucket: None,
             fail_every: None,
             rate_limit_at: None,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -77,6 +80,8 @@ struct State {
     /// While set, logs requests after this many served events get 503.
     hold_after: Option<usize>,
     served_total: usize,
+    /// Requests received and not yet answered.
+    in_flight: usize,
 }
 
 /// A running fake tenant.
@@ -153,6 +158,7 @@ impl FakeTenant {
             blocked_until: None,
             hold_after: None,
             served_total: 0,
+            in_flight: 0,
         };
         state.add(events);
         let state = Arc::new(Mutex::new(state));
@@ -209,6 +215,11 @@ impl FakeTenant {
     /// How many times each log was served in a 200.
     pub fn served(&self) -> HashMap<String, u32> {
         self.state.lock().unwrap().served.clone()
+    }
+
+    /// Requests being answered (a killed client's request still is).
+    pub fn in_flight(&self) -> usize {
+        self.state.lock().unwrap().in_flight
     }
 
     pub fn served_total(&self) -> usize {
@@ -313,7 +324,16 @@ async fn handle(
         .await
         .map(|body| body.to_bytes())
         .unwrap_or_default();
+    let latency = {
+        let mut state = state.lock().unwrap();
+        state.in_flight += 1;
+        state.options.latency
+    };
+    if path == "/api/v2/logs" && !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let mut state = state.lock().unwrap();
+    state.in_flight -= 1;
     Ok(match (method.as_str(), path.as_str()) {
         ("POST", "/oauth/token") => token(&mut state, &body),
         ("GET", "/api/v2/logs") => logs(&mut state, addr, &query, authorization.as_deref()),
