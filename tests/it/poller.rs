@@ -389,10 +389,12 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
     // First kill: after 1,200 logs the fake answers 503 until released,
     // so the agent is retrying when it is killed.
     fake.hold_after(1_200);
-    let dir = tempfile::tempdir().unwrap();
-    let config: PathBuf = dir.path().join("agent.toml");
-    std::fs::write(&config, config_text(&fake.url(), dir.path(), "")).unwrap();
-    let log = dir.path().join("agent.log");
+    // Kept if the test fails, for the agent's log; removed at the end.
+    let dir = tempfile::tempdir().unwrap().keep();
+    eprintln!("agent directory: {}", dir.display());
+    let config: PathBuf = dir.join("agent.toml");
+    std::fs::write(&config, config_text(&fake.url(), &dir, "")).unwrap();
+    let log = dir.join("agent.log");
 
     let agent = Agent::spawn(&config, &log);
     eventually("1,200 logs served", || fake.served_total() >= 1_200).await;
@@ -401,7 +403,7 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
         fake.in_flight() == 0
     })
     .await;
-    let saved = saved_cursor(dir.path());
+    let saved = saved_cursor(&dir);
     let before = fake.requests().len();
     fake.release();
 
@@ -414,12 +416,12 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
 
     let agent = Agent::spawn(&config, &log);
     eventually("all 3,000 logs in the output", || {
-        output_ids(dir.path()).iter().collect::<HashSet<_>>().len() >= 3_000
+        output_ids(&dir).iter().collect::<HashSet<_>>().len() >= 3_000
     })
     .await;
     agent.terminate();
 
-    let output = output_ids(dir.path());
+    let output = output_ids(&dir);
     let distinct: HashSet<&String> = output.iter().collect();
     let expected = ids(&events);
     assert_eq!(distinct, expected.iter().collect::<HashSet<_>>(), "no gap");
@@ -440,6 +442,7 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
         "two SIGKILLs (after 1,200 and {served_at_second_kill} served): {} documents written for 3,000 logs, {refetched} logs fetched twice",
         output.len()
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Drains logs through a fake with Auth0's Essentials limit for

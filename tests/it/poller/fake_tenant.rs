@@ -329,16 +329,28 @@ async fn handle(
         state.in_flight += 1;
         state.options.latency
     };
+    // hyper drops this future when the client goes away: count it as
+    // answered then too.
+    let _in_flight = InFlight(Arc::clone(&state));
     if path == "/api/v2/logs" && !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     let mut state = state.lock().unwrap();
-    state.in_flight -= 1;
     Ok(match (method.as_str(), path.as_str()) {
         ("POST", "/oauth/token") => token(&mut state, &body),
         ("GET", "/api/v2/logs") => logs(&mut state, addr, &query, authorization.as_deref()),
         _ => response(StatusCode::NOT_FOUND, "{}".to_owned()),
     })
+}
+
+struct InFlight(Arc<Mutex<State>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.lock() {
+            state.in_flight -= 1;
+        }
+    }
 }
 
 fn pairs(text: &str) -> HashMap<String, String> {
