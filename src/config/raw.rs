@@ -97,6 +97,7 @@ pub struct RawPoller {
     pub interval: Option<String>,
     /// Where to start when there is no saved cursor: an RFC 3339 time
     /// (`2026-11-01T00:00:00Z`) or a `log_id`. Default: 24 hours before the start.
+    /// Ignored once a cursor is saved: delete `<state_dir>/poller-cursor.json` to start over.
     pub start_from: Option<String>,
     /// Limit for each HTTP request, body included. Default 30s.
     pub request_timeout: Option<String>,

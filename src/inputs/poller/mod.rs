@@ -311,7 +311,7 @@ pub async fn run(
                     tracing::info!(failures, "poller recovered");
                 }
                 failures = 0;
-                if pace > Duration::ZERO {
+                if pace > Duration::ZERO && (full || pace > config.interval) {
                     Metrics::add(&metrics.poller_rate_limit_waits, 1);
                     tracing::debug!(
                         pause_ms = pace.as_millis(),
