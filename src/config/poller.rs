@@ -193,7 +193,9 @@ fn start_from(text: &str) -> Result<StartFrom, String> {
         }
         return Ok(StartFrom::Date(date));
     }
-    if checkpoint::is_log_id(text) {
+    // A word like `yesterday` is not taken for a log_id: real ones are long
+    // and hold digits (56 of them today).
+    if checkpoint::is_log_id(text) && text.len() >= 16 && text.bytes().any(|b| b.is_ascii_digit()) {
         return Ok(StartFrom::LogId(LogId(text.to_owned())));
     }
     Err(format!(
@@ -268,7 +270,8 @@ mod tests {
             let text = format!("[poller]\nclient_id=\"i\"\nclient_secret=\"s\"\n{extra}\n{TAIL}");
             Config::from_toml(&text, Path::new("/")).map(|config| config.poller.unwrap())
         };
-        let local = config("url=\"http://127.0.0.1:9/\"\nstart_from=\"90020261101\"").unwrap();
+        let local =
+            config("url=\"http://127.0.0.1:9/\"\nstart_from=\"90020261101000000123\"").unwrap();
         assert_eq!(local.url.as_str(), "http://127.0.0.1:9/");
         assert!(matches!(local.start_from, StartFrom::LogId(_)));
         let dated = config("url=\"https://x.example\"\nstart_from=\"2026-11-01T00:00:00+02:00\"\nstate_dir=\"st\"\naudience=\"https://t.auth0.com/api/v2/\"").unwrap();
@@ -279,6 +282,7 @@ mod tests {
         assert!(config("url=\"http://localhost:8\"").is_ok());
         assert!(config("url=\"http://10.0.0.1/\"").is_err());
         assert!(config("url=\"ftp://x/\"").is_err());
+        assert!(config("url=\"https://x/\"\nstart_from=\"yesterday\"").is_err());
         assert!(config("url=\"https://u:p@x/\"").is_err());
     }
 }

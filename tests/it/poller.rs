@@ -247,6 +247,31 @@ async fn a_wrong_secret_is_reported_and_retried_slowly_without_crashing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_scope_is_retried_slowly() {
+    let fake = FakeTenant::start(
+        Options {
+            forbidden: true,
+            ..Options::default()
+        },
+        fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 10),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(&config_text(&fake.url(), dir.path(), ""), dir.path()).await;
+    eventually("a refused logs request", || !fake.requests().is_empty()).await;
+    let metrics = std::sync::Arc::clone(app.metrics());
+    eventually("the failure counted", || {
+        metrics.poller_requests_failed.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    app.stop().await.unwrap();
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "retried slowly, not in a loop");
+    assert_eq!(requests[0].status, 403);
+    assert_eq!(fake.tokens_issued(), 1, "a 403 is not cured by a new token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_respected_until_its_reset() {
     let events = fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 300);
     let fake = FakeTenant::start(

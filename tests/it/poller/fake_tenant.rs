@@ -38,6 +38,8 @@ pub struct Options {
     pub rate_limit_at: Option<u64>,
     /// Time each logs answer takes.
     pub latency: Duration,
+    /// Answer 403 insufficient scope to every logs request.
+    pub forbidden: bool,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             fail_every: None,
             rate_limit_at: None,
             latency: Duration::ZERO,
+            forbidden: false,
         }
     }
 }
@@ -446,6 +449,12 @@ fn serve_logs(
             );
         }
         Some(_) => {}
+    }
+    if state.options.forbidden {
+        return response(
+            StatusCode::FORBIDDEN,
+            r#"{"statusCode":403,"error":"Forbidden","message":"Insufficient scope; expected any of: read:logs, read:logs_users","errorCode":"insufficient_scope"}"#.to_owned(),
+        );
     }
     let too_many = |reset: u64| {
         let mut response = response(
