@@ -2,7 +2,8 @@
 //! outputs, and stops them in order. No logic of its own.
 //!
 //! Shutdown order (each step lets the next finish cleanly):
-//! 1. the webhook stops accepting and lets in-flight requests finish;
+//! 1. the webhook stops accepting and lets in-flight requests finish, and
+//!    the poller stops (a page it was spooling is fetched again next time);
 //! 2. the spool writer commits what it has and stops;
 //! 3. the read side hands on everything committed (up to a deadline; the
 //!    rest stays in the spool) and the outputs finish their batches;
@@ -21,7 +22,7 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::delivery::{self, Delivery};
-use crate::inputs::webhook;
+use crate::inputs::{poller, webhook};
 use crate::outputs::file::{self, FileOutput};
 use crate::pipeline::Pipeline;
 use crate::spool::{self, Acker};
@@ -42,6 +43,7 @@ pub struct App {
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     webhook: Option<tokio::task::JoinHandle<()>>,
+    poller: Option<tokio::task::JoinHandle<()>>,
     writer: Option<spool::Writer>,
     writer_thread: JoinHandle<()>,
     delivery: JoinHandle<Result<(), delivery::Error>>,
@@ -126,6 +128,31 @@ impl App {
             ));
         }
 
+        let mut poller_task = None;
+        if let Some(poller_config) = config.poller.clone() {
+            let http = poller::http_client(&poller_config).context("starting the poller")?;
+            let state_dir = poller_config.state_dir.clone();
+            let start_config = poller_config.clone();
+            let start = tokio::task::spawn_blocking(move || poller::start_cursor(&start_config))
+                .await
+                .context("poller start task failed")?
+                .with_context(|| {
+                    format!("reading the poller cursor in `{}`", state_dir.display())
+                })?;
+            tracing::info!(url = %poller_config.url, batch_size = poller_config.batch_size, "poller starting");
+            poller_task = Some(tokio::spawn(
+                poller::run(
+                    poller_config,
+                    http,
+                    start,
+                    spool.writer.clone(),
+                    Arc::clone(&metrics),
+                    shutdown.clone(),
+                )
+                .instrument(tracing::info_span!("poller")),
+            ));
+        }
+
         let abort = Arc::new(AtomicBool::new(false));
         let delivery = delivery::spawn(
             delivery::Parts {
@@ -147,6 +174,7 @@ impl App {
             metrics,
             shutdown,
             webhook: webhook_task,
+            poller: poller_task,
             writer: Some(spool.writer),
             writer_thread: spool.writer_thread,
             delivery,
@@ -182,6 +210,9 @@ impl App {
         self.shutdown.cancel();
         if let Some(webhook) = self.webhook.take() {
             webhook.await.context("webhook task failed")?;
+        }
+        if let Some(poller) = self.poller.take() {
+            poller.await.context("poller task failed")?;
         }
         drop(self.writer.take());
         let abort = Arc::clone(&self.abort);

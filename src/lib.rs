@@ -3,7 +3,8 @@
 //!
 //! Crate map (see `ARCHITECTURE.md`):
 //! - [`config`]: TOML → validated per-subsystem configs.
-//! - [`inputs`]: the webhook listener (and framing shared with `convert`).
+//! - [`inputs`]: the webhook listener, the Management API poller (and
+//!   framing shared with `convert`).
 //! - [`spool`]: the durable on-disk queue; the durability boundary.
 //! - [`pipeline`]: pure event → ECS document mapping.
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.

@@ -11,6 +11,7 @@
 //! [`Secret`], so they never reach `Debug` output.
 
 pub mod embedded;
+mod poller;
 pub mod raw;
 pub mod secret;
 
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::inputs::webhook;
+use crate::inputs::{self, webhook};
 use crate::outputs::file;
 use crate::{pipeline, spool, telemetry};
 use raw::RawConfig;
@@ -52,6 +53,8 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 pub struct Config {
     /// The webhook input, when configured.
     pub webhook: Option<webhook::Config>,
+    /// The API poller input, when configured.
+    pub poller: Option<inputs::poller::Config>,
     /// The spool every input writes to.
     pub spool: spool::Config,
     /// The NDJSON file output, when configured.
@@ -159,10 +162,10 @@ impl Config {
         let webhook = raw
             .webhook
             .map(|webhook| build_webhook(webhook, base, &mut errors));
-        if webhook.is_none() {
+        if webhook.is_none() && raw.poller.is_none() {
             errors.push(
                 "webhook",
-                "no input configured: add a [webhook] section".to_owned(),
+                "no input configured: add a [webhook] or a [poller] section".to_owned(),
             );
         }
         let spool = match raw.spool {
@@ -180,6 +183,10 @@ impl Config {
                 None
             }
         };
+        let poller = raw.poller.map(|poller| {
+            let spool_dir = spool.as_ref().map(|spool| spool.dir.as_path());
+            poller::build(poller, base, spool_dir, &mut errors)
+        });
         let file_output = raw.output.file.map(|file| file::Config {
             dir: resolve(base, &file.dir),
             max_file_bytes: positive(
@@ -225,9 +232,12 @@ impl Config {
         if let Err(error) = tracing_subscriber::EnvFilter::try_new(&telemetry.level) {
             errors.push("log.level", format!("invalid filter: {error}"));
         }
-        match (errors.into_result(), webhook, spool, file_output) {
-            (Ok(()), Some(Some(webhook)), Some(spool), file_output) => Ok(Config {
-                webhook: Some(webhook),
+        match (errors.into_result(), spool) {
+            // Every invalid section pushed an error, so with no errors
+            // `flatten` drops nothing.
+            (Ok(()), Some(spool)) => Ok(Config {
+                webhook: webhook.flatten(),
+                poller: poller.flatten(),
                 spool,
                 file_output,
                 pipeline,
@@ -237,7 +247,7 @@ impl Config {
             // Every `None` above pushed an error, so this arm is unreachable in
             // practice; report it rather than panic.
             _ => Err(ConfigErrors(vec![ConfigError {
-                key: "webhook".to_owned(),
+                key: "spool".to_owned(),
                 message: "invalid".to_owned(),
             }])),
         }

@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub version: Option<u32>,
     /// The HTTPS endpoint an Auth0 "Custom Webhook" log stream posts to.
     pub webhook: Option<RawWebhook>,
+    /// The Management API poller (alternative or complement to the webhook).
+    pub poller: Option<RawPoller>,
     /// The durable on-disk queue between inputs and outputs.
     pub spool: Option<RawSpool>,
     /// Where documents go.
@@ -68,6 +70,39 @@ pub struct RawTls {
     pub cert: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+}
+
+/// `[poller]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoller {
+    /// The tenant's base URL, e.g. `https://tenant.eu.auth0.com` (a custom
+    /// domain works). `https://` only; `http://` is accepted for a loopback
+    /// host (tests, a local proxy).
+    pub url: Option<String>,
+    /// The Management API audience. Default `<url>/api/v2/`; with a custom
+    /// domain it is usually still the canonical `https://<tenant>.auth0.com/api/v2/`.
+    pub audience: Option<String>,
+    /// The Machine to Machine application's client id.
+    pub client_id: Option<String>,
+    /// Its client secret, inline; prefer `client_secret_file`.
+    pub client_secret: Option<String>,
+    /// A file holding the client secret (relative paths are looked up in
+    /// `$CREDENTIALS_DIRECTORY` first).
+    pub client_secret_file: Option<PathBuf>,
+    /// Logs per request, 1 to 100. Default 100 (Auth0's maximum).
+    pub batch_size: Option<u32>,
+    /// The wait after an empty or partial page; full pages are fetched back
+    /// to back. Default 30s.
+    pub interval: Option<String>,
+    /// Where to start when there is no saved cursor: an RFC 3339 time
+    /// (`2026-11-01T00:00:00Z`) or a `log_id`. Default: 24 hours before the start.
+    /// Ignored once a cursor is saved: delete `<state_dir>/poller-cursor.json` to start over.
+    pub start_from: Option<String>,
+    /// Limit for each HTTP request, body included. Default 30s.
+    pub request_timeout: Option<String>,
+    /// Directory of the cursor file `poller-cursor.json`. Default: `spool.dir`.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `[spool]`

@@ -3,4 +3,5 @@
 //! nothing of ECS or outputs.
 
 pub mod framing;
+pub mod poller;
 pub mod webhook;

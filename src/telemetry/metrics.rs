@@ -19,6 +19,21 @@ pub struct Metrics {
     pub webhook_requests_unavailable: AtomicU64,
     /// Events accepted into the spool, by the webhook.
     pub events_received_webhook: AtomicU64,
+    /// Events accepted into the spool, by the API poller.
+    pub events_received_api: AtomicU64,
+    /// Poller requests to the logs endpoint answered with a page.
+    pub poller_requests_ok: AtomicU64,
+    /// Poller requests to the logs endpoint refused with 429.
+    pub poller_requests_rate_limited: AtomicU64,
+    /// Poller requests to the logs endpoint that failed otherwise.
+    pub poller_requests_failed: AtomicU64,
+    /// Tokens obtained by the poller.
+    pub poller_token_requests_ok: AtomicU64,
+    /// Failed token requests.
+    pub poller_token_requests_failed: AtomicU64,
+    /// Pauses the poller made for Auth0's rate limit (after a 429, or
+    /// before one when `X-RateLimit-Remaining` ran low).
+    pub poller_rate_limit_waits: AtomicU64,
     /// Items rejected at the input and dead-lettered.
     pub events_rejected_input: AtomicU64,
     /// Events the pipeline could not map, dead-lettered.
@@ -72,7 +87,38 @@ impl Metrics {
             &mut out,
             "events_received_total",
             "Events accepted into the spool.",
-            &[("{input=\"webhook\"}", &self.events_received_webhook)],
+            &[
+                ("{input=\"webhook\"}", &self.events_received_webhook),
+                ("{input=\"api\"}", &self.events_received_api),
+            ],
+        );
+        counter(
+            &mut out,
+            "poller_requests_total",
+            "Poller requests to the Management API logs endpoint by result.",
+            &[
+                ("{result=\"ok\"}", &self.poller_requests_ok),
+                (
+                    "{result=\"rate_limited\"}",
+                    &self.poller_requests_rate_limited,
+                ),
+                ("{result=\"failed\"}", &self.poller_requests_failed),
+            ],
+        );
+        counter(
+            &mut out,
+            "poller_token_requests_total",
+            "Poller client-credentials token requests by result.",
+            &[
+                ("{result=\"ok\"}", &self.poller_token_requests_ok),
+                ("{result=\"failed\"}", &self.poller_token_requests_failed),
+            ],
+        );
+        counter(
+            &mut out,
+            "poller_rate_limit_waits_total",
+            "Pauses the poller made for Auth0's rate limit.",
+            &[("", &self.poller_rate_limit_waits)],
         );
         counter(
             &mut out,

@@ -6,6 +6,7 @@
 
 mod cli;
 mod end_to_end;
+mod poller;
 mod spool;
 mod support;
 mod webhook;

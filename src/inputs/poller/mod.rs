@@ -1,0 +1,684 @@
+//! The Auth0 Management API poller: the input for hosts that Auth0 cannot
+//! reach with a log stream, and a way to backfill.
+//!
+//! One task loops: take a token ([`oauth`]), fetch a page of logs in
+//! checkpoint mode ([`client`]), wrap each log as the log stream's envelope
+//! `{"log_id":…,"data":<log verbatim>}` so the pipeline treats both inputs
+//! alike, append the page to the spool, and only once the spool says it is
+//! durable save the new cursor ([`checkpoint`]). Full pages are fetched
+//! back to back; after an empty or partial page it waits `poller.interval`.
+//!
+//! Where it starts: the saved cursor when there is one, else
+//! `poller.start_from` (a time, turned into the cursor
+//! `900<YYYYMMDDhhmmss>` + 39 zeros that sorts just before that time's
+//! `log_id`s, or a `log_id`), by default 24 hours ago. One poller per
+//! tenant: run it on exactly one agent, whose state directory holds the
+//! cursor.
+//!
+//! # Failures
+//!
+//! Nothing makes the task give up; each failure picks a wait:
+//! - 429: until `X-RateLimit-Reset` (at most 5 minutes), plus up to a
+//!   second of jitter; and before a 429, [`client::pace`] slows down when
+//!   `X-RateLimit-Remaining` runs low.
+//! - 401 from the logs endpoint: a new token, at once, once; a second 401
+//!   in a row counts as a failure.
+//! - 5xx, network errors, timeouts, unreadable bodies, spool i/o errors:
+//!   [`backoff`] from [`BACKOFF_BASE`] to [`BACKOFF_CAP`].
+//! - 401/403/4xx from the token endpoint, 403 or another 4xx from the logs
+//!   endpoint: an operator must act; logged at `error` naming the likely
+//!   cause, retried slowly ([`SLOW_BASE`] to [`SLOW_CAP`]), never a crash
+//!   loop.
+//! - Spool full: retried every [`SPOOL_FULL_PAUSE`] until the outputs catch
+//!   up (backpressure: the cursor does not move meanwhile).
+//!
+//! **Invariant:** the cursor file is written only after the spool has
+//! fsynced the page that moved it.
+
+pub mod checkpoint;
+pub mod client;
+pub mod oauth;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::Url;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::secret::Secret;
+use crate::event::{Input, LogId};
+use crate::spool::{Append, AppendError, Writer};
+use crate::telemetry::metrics::Metrics;
+
+/// First delay after a transient failure.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// Longest delay after transient failures.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// First delay after a failure an operator must fix.
+pub const SLOW_BASE: Duration = Duration::from_secs(30);
+/// Longest delay after failures an operator must fix.
+pub const SLOW_CAP: Duration = Duration::from_secs(600);
+/// Pause between attempts to append to a full spool.
+pub const SPOOL_FULL_PAUSE: Duration = Duration::from_secs(1);
+
+/// `[poller]`, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The tenant's base URL (path `/`): `https://tenant.eu.auth0.com/` or
+    /// a custom domain.
+    pub url: Url,
+    /// The Management API audience the token is asked for.
+    pub audience: String,
+    /// The Machine to Machine application's client id.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: Secret<String>,
+    /// Logs per request, 1 to 100.
+    pub batch_size: u32,
+    /// The wait after an empty or partial page.
+    pub interval: Duration,
+    /// Where to start when there is no cursor file.
+    pub start_from: StartFrom,
+    /// Limit for each HTTP request, response body included.
+    pub request_timeout: Duration,
+    /// The directory of the cursor file.
+    pub state_dir: PathBuf,
+}
+
+/// Where to start when there is no cursor file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartFrom {
+    /// The logs indexed from this time on.
+    Date(OffsetDateTime),
+    /// The logs after this one.
+    LogId(LogId),
+    /// The logs of this long before the agent's start.
+    Lookback(Duration),
+}
+
+/// Poller errors. The task loop decides on each (see the module docs);
+/// none stops it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The cursor file could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::Error),
+    /// The HTTP client could not be built.
+    #[error("cannot build the poller's HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// The token endpoint refused the credentials.
+    #[error("token endpoint `{url}` refused the client credentials with {status}: {hint}")]
+    Credentials {
+        /// The token endpoint.
+        url: Url,
+        /// Its status.
+        status: u16,
+        /// The likely cause, and Auth0's description.
+        hint: String,
+    },
+    /// The logs endpoint refused the token: it lacks a scope.
+    #[error("logs endpoint `{url}` answered 403: the token needs the `read:logs` scope (grant it to the application for the Management API); Auth0 says \"{message}\"")]
+    Forbidden {
+        /// The request.
+        url: Url,
+        /// Auth0's `message`.
+        message: String,
+    },
+    /// A body is not what Auth0 sends.
+    #[error("`{url}` sent an unreadable body: {message}")]
+    InvalidBody {
+        /// The request.
+        url: Url,
+        /// What is wrong.
+        message: String,
+    },
+    /// Auth0 refused the request for its rate limit.
+    #[error("`{url}` answered 429 too many requests")]
+    RateLimited {
+        /// The request.
+        url: Url,
+        /// `X-RateLimit-Reset`, when sent.
+        reset: Option<SystemTime>,
+    },
+    /// The spool could not take the page.
+    #[error("spool append failed")]
+    Spool(#[source] AppendError),
+    /// An unexpected status.
+    #[error("`{url}` answered {status}")]
+    Status {
+        /// The request.
+        url: Url,
+        /// The status.
+        status: u16,
+    },
+    /// The request failed: connection, TLS, timeout.
+    #[error("request to `{url}` failed")]
+    Transport {
+        /// The request.
+        url: Url,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The logs endpoint refused a freshly issued token.
+    #[error("logs endpoint `{url}` answered 401 to a fresh token")]
+    Unauthorized {
+        /// The request.
+        url: Url,
+    },
+}
+
+/// What to do after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Transient: [`BACKOFF_BASE`] doubling to [`BACKOFF_CAP`].
+    Backoff,
+    /// An operator must act: [`SLOW_BASE`] doubling to [`SLOW_CAP`].
+    Slow,
+    /// Rate limited: until the reset, when known.
+    Until(Option<SystemTime>),
+}
+
+impl Error {
+    fn retry(&self) -> Retry {
+        match self {
+            Error::RateLimited { reset, .. } => Retry::Until(*reset),
+            Error::Credentials { .. } | Error::Forbidden { .. } | Error::Client(_) => Retry::Slow,
+            Error::Status { status, .. } if (400..500).contains(status) => Retry::Slow,
+            Error::Checkpoint(_)
+            | Error::InvalidBody { .. }
+            | Error::Spool(_)
+            | Error::Status { .. }
+            | Error::Transport { .. }
+            | Error::Unauthorized { .. } => Retry::Backoff,
+        }
+    }
+}
+
+impl StartFrom {
+    /// The cursor this start point stands for, at `now`.
+    pub fn cursor(&self, now: OffsetDateTime) -> LogId {
+        match self {
+            StartFrom::LogId(log_id) => log_id.clone(),
+            StartFrom::Date(date) => date_cursor(*date),
+            StartFrom::Lookback(lookback) => date_cursor(now - *lookback),
+        }
+    }
+}
+
+/// The cursor just before the logs indexed at `date`: `900`, the UTC time
+/// as `YYYYMMDDhhmmss`, and 39 zeros (Auth0's `log_id` layout; the trick
+/// Elastic's poller uses).
+pub fn date_cursor(date: OffsetDateTime) -> LogId {
+    let utc = date.to_offset(time::UtcOffset::UTC);
+    LogId(format!(
+        "900{:04}{:02}{:02}{:02}{:02}{:02}{}",
+        utc.year().clamp(0, 9999),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        "0".repeat(39)
+    ))
+}
+
+/// The HTTP client, honouring `request_timeout`.
+pub fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .timeout(config.request_timeout)
+        .connect_timeout(config.request_timeout)
+        .user_agent(concat!("auth0-ingest/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(Error::Client)
+}
+
+/// Where the poller starts: the saved cursor, else `start_from`. Blocking
+/// (reads the cursor file).
+pub fn start_cursor(config: &Config) -> Result<LogId, Error> {
+    if let Some(saved) = checkpoint::load(&config.state_dir)? {
+        tracing::info!(
+            from = %saved.0,
+            file = %checkpoint::path(&config.state_dir).display(),
+            "poller resumes from its saved cursor"
+        );
+        return Ok(saved);
+    }
+    let cursor = config.start_from.cursor(OffsetDateTime::now_utc());
+    tracing::info!(from = %cursor.0, "poller starts from `poller.start_from`");
+    Ok(cursor)
+}
+
+/// Polls until `shutdown`, appending every log to the spool.
+pub async fn run(
+    config: Config,
+    http: reqwest::Client,
+    start: LogId,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let mut tokens = oauth::Tokens::new(
+        &config.url,
+        config.client_id.clone(),
+        config.client_secret.clone(),
+        config.audience.clone(),
+    );
+    let mut cursor = start;
+    let mut next: Option<Url> = None;
+    let mut failures: u32 = 0;
+    let mut wait = Duration::ZERO;
+    loop {
+        if !pause(wait, &shutdown).await {
+            return;
+        }
+        let url = next
+            .take()
+            .unwrap_or_else(|| client::logs_url(&config.url, &cursor, config.batch_size));
+        let fetched = tokio::select! {
+            () = shutdown.cancelled() => return,
+            fetched = fetch(&http, &mut tokens, &url, &metrics) => fetched,
+        };
+        let outcome = match fetched {
+            Ok(page) => {
+                let full = page.items.len() >= config.batch_size as usize;
+                let pace = client::pace(&page.rate_limit, SystemTime::now());
+                match store(&config, page, &mut cursor, &writer, &metrics, &shutdown).await {
+                    Ok(Stored::Next(link)) => {
+                        next = link;
+                        Ok((full, pace))
+                    }
+                    Ok(Stored::Stuck) => Err(Error::InvalidBody {
+                        url,
+                        message: "no log has a usable `log_id` and there is no next link"
+                            .to_owned(),
+                    }),
+                    Err(Stop) => return,
+                }
+            }
+            Err(error) => {
+                // Ask the same again after the wait.
+                next = Some(url);
+                Err(error)
+            }
+        };
+        match outcome {
+            Ok((full, pace)) => {
+                if failures > 0 {
+                    tracing::info!(failures, "poller recovered");
+                }
+                failures = 0;
+                if pace > Duration::ZERO && (full || pace > config.interval) {
+                    Metrics::add(&metrics.poller_rate_limit_waits, 1);
+                    tracing::debug!(
+                        pause_ms = pace.as_millis(),
+                        "slowing down for the rate limit"
+                    );
+                }
+                wait = if full {
+                    pace
+                } else {
+                    pace.max(config.interval)
+                };
+            }
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                wait = failure_wait(&error, failures, &metrics);
+                report(&error, failures, wait);
+            }
+        }
+    }
+}
+
+/// The shutdown was requested.
+struct Stop;
+
+/// What became of a page.
+enum Stored {
+    /// Spooled, cursor saved; the `next` link to follow, if any.
+    Next(Option<Url>),
+    /// Nothing in it could move the cursor.
+    Stuck,
+}
+
+/// Gets a token (cached) and one page; on a 401, once, a new token.
+async fn fetch(
+    http: &reqwest::Client,
+    tokens: &mut oauth::Tokens,
+    url: &Url,
+    metrics: &Metrics,
+) -> Result<client::Page, Error> {
+    let mut retried = false;
+    loop {
+        let (token, fresh) = match tokens.bearer(http).await {
+            Ok(token) => token,
+            Err(error) => {
+                Metrics::add(&metrics.poller_token_requests_failed, 1);
+                return Err(error);
+            }
+        };
+        if fresh {
+            Metrics::add(&metrics.poller_token_requests_ok, 1);
+            tracing::debug!("obtained a management api token");
+        }
+        let result = client::logs(http, url, &token).await;
+        let counter = match &result {
+            Ok(_) => &metrics.poller_requests_ok,
+            Err(Error::RateLimited { .. }) => &metrics.poller_requests_rate_limited,
+            Err(_) => &metrics.poller_requests_failed,
+        };
+        Metrics::add(counter, 1);
+        match result {
+            Err(Error::Unauthorized { url }) => {
+                tokens.invalidate();
+                if fresh || retried {
+                    return Err(Error::Unauthorized { url });
+                }
+                tracing::debug!("the api refused the cached token; getting a new one");
+                retried = true;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Spools a page, then saves the cursor it leads to. Retries until done
+/// or shut down.
+async fn store(
+    config: &Config,
+    page: client::Page,
+    cursor: &mut LogId,
+    writer: &Writer,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> Result<Stored, Stop> {
+    let received_at = OffsetDateTime::now_utc();
+    let mut envelopes = Vec::with_capacity(page.items.len());
+    let mut rejected = Vec::new();
+    let mut last = None;
+    for item in &page.items {
+        match client::log_id(item) {
+            Some(log_id) => {
+                envelopes.push(envelope(&log_id, item));
+                last = Some(log_id);
+            }
+            None => rejected.push(item.get().as_bytes()),
+        }
+    }
+    if !envelopes.is_empty() || !rejected.is_empty() {
+        let mut failures = 0u32;
+        loop {
+            let mut append = Append::new();
+            for envelope in &envelopes {
+                append.push(Input::Api, received_at, envelope);
+            }
+            for raw in &rejected {
+                append.reject(
+                    Input::Api,
+                    received_at,
+                    "api log has no usable `log_id`",
+                    raw,
+                );
+            }
+            let result = tokio::select! {
+                () = shutdown.cancelled() => return Err(Stop),
+                result = writer.append(append) => result,
+            };
+            let wait = match result {
+                Ok(()) => break,
+                Err(AppendError::Closed) => return Err(Stop),
+                Err(AppendError::Full) => {
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::debug!("spool full; the poller waits for the outputs");
+                    }
+                    SPOOL_FULL_PAUSE
+                }
+                Err(error) => {
+                    failures += 1;
+                    let wait = backoff(failures, BACKOFF_BASE, BACKOFF_CAP);
+                    report(&Error::Spool(error), failures, wait);
+                    wait
+                }
+            };
+            if !pause(wait, shutdown).await {
+                return Err(Stop);
+            }
+        }
+        Metrics::add(&metrics.events_received_api, envelopes.len() as u64);
+        Metrics::add(&metrics.events_rejected_input, rejected.len() as u64);
+    }
+
+    // The page is durable: move the cursor. Prefer the `from` of Auth0's
+    // next link (what the next request asks for), else the last `log_id`;
+    // an empty page without a link keeps the cursor (Elastic's poller loses
+    // it there).
+    let next = page.next.filter(|link| {
+        let same = same_origin(link, &config.url);
+        if !same {
+            tracing::debug!(%link, "not following a next link to another origin");
+        }
+        same
+    });
+    let moved = next.as_ref().and_then(client::from_parameter).or(last);
+    if moved.is_none() && !page.items.is_empty() {
+        // Logs without a usable `log_id` and no link: the cursor cannot
+        // move, and asking again at once would fetch the same page.
+        return Ok(Stored::Stuck);
+    }
+    let moved = moved.filter(|moved| moved != cursor);
+    if let Some(moved) = moved {
+        let mut failures = 0u32;
+        loop {
+            let state_dir = config.state_dir.clone();
+            let saving = moved.clone();
+            let result =
+                tokio::task::spawn_blocking(move || checkpoint::store(&state_dir, &saving)).await;
+            match result {
+                Ok(Ok(())) => break,
+                Ok(Err(error)) => {
+                    failures += 1;
+                    let wait = backoff(failures, BACKOFF_BASE, BACKOFF_CAP);
+                    report(&Error::Checkpoint(error), failures, wait);
+                    if !pause(wait, shutdown).await {
+                        return Err(Stop);
+                    }
+                }
+                // The blocking pool is shutting down.
+                Err(_) => return Err(Stop),
+            }
+        }
+        *cursor = moved;
+    }
+    // Follow the link, with our own `take` (as Elastic does); a link to
+    // another origin would receive the token, so it is not followed.
+    Ok(Stored::Next(next.map(|mut link| {
+        let pairs: Vec<(String, String)> = link
+            .query_pairs()
+            .filter(|(name, _)| name != "take")
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        link.query_pairs_mut()
+            .clear()
+            .extend_pairs(pairs)
+            .append_pair("take", &config.batch_size.to_string());
+        link
+    })))
+}
+
+/// The log stream's envelope around one API log, kept verbatim.
+fn envelope(log_id: &LogId, item: &RawValue) -> Vec<u8> {
+    let data = item.get().as_bytes();
+    let mut bytes = Vec::with_capacity(data.len() + log_id.0.len() + 24);
+    bytes.extend_from_slice(b"{\"log_id\":\"");
+    // `is_log_id` admits only ASCII letters and digits: nothing to escape.
+    bytes.extend_from_slice(log_id.0.as_bytes());
+    bytes.extend_from_slice(b"\",\"data\":");
+    bytes.extend_from_slice(data);
+    bytes.push(b'}');
+    bytes
+}
+
+fn same_origin(link: &Url, base: &Url) -> bool {
+    link.origin() == base.origin()
+}
+
+/// The wait after the `failures`-th failure in a row.
+fn failure_wait(error: &Error, failures: u32, metrics: &Metrics) -> Duration {
+    match error.retry() {
+        Retry::Backoff => backoff(failures, BACKOFF_BASE, BACKOFF_CAP),
+        Retry::Slow => backoff(failures, SLOW_BASE, SLOW_CAP),
+        Retry::Until(reset) => {
+            Metrics::add(&metrics.poller_rate_limit_waits, 1);
+            match reset.and_then(|reset| reset.duration_since(SystemTime::now()).ok()) {
+                Some(until_reset) => {
+                    // Jitter after the reset, never before it.
+                    until_reset.min(client::MAX_RATE_LIMIT_WAIT)
+                        + jitter(until_reset.min(Duration::from_secs(10)) / 10)
+                        + Duration::from_millis(1)
+                }
+                None => backoff(failures, Duration::from_secs(1), BACKOFF_CAP),
+            }
+        }
+    }
+}
+
+/// Logs a failure at the level its kind deserves, rate-limited: transient
+/// failures at the first and every tenth attempt.
+fn report(error: &Error, failures: u32, wait: Duration) {
+    let retry_in_ms = wait.as_millis();
+    match error.retry() {
+        Retry::Slow => {
+            tracing::error!(error = %DisplayChain(error), failures, retry_in_ms, "poller cannot fetch logs; an operator must act");
+        }
+        Retry::Until(_) => {
+            tracing::warn!(error = %DisplayChain(error), failures, retry_in_ms, "poller rate limited by auth0");
+        }
+        Retry::Backoff if failures == 1 || failures.is_multiple_of(10) => {
+            tracing::warn!(error = %DisplayChain(error), failures, retry_in_ms, "poller request failed; retrying");
+        }
+        Retry::Backoff => {
+            tracing::debug!(error = %DisplayChain(error), failures, retry_in_ms, "poller request failed; retrying");
+        }
+    }
+}
+
+/// An error with its sources, `a: b: c`.
+struct DisplayChain<'a>(&'a Error);
+
+impl std::fmt::Display for DisplayChain<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}", self.0)?;
+        let mut source = std::error::Error::source(self.0);
+        while let Some(error) = source {
+            write!(formatter, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+/// Exponential backoff with jitter: the `attempt`-th delay (from 1) is
+/// drawn from `[d/2, d]` where `d = min(cap, base · 2^(attempt-1))`.
+/// With [`BACKOFF_BASE`] and [`BACKOFF_CAP`]: 0.25–0.5 s, 0.5–1 s, 1–2 s,
+/// 2–4 s, … 30–60 s from the 8th attempt on. With [`SLOW_BASE`] and
+/// [`SLOW_CAP`]: 15–30 s, 30–60 s, … 5–10 min from the 6th on.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let factor = 1u32 << attempt.saturating_sub(1).min(20);
+    let ceiling = base.saturating_mul(factor).min(cap);
+    ceiling / 2 + jitter(ceiling / 2)
+}
+
+/// A uniformly random duration in `[0, max]`.
+fn jitter(max: Duration) -> Duration {
+    // Without system randomness the delay is simply not jittered.
+    let random = getrandom::u64().unwrap_or(0);
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(random.checked_rem(nanos.saturating_add(1)).unwrap_or(0))
+}
+
+/// Sleeps for `wait` unless shut down first; `false` on shutdown.
+async fn pause(wait: Duration, shutdown: &CancellationToken) -> bool {
+    if shutdown.is_cancelled() {
+        return false;
+    }
+    if wait.is_zero() {
+        return true;
+    }
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(wait) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_date_becomes_the_cursor_just_before_it() {
+        let cursor = date_cursor(datetime!(2026-11-01 01:02:03 +01:00));
+        assert_eq!(
+            cursor.0,
+            "90020261101000203000000000000000000000000000000000000000"
+        );
+        assert_eq!(cursor.0.len(), 56, "the length of Auth0's log_ids");
+        let lookback = StartFrom::Lookback(Duration::from_secs(86_400))
+            .cursor(datetime!(2026-11-21 10:00:00 UTC));
+        assert!(lookback.0.starts_with("90020261120100000"));
+    }
+
+    #[test]
+    fn backoff_doubles_within_jittered_bounds_up_to_the_cap() {
+        let expected_ceilings = [
+            500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000,
+        ];
+        for (attempt, ceiling) in (1..).zip(expected_ceilings) {
+            for _ in 0..20 {
+                let delay = backoff(attempt, BACKOFF_BASE, BACKOFF_CAP).as_millis();
+                assert!(
+                    (ceiling / 2..=ceiling).contains(&delay),
+                    "attempt {attempt}: {delay} ms"
+                );
+            }
+        }
+        assert!(backoff(u32::MAX, SLOW_BASE, SLOW_CAP) <= SLOW_CAP);
+    }
+
+    #[test]
+    fn an_api_log_is_wrapped_verbatim() {
+        let item = RawValue::from_string(r#"{ "log_id":"9001", "n":1.0e3 }"#.to_owned()).unwrap();
+        let bytes = envelope(&LogId("9001".to_owned()), &item);
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"log_id":"9001","data":{ "log_id":"9001", "n":1.0e3 }}"#
+        );
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        let url = Url::parse("https://t/").unwrap();
+        let status = |status| Error::Status {
+            url: url.clone(),
+            status,
+        };
+        assert_eq!(status(503).retry(), Retry::Backoff);
+        assert_eq!(status(400).retry(), Retry::Slow);
+        assert_eq!(
+            Error::Forbidden {
+                url: url.clone(),
+                message: String::new()
+            }
+            .retry(),
+            Retry::Slow
+        );
+        assert_eq!(
+            Error::RateLimited { url, reset: None }.retry(),
+            Retry::Until(None)
+        );
+    }
+}
