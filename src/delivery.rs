@@ -1,8 +1,7 @@
-//! The read side: spool reader → pipeline → dedup window → outputs → acks.
+//! The read side: spool reader → pipeline → outputs → acks.
 //!
 //! One thread reads committed spool batches, maps each event (dead-lettering
-//! those the pipeline refuses), drops recent duplicates, and hands the
-//! documents to every output. Each output calls [`Delivery::finish`] once
+//! those the pipeline refuses), and hands the documents to every output. Each output calls [`Delivery::finish`] once
 //! every document has a final outcome; the spool batch is acknowledged when
 //! all outputs have finished it. Batches may finish out of order (the acker
 //! handles that).
@@ -14,7 +13,6 @@ use std::thread::JoinHandle;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use crate::dedup::Window;
 use crate::event::Document;
 use crate::pipeline::Pipeline;
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
@@ -26,8 +24,6 @@ use crate::telemetry::metrics::Metrics;
 pub const MAX_BATCH_EVENTS: usize = 2000;
 /// Most event bytes per spool batch.
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// `log_id`s remembered to drop redeliveries (about 100 bytes each).
-pub const DEDUP_WINDOW: usize = 200_000;
 /// Batches smaller than this are mapped on the delivery thread alone; larger
 /// ones are split over one pipeline per core (the mapping is the read side's
 /// main cost, and a scoped thread costs a few microseconds).
@@ -114,7 +110,6 @@ pub fn spawn(
 }
 
 fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> {
-    let mut window = Window::new(DEDUP_WINDOW);
     let mut dead = Vec::new();
     let workers = std::thread::available_parallelism().map_or(1, |count| count.get().min(8));
     let mut pipelines = vec![parts.pipeline.clone(); workers];
@@ -127,12 +122,12 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
             match parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? {
                 None => break,
                 Some(batch) => {
-                    deliver(&mut parts, &mut pipelines, &mut window, &mut dead, batch)?;
+                    deliver(&mut parts, &mut pipelines, &mut dead, batch)?;
                     continue;
                 }
             }
         };
-        deliver(&mut parts, &mut pipelines, &mut window, &mut dead, batch)?;
+        deliver(&mut parts, &mut pipelines, &mut dead, batch)?;
     }
     Ok(())
 }
@@ -177,24 +172,16 @@ fn map(
 fn deliver(
     parts: &mut Parts,
     pipelines: &mut [Pipeline],
-    window: &mut Window,
     dead: &mut Vec<u8>,
     batch: spool::Batch,
 ) -> Result<(), Error> {
     let records = batch.events.len() as u64;
     let mut documents = Vec::with_capacity(batch.events.len());
-    let mut duplicates = 0;
     let mut rejected = 0;
     dead.clear();
     for (event, mapped) in batch.events.iter().zip(map(pipelines, &batch.events)) {
         match mapped {
-            Ok(document) => {
-                if document.id.as_ref().is_some_and(|id| !window.insert(id)) {
-                    duplicates += 1;
-                } else {
-                    documents.push(document);
-                }
-            }
+            Ok(document) => documents.push(document),
             Err(reason) => {
                 rejected += 1;
                 dead_letter::encode(
@@ -209,7 +196,6 @@ fn deliver(
         }
     }
     parts.dead_letters.append(dead).map_err(Error::DeadLetter)?;
-    Metrics::add(&parts.metrics.events_duplicate, duplicates);
     Metrics::add(&parts.metrics.events_rejected_pipeline, rejected);
     let ticket = Arc::new(Ticket {
         receipt: batch.receipt,

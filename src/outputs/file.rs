@@ -6,6 +6,13 @@
 //! crash can leave a partial last line in the newest file: on open it is cut
 //! back to its last complete line (that batch was not acknowledged, so the
 //! spool delivers it again).
+//!
+//! Files have no `_id` to absorb redeliveries, so the output keeps a window
+//! of recently written `log_id`s ([`crate::dedup::Window`]) and skips
+//! repeats: an Auth0 retry, the same event from webhook and poller, or the
+//! unacknowledged tail the spool delivers again after a crash. The window
+//! is seeded at open from the end of the newest files, so that last case
+//! survives a restart.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -18,10 +25,16 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+use crate::dedup::Window;
 use crate::delivery::Delivery;
-use crate::event::Document;
+use crate::event::{Document, LogId};
 use crate::telemetry::metrics::Metrics;
 
+/// `log_id`s remembered (about 100 bytes each): minutes of a busy stream.
+pub const DEDUP_WINDOW: usize = 200_000;
+/// How much of the newest files is read at open to seed the window: more
+/// than the batches that can be in flight when the agent dies.
+const SEED_BYTES: u64 = 32 * 1024 * 1024;
 const PREFIX: &str = "auth0-logs-";
 const SUFFIX: &str = ".ndjson";
 
@@ -59,6 +72,16 @@ pub struct FileOutput {
     size: u64,
     sequence: u64,
     buffer: Vec<u8>,
+    window: Window,
+}
+
+/// What one [`FileOutput::write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Documents written.
+    pub documents: usize,
+    /// Documents skipped as already written.
+    pub duplicates: usize,
 }
 
 impl FileOutput {
@@ -69,6 +92,10 @@ impl FileOutput {
         if let Some(newest) = existing.last() {
             repair_torn_line(newest).map_err(io(newest))?;
         }
+        let mut window = Window::new(DEDUP_WINDOW);
+        for id in recent_ids(&existing).map_err(io(&config.dir))? {
+            window.insert(&id);
+        }
         let (path, file) = create(&config.dir, 0)?;
         Ok(FileOutput {
             config,
@@ -77,6 +104,7 @@ impl FileOutput {
             size: 0,
             sequence: 0,
             buffer: Vec::with_capacity(1 << 20),
+            window,
         })
     }
 
@@ -85,22 +113,60 @@ impl FileOutput {
         &self.path
     }
 
-    /// Writes documents, one per line, and syncs them. Blocking.
-    pub fn write(&mut self, documents: &[Document]) -> Result<(), Error> {
-        if documents.is_empty() {
+    /// Writes the documents not written recently, one per line, and syncs
+    /// them: [`FileOutput::prepare`] then [`FileOutput::flush`]. Blocking.
+    pub fn write(&mut self, documents: &[Document]) -> Result<Written, Error> {
+        let written = self.prepare(documents);
+        self.flush()?;
+        Ok(written)
+    }
+
+    /// Encodes the documents not in the dedup window into the write buffer.
+    pub fn prepare(&mut self, documents: &[Document]) -> Written {
+        self.buffer.clear();
+        let mut written = Written {
+            documents: 0,
+            duplicates: 0,
+        };
+        for document in documents {
+            if document
+                .id
+                .as_ref()
+                .is_some_and(|id| !self.window.insert(id))
+            {
+                written.duplicates += 1;
+                continue;
+            }
+            self.buffer.extend_from_slice(document.json.as_bytes());
+            self.buffer.push(b'\n');
+            written.documents += 1;
+        }
+        written
+    }
+
+    /// Writes and syncs the prepared buffer. On an error nothing of it stays
+    /// in the file, so calling it again is the retry.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if self.buffer.is_empty() {
             return Ok(());
         }
         if self.size >= self.config.max_file_bytes {
             self.rotate()?;
         }
-        self.buffer.clear();
-        for document in documents {
-            self.buffer.extend_from_slice(document.json.as_bytes());
-            self.buffer.push(b'\n');
+        let result = self
+            .file
+            .write_all(&self.buffer)
+            .and_then(|()| self.file.sync_data());
+        if let Err(source) = result {
+            // Cut a partial write so the retry does not leave a torn line.
+            let _ = self.file.set_len(self.size);
+            return Err(Error::Io {
+                path: self.path.clone(),
+                source,
+            });
         }
-        self.file.write_all(&self.buffer).map_err(io(&self.path))?;
-        self.file.sync_data().map_err(io(&self.path))?;
         self.size += self.buffer.len() as u64;
+        self.buffer.clear();
         Ok(())
     }
 
@@ -140,18 +206,17 @@ pub fn spawn(
         .name("output-file".to_owned())
         .spawn(move || {
             while let Some(delivery) = deliveries.blocking_recv() {
+                let written = output.prepare(&delivery.documents);
                 let mut failures = 0u32;
-                while let Err(error) = output.write(&delivery.documents) {
+                while let Err(error) = output.flush() {
                     if failures.is_multiple_of(60) {
                         tracing::error!(%error, failures, "file output cannot write; retrying");
                     }
                     failures += 1;
                     std::thread::sleep(RETRY_PAUSE);
                 }
-                Metrics::add(
-                    &metrics.documents_written_file,
-                    delivery.documents.len() as u64,
-                );
+                Metrics::add(&metrics.documents_written_file, written.documents as u64);
+                Metrics::add(&metrics.events_duplicate, written.duplicates as u64);
                 delivery.finish();
             }
         })
@@ -203,6 +268,48 @@ pub fn list(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The `event.id`s in the last [`SEED_BYTES`] of `files` (oldest first).
+fn recent_ids(files: &[PathBuf]) -> io::Result<Vec<LogId>> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        event: Option<Event>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Event {
+        id: Option<String>,
+    }
+    let mut ids = Vec::new();
+    let mut budget = SEED_BYTES;
+    for path in files.iter().rev() {
+        if budget == 0 {
+            break;
+        }
+        let mut file = File::open(path)?;
+        let length = file.metadata()?.len();
+        let start = length.saturating_sub(budget);
+        budget -= length - start;
+        let mut tail = Vec::new();
+        io::Seek::seek(&mut file, io::SeekFrom::Start(start))?;
+        io::Read::read_to_end(&mut file, &mut tail)?;
+        // From the middle of a file, the first line is partial: skip it.
+        let whole = if start > 0 {
+            tail.iter()
+                .position(|&byte| byte == b'\n')
+                .map_or(&tail[..0], |index| &tail[index + 1..])
+        } else {
+            &tail[..]
+        };
+        let mut file_ids: Vec<LogId> = whole
+            .split(|&byte| byte == b'\n')
+            .filter_map(|line| serde_json::from_slice::<Line>(line).ok())
+            .filter_map(|line| line.event?.id.map(LogId))
+            .collect();
+        file_ids.append(&mut ids);
+        ids = file_ids;
+    }
+    Ok(ids)
+}
+
 fn repair_torn_line(path: &Path) -> io::Result<()> {
     let bytes = fs::read(path)?;
     let complete = bytes
@@ -243,6 +350,7 @@ mod tests {
         };
         let mut output = FileOutput::open(config.clone()).unwrap();
         for n in 0..10 {
+            // Documents without a log id are never taken for duplicates.
             output.write(&[document(n), document(n)]).unwrap();
         }
         let files = list(dir.path()).unwrap();
@@ -259,5 +367,55 @@ mod tests {
         drop(output);
         let _reopened = FileOutput::open(config).unwrap();
         assert_eq!(fs::read_to_string(files.last().unwrap()).unwrap(), last);
+    }
+
+    fn with_id(id: &str) -> Document {
+        Document {
+            id: Some(LogId(id.to_owned())),
+            json: format!("{{\"event\":{{\"id\":\"{id}\"}}}}"),
+        }
+    }
+
+    #[test]
+    fn redelivered_ids_are_skipped_even_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            dir: dir.path().to_owned(),
+            max_file_bytes: 1 << 20,
+            max_files: 0,
+        };
+        let mut output = FileOutput::open(config.clone()).unwrap();
+        let written = output
+            .write(&[with_id("a"), with_id("b"), with_id("a")])
+            .unwrap();
+        assert_eq!(
+            written,
+            Written {
+                documents: 2,
+                duplicates: 1
+            }
+        );
+        drop(output);
+        let mut output = FileOutput::open(config).unwrap();
+        let written = output.write(&[with_id("b"), with_id("c")]).unwrap();
+        assert_eq!(
+            written,
+            Written {
+                documents: 1,
+                duplicates: 1
+            }
+        );
+        let lines: Vec<String> = list(dir.path())
+            .unwrap()
+            .iter()
+            .flat_map(|file| {
+                fs::read_to_string(file)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(lines.len(), 3);
     }
 }
