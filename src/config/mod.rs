@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::inputs::webhook;
-use crate::outputs::file;
+use crate::outputs::{elasticsearch, file};
 use crate::{pipeline, spool, telemetry};
 use raw::RawConfig;
 use secret::Secret;
@@ -47,6 +47,22 @@ pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 1024 * 1024 * 1024;
 /// Files small enough to open in an editor or ship around.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Elastic's default namespace; operators split tenants or environments by it.
+pub const DEFAULT_ES_NAMESPACE: &str = "default";
+/// Elastic's recommended bulk size range starts around 1000 documents
+/// (~1 MB at Auth0's ~1 KB per event).
+pub const DEFAULT_ES_BATCH_MAX_EVENTS: usize = 1000;
+/// Well under Elasticsearch's 100 MB `http.max_content_length`, in the 5–15
+/// MB range Elastic recommends for bulk bodies.
+pub const DEFAULT_ES_BATCH_MAX_BYTES: u64 = 5 * 1024 * 1024;
+/// A quiet stream still reaches Kibana within a second or two.
+pub const DEFAULT_ES_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Enough to hide one request's round trip behind the next ones without
+/// flooding a small cluster's write queue.
+pub const DEFAULT_ES_MAX_IN_FLIGHT: usize = 4;
+/// A 5 MB bulk on a busy cluster takes seconds; a minute means stuck.
+pub const DEFAULT_ES_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The validated configuration of one agent.
 #[derive(Debug)]
 pub struct Config {
@@ -56,6 +72,8 @@ pub struct Config {
     pub spool: spool::Config,
     /// The NDJSON file output, when configured.
     pub file_output: Option<file::Config>,
+    /// The Elasticsearch output, when configured.
+    pub elasticsearch: Option<elasticsearch::Config>,
     /// Event → document settings.
     pub pipeline: pipeline::Config,
     /// Logging settings.
@@ -190,10 +208,16 @@ impl Config {
             ),
             max_files: file.max_files.unwrap_or(0),
         });
-        if file_output.is_none() {
+        let has_elasticsearch = raw.output.elasticsearch.is_some();
+        let elasticsearch = raw
+            .output
+            .elasticsearch
+            .and_then(|raw| build_elasticsearch(raw, base, &mut errors));
+        if file_output.is_none() && !has_elasticsearch {
             errors.push(
                 "output",
-                "no output configured: add an [output.file] section".to_owned(),
+                "no output configured: add an [output.elasticsearch] or [output.file] section"
+                    .to_owned(),
             );
         }
         if let (Some(spool), Some(file)) = (&spool, &file_output) {
@@ -230,6 +254,7 @@ impl Config {
                 webhook: Some(webhook),
                 spool,
                 file_output,
+                elasticsearch,
                 pipeline,
                 telemetry,
             }),
@@ -386,6 +411,233 @@ fn build_webhook(
     })
 }
 
+fn build_elasticsearch(
+    raw: raw::RawElasticsearchOutput,
+    base: &Path,
+    errors: &mut Errors,
+) -> Option<elasticsearch::Config> {
+    let before = errors.0.len();
+    let mut hosts = Vec::new();
+    if raw.hosts.is_empty() {
+        errors.push(
+            "output.elasticsearch.hosts",
+            "needs at least one URL such as `https://localhost:9200`".to_owned(),
+        );
+    }
+    for (index, host) in raw.hosts.iter().enumerate() {
+        let key = format!("output.elasticsearch.hosts[{index}]");
+        // The transport joins request paths onto the URL: keep its path a directory.
+        let text = if host.ends_with('/') {
+            host.clone()
+        } else {
+            format!("{host}/")
+        };
+        match ::elasticsearch::http::Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                if !url.username().is_empty() || url.password().is_some() {
+                    errors.push(
+                        &key,
+                        "holds credentials; use `username` and `password_file`".to_owned(),
+                    );
+                } else {
+                    hosts.push(url);
+                }
+            }
+            Ok(_) => errors.push(&key, format!("`{host}` is not an http(s) URL with a host")),
+            Err(error) => errors.push(&key, format!("`{host}` is not a URL: {error}")),
+        }
+    }
+    let api_key = secret(
+        errors,
+        base,
+        "output.elasticsearch.api_key",
+        raw.api_key,
+        raw.api_key_file,
+    );
+    let password = secret(
+        errors,
+        base,
+        "output.elasticsearch.password",
+        raw.password,
+        raw.password_file,
+    );
+    let auth = match (api_key, raw.username, password) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            errors.push(
+                "output.elasticsearch.api_key",
+                "use either an API key or `username` + password, not both".to_owned(),
+            );
+            None
+        }
+        (Some(key), None, None) => Some(elasticsearch::Auth::ApiKey(key)),
+        (None, Some(username), Some(password)) => {
+            Some(elasticsearch::Auth::Basic { username, password })
+        }
+        (None, Some(_), None) => {
+            errors.push(
+                "output.elasticsearch.username",
+                "needs `password` or `password_file`".to_owned(),
+            );
+            None
+        }
+        (None, None, Some(_)) => {
+            errors.push(
+                "output.elasticsearch.password",
+                "needs `username`".to_owned(),
+            );
+            None
+        }
+        (None, None, None) => Some(elasticsearch::Auth::None),
+    };
+    let ca_cert = raw.ca_cert.and_then(|path| {
+        let path = resolve(base, &path);
+        match std::fs::read(&path) {
+            Ok(pem) if pem.windows(11).any(|window| window == b"-----BEGIN ") => Some(pem),
+            Ok(_) => {
+                errors.push(
+                    "output.elasticsearch.ca_cert",
+                    format!("`{}` holds no PEM certificate", path.display()),
+                );
+                None
+            }
+            Err(error) => {
+                errors.push(
+                    "output.elasticsearch.ca_cert",
+                    format!("cannot read `{}`: {error}", path.display()),
+                );
+                None
+            }
+        }
+    });
+    let namespace = raw
+        .namespace
+        .unwrap_or_else(|| DEFAULT_ES_NAMESPACE.to_owned());
+    // Elastic's data stream naming scheme: lowercase, no `-`, at most 100 bytes.
+    if namespace.is_empty()
+        || namespace.len() > 100
+        || namespace
+            .chars()
+            .any(|c| c.is_uppercase() || "-\\/*?\"<>| ,#:".contains(c))
+    {
+        errors.push(
+            "output.elasticsearch.namespace",
+            format!("`{namespace}` must be lowercase, at most 100 bytes, without `-`, spaces or any of \\/*?\"<>|,#:"),
+        );
+    }
+    let index = match raw.index {
+        Some(index) => {
+            if index.is_empty()
+                || index.len() > 255
+                || index.starts_with(['-', '_', '+', '.'])
+                || index
+                    .chars()
+                    .any(|c| c.is_uppercase() || "\\/*?\"<>| ,#:".contains(c))
+            {
+                errors.push(
+                    "output.elasticsearch.index",
+                    format!("`{index}` is not a valid index name (lowercase, no spaces or \\/*?\"<>|,#:, not starting with -_+.)"),
+                );
+            }
+            index
+        }
+        None => format!("{}{namespace}", elasticsearch::DATA_STREAM_PREFIX),
+    };
+    let batch_max_events = raw.batch_max_events.unwrap_or(DEFAULT_ES_BATCH_MAX_EVENTS);
+    if batch_max_events == 0 {
+        errors.push(
+            "output.elasticsearch.batch_max_events",
+            "must be at least 1".to_owned(),
+        );
+    }
+    let batch_max_bytes = positive(
+        errors,
+        "output.elasticsearch.batch_max_bytes",
+        raw.batch_max_bytes.map(|size| size.as_u64()),
+        DEFAULT_ES_BATCH_MAX_BYTES,
+    );
+    let flush_interval = duration(
+        errors,
+        "output.elasticsearch.flush_interval",
+        raw.flush_interval,
+        DEFAULT_ES_FLUSH_INTERVAL,
+    );
+    let max_in_flight = raw.max_in_flight.unwrap_or(DEFAULT_ES_MAX_IN_FLIGHT);
+    if max_in_flight == 0 {
+        errors.push(
+            "output.elasticsearch.max_in_flight",
+            "must be at least 1".to_owned(),
+        );
+    }
+    let request_timeout = duration(
+        errors,
+        "output.elasticsearch.request_timeout",
+        raw.request_timeout,
+        DEFAULT_ES_REQUEST_TIMEOUT,
+    );
+    if errors.0.len() > before {
+        return None;
+    }
+    Some(elasticsearch::Config {
+        hosts,
+        auth: auth?,
+        ca_cert,
+        tls_verify: raw.tls_verify.unwrap_or(true),
+        namespace,
+        index,
+        batch_max_events,
+        batch_max_bytes: usize::try_from(batch_max_bytes).unwrap_or(usize::MAX),
+        flush_interval,
+        max_in_flight,
+        request_timeout,
+        backoff: elasticsearch::retry::Backoff {
+            initial: elasticsearch::retry::DEFAULT_INITIAL,
+            max: elasticsearch::retry::DEFAULT_MAX,
+        },
+    })
+}
+
+/// A secret given inline (`key`) or in a file (`key_file`), not both.
+fn secret(
+    errors: &mut Errors,
+    base: &Path,
+    key: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+) -> Option<Secret<String>> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            errors.push(key, format!("give `{key}` or `{key}_file`, not both"));
+            None
+        }
+        (Some(value), None) if value.trim().is_empty() => {
+            errors.push(key, "is empty".to_owned());
+            None
+        }
+        (Some(value), None) => Some(Secret::new(value)),
+        (None, Some(file)) => {
+            let path = resolve_credential(base, &file);
+            match std::fs::read_to_string(&path) {
+                Ok(text) if !text.trim().is_empty() => Some(Secret::new(text.trim().to_owned())),
+                Ok(_) => {
+                    errors.push(
+                        &format!("{key}_file"),
+                        format!("`{}` is empty", path.display()),
+                    );
+                    None
+                }
+                Err(error) => {
+                    errors.push(
+                        &format!("{key}_file"),
+                        format!("cannot read `{}`: {error}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
+}
+
 fn positive(errors: &mut Errors, key: &str, value: Option<u64>, default: u64) -> u64 {
     match value {
         Some(0) => {
@@ -486,6 +738,63 @@ mod tests {
                 "webhook.path",
                 "webhook.tokens[0]",
                 "webhook.tokens_file",
+            ]
+        );
+    }
+
+    #[test]
+    fn elasticsearch_alone_is_an_output_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("es-key"), "aWQ6a2V5\n").unwrap();
+        let config = Config::from_toml(
+            "[webhook]\n[spool]\ndir=\"s\"\n[output.elasticsearch]\nhosts=[\"https://es:9200\"]\napi_key_file=\"es-key\"\n",
+            dir.path(),
+        )
+        .unwrap();
+        assert!(config.file_output.is_none());
+        let es = config.elasticsearch.unwrap();
+        assert_eq!(es.hosts[0].as_str(), "https://es:9200/");
+        assert_eq!(es.index, "logs-auth0.logs-default");
+        assert_eq!(es.batch_max_events, DEFAULT_ES_BATCH_MAX_EVENTS);
+        assert_eq!(es.batch_max_bytes as u64, DEFAULT_ES_BATCH_MAX_BYTES);
+        assert_eq!(es.flush_interval, DEFAULT_ES_FLUSH_INTERVAL);
+        assert!(es.tls_verify);
+        match es.auth {
+            elasticsearch::Auth::ApiKey(key) => assert_eq!(key.expose(), "aWQ6a2V5"),
+            other => panic!("unexpected auth {other:?}"),
+        }
+    }
+
+    #[test]
+    fn elasticsearch_problems_are_reported_with_their_keys() {
+        let mut keys = errors_of(
+            "[webhook]\n[spool]\ndir=\"/s\"\n[output.elasticsearch]\nhosts=[\"ftp://x\", \"not a url\"]\n\
+             api_key=\"k\"\nusername=\"u\"\npassword=\"p\"\npassword_file=\"/nonexistent\"\n\
+             namespace=\"Prod-1\"\nbatch_max_events=0\nflush_interval=\"0s\"\nmax_in_flight=0\nca_cert=\"/nonexistent.pem\"\n",
+        );
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "output.elasticsearch.api_key",
+                "output.elasticsearch.batch_max_events",
+                "output.elasticsearch.ca_cert",
+                "output.elasticsearch.flush_interval",
+                "output.elasticsearch.hosts[0]",
+                "output.elasticsearch.hosts[1]",
+                "output.elasticsearch.max_in_flight",
+                "output.elasticsearch.namespace",
+                "output.elasticsearch.password",
+            ]
+        );
+        let keys = errors_of(
+            "[webhook]\n[spool]\ndir=\"/s\"\n[output.elasticsearch]\nhosts=[\"http://es\"]\nusername=\"u\"\nindex=\"_bad\"\n",
+        );
+        assert_eq!(
+            keys,
+            [
+                "output.elasticsearch.username",
+                "output.elasticsearch.index"
             ]
         );
     }
