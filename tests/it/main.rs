@@ -1,1 +1,1 @@
-
+mod es_output;
