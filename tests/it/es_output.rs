@@ -437,6 +437,36 @@ async fn duplicate_posts_of_the_same_batch_make_one_document_each() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_and_elasticsearch_outputs_both_get_every_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let out = dir.path().join("out");
+    let extra = format!("[output.file]\ndir = \"{}\"", out.display());
+    let app = App::start(config(dir.path(), &fake.url(), &extra))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    let batch = ids("900202611211000000000000000000000000000000000", 0..25);
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 25
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 25);
+    let mut lines = 0;
+    for path in std::fs::read_dir(&out).unwrap() {
+        lines += std::fs::read_to_string(path.unwrap().path())
+            .unwrap()
+            .lines()
+            .count();
+    }
+    assert_eq!(lines, 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elasticsearch_down_for_seconds_under_load_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Arc::new(FakeEs::start().await);

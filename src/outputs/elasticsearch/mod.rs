@@ -47,6 +47,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::secret::Secret;
 use crate::delivery::Delivery;
@@ -315,7 +316,7 @@ impl Entry {
 /// Runs the output until the delivery channel closes and every bulk request
 /// has a final outcome, or until `parts.stop` is cancelled.
 pub async fn run(config: Config, client: Client, mut parts: Parts) {
-    tokio::spawn(health::log_start_up_check(client.clone()));
+    tokio::spawn(health::log_start_up_check(client.clone()).in_current_span());
     let context = Arc::new(retry::Context {
         client,
         backoff: config.backoff,
@@ -333,7 +334,7 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
             let Some(entries) = ready.pop_front() else {
                 break;
             };
-            in_flight.spawn(retry::index(Arc::clone(&context), entries));
+            in_flight.spawn(retry::index(Arc::clone(&context), entries).in_current_span());
         }
         if !open && ready.is_empty() && batch.is_empty() && in_flight.is_empty() {
             return;

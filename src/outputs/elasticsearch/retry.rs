@@ -97,8 +97,12 @@ fn unit_random() -> f64 {
 
 /// What one attempt at a group of documents gave.
 enum Attempt {
-    /// Every document has a final outcome, or those left are in `group`.
-    Items { retry_after: Option<Duration> },
+    /// Every document has a final outcome, or those left are in `group`
+    /// (and `reason` says why the first of them was refused).
+    Items {
+        retry_after: Option<Duration>,
+        reason: Option<String>,
+    },
     /// Split the group and try each half.
     Split(String),
     /// Try the whole group again.
@@ -129,7 +133,10 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
             )
             .await;
             let pause = match result {
-                Attempt::Items { retry_after } => {
+                Attempt::Items {
+                    retry_after,
+                    reason,
+                } => {
                     if group.is_empty() {
                         break;
                     }
@@ -138,6 +145,7 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
                         tracing::warn!(
                             documents = group.len(),
                             attempt,
+                            error = reason.as_deref().unwrap_or(""),
                             "elasticsearch refused some documents for now; retrying them"
                         );
                     }
@@ -253,6 +261,7 @@ async fn send(
     let mut indexed = 0u64;
     let mut duplicates = 0u64;
     let mut retry = Vec::new();
+    let mut first_reason = None;
     for (entry, outcome) in std::mem::take(group).into_iter().zip(outcomes) {
         match outcome {
             Outcome::Indexed => {
@@ -269,7 +278,7 @@ async fn send(
                 settled.push(entry);
             }
             Outcome::Retry(reason) => {
-                tracing::trace!(%reason, "bulk item to retry");
+                first_reason.get_or_insert(reason);
                 retry.push(entry);
             }
         }
@@ -277,7 +286,10 @@ async fn send(
     *group = retry;
     Metrics::add(&context.metrics.documents_written_es, indexed);
     Metrics::add(&context.metrics.documents_duplicate_es, duplicates);
-    Attempt::Items { retry_after }
+    Attempt::Items {
+        retry_after,
+        reason: first_reason,
+    }
 }
 
 fn dead_letter(out: &mut Vec<u8>, entry: &Entry, reason: &str) {

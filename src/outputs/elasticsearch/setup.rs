@@ -170,14 +170,19 @@ pub async fn apply(
         let installed = client.json(Method::Get, &path, None).await?;
         let (list, field) = template.kind.list_key();
         let installed_digest = installed.as_ref().and_then(|value| {
-            value
-                .get(list)?
-                .as_array()?
-                .iter()
-                .find(|entry| entry.get("name").and_then(Value::as_str) == Some(&template.name))?
-                .get(field)?
-                .pointer("/_meta/digest")
-                .cloned()
+            let body = match value.get(list) {
+                Some(list) => list
+                    .as_array()?
+                    .iter()
+                    .find(|entry| {
+                        entry.get("name").and_then(Value::as_str) == Some(&template.name)
+                    })?
+                    .get(field)?,
+                // `{"<name>": {…}}`: the legacy shape some compatible
+                // servers answer with.
+                None => value.get(&template.name)?,
+            };
+            body.pointer("/_meta/digest").cloned()
         });
         let change = match (installed, installed_digest) {
             (None, _) => Change::Created,
