@@ -10,7 +10,9 @@
 //!    document (the fake's share included).
 //!
 //! Each figure is the median of several runs. `BENCH_EVENTS` sets N
-//! (default 200000).
+//! (default 200000); `BENCH_ES_URL` sends step 4 to that server instead of
+//! the fake (a local test server only: each run writes N documents to
+//! `logs-auth0.logs-bench<run>`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -163,12 +165,12 @@ async fn fill_spool(dir: &Path, events: &[Vec<u8>]) {
         .unwrap();
 }
 
-async fn spool_to_es(addr: SocketAddr, events: &[Vec<u8>]) -> (f64, f64) {
+async fn spool_to_es(url: &str, namespace: &str, events: &[Vec<u8>]) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     fill_spool(&dir.path().join("spool"), events).await;
     let text = format!(
         "[webhook]\nlisten = \"127.0.0.1:0\"\n[spool]\ndir = \"spool\"\nmax_bytes = \"8GiB\"\n\
-         [output.elasticsearch]\nhosts = [\"http://{addr}\"]\n[log]\nlevel = \"error\"\n"
+         [output.elasticsearch]\nhosts = [\"{url}\"]\nnamespace = \"{namespace}\"\n[log]\nlevel = \"error\"\n"
     );
     let config = Config::from_toml(&text, dir.path()).unwrap();
     let cpu = cpu_time();
@@ -242,16 +244,19 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let addr = instant_fake().await;
+        let url = match std::env::var("BENCH_ES_URL") {
+            Ok(url) => url,
+            Err(_) => format!("http://{}", instant_fake().await),
+        };
         let mut rates = Vec::new();
         let mut cpus = Vec::new();
-        for _ in 0..5 {
-            let (rate, cpu) = spool_to_es(addr, &events).await;
+        for run in 0..5 {
+            let (rate, cpu) = spool_to_es(&url, &format!("bench{run}"), &events).await;
             rates.push(rate);
             cpus.push(cpu);
         }
         println!(
-            "spool → ES:    {:8.0} docs/s  ({:.0} ns CPU/doc, all threads; {count} events, median of 5; runs: {})",
+            "spool → ES:    {:8.0} docs/s  ({:.0} ns CPU/doc, all threads; {count} events to {url}, median of 5; runs: {})",
             median(rates.clone()),
             median(cpus),
             rates
