@@ -492,11 +492,11 @@ fn build_elasticsearch(
     let ca_cert = raw.ca_cert.and_then(|path| {
         let path = resolve(base, &path);
         match std::fs::read(&path) {
-            Ok(pem) if pem.windows(11).any(|window| window == b"-----BEGIN ") => Some(pem),
+            Ok(pem) if is_certificate_pem(&pem) => Some(pem),
             Ok(_) => {
                 errors.push(
                     "output.elasticsearch.ca_cert",
-                    format!("`{}` holds no PEM certificate", path.display()),
+                    format!("`{}` holds no valid PEM certificate", path.display()),
                 );
                 None
             }
@@ -594,6 +594,21 @@ fn build_elasticsearch(
             max: elasticsearch::retry::DEFAULT_MAX,
         },
     })
+}
+
+/// Whether `pem` holds certificates and nothing unparsable (checked here so
+/// that a bad `ca_cert` is a config error, not a start-up failure).
+fn is_certificate_pem(pem: &[u8]) -> bool {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let mut any = false;
+    for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+        match certificate.map(|certificate| roots.add(certificate)) {
+            Ok(Ok(())) => any = true,
+            _ => return false,
+        }
+    }
+    any
 }
 
 /// A secret given inline (`key`) or in a file (`key_file`), not both.
@@ -797,6 +812,28 @@ mod tests {
                 "output.elasticsearch.index"
             ]
         );
+    }
+
+    #[test]
+    fn elasticsearch_ca_cert_must_be_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ca.pem"),
+            "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let text = "[webhook]\n[spool]\ndir=\"s\"\n[output.elasticsearch]\nhosts=[\"https://es:9200\"]\nca_cert=\"ca.pem\"\n";
+        match Config::from_toml(text, dir.path()) {
+            Err(FromTomlError::Invalid(errors)) => {
+                assert_eq!(errors.0[0].key, "output.elasticsearch.ca_cert");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let (certificate, _key) =
+            crate::inputs::webhook::tls::generate_development_certificate().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), certificate).unwrap();
+        let config = Config::from_toml(text, dir.path()).unwrap();
+        assert!(config.elasticsearch.unwrap().ca_cert.is_some());
     }
 
     #[test]

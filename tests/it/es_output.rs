@@ -76,19 +76,30 @@ pub mod fake {
         pub addr: SocketAddr,
         /// Its state; lock it to read or to set failures.
         pub state: Arc<Mutex<State>>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
         server: Mutex<Option<JoinHandle<()>>>,
     }
 
     impl FakeEs {
         /// Starts on a free loopback port.
         pub async fn start() -> FakeEs {
+            FakeEs::start_with(None).await
+        }
+
+        /// Starts serving HTTPS with `tls`.
+        pub async fn start_tls(tls: Arc<rustls::ServerConfig>) -> FakeEs {
+            FakeEs::start_with(Some(tokio_rustls::TlsAcceptor::from(tls))).await
+        }
+
+        async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> FakeEs {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let state = Arc::new(Mutex::new(State::default()));
-            let server = tokio::spawn(serve(listener, Arc::clone(&state)));
+            let server = tokio::spawn(serve(listener, Arc::clone(&state), tls.clone()));
             FakeEs {
                 addr,
                 state,
+                tls,
                 server: Mutex::new(Some(server)),
             }
         }
@@ -114,7 +125,7 @@ pub mod fake {
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
             };
-            let server = tokio::spawn(serve(listener, Arc::clone(&self.state)));
+            let server = tokio::spawn(serve(listener, Arc::clone(&self.state), self.tls.clone()));
             *self.server.lock().unwrap() = Some(server);
         }
 
@@ -141,7 +152,11 @@ pub mod fake {
         }
     }
 
-    async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
+    async fn serve(
+        listener: TcpListener,
+        state: Arc<Mutex<State>>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) {
         // Connections live in this set: aborting the server drops them all.
         let mut connections = tokio::task::JoinSet::new();
         loop {
@@ -149,14 +164,23 @@ pub mod fake {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let state = Arc::clone(&state);
+                    let tls = tls.clone();
                     connections.spawn(async move {
                         let service = service_fn(move |request| {
                             let state = Arc::clone(&state);
                             async move { Ok::<_, Infallible>(handle(&state, request).await) }
                         });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+                        let http = hyper::server::conn::http1::Builder::new();
+                        match tls {
+                            None => {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                            Some(acceptor) => {
+                                // A client that distrusts the certificate hangs up here.
+                                let Ok(stream) = acceptor.accept(stream).await else { return };
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
                     });
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -464,6 +488,68 @@ async fn file_and_elasticsearch_outputs_both_get_every_document() {
             .count();
     }
     assert_eq!(lines, 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_ca_cert_and_without_verification_but_never_untrusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (certificate, key) =
+        auth0_ingest::inputs::webhook::tls::generate_development_certificate().unwrap();
+    let cert_path = dir.path().join("es-ca.pem");
+    let key_path = dir.path().join("es-key.pem");
+    std::fs::write(&cert_path, certificate).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let tls = auth0_ingest::inputs::webhook::tls::server_config(&cert_path, &key_path).unwrap();
+    let fake = FakeEs::start_tls(Arc::new(tls)).await;
+    let url = format!("https://localhost:{}", fake.addr.port());
+    let client = reqwest::Client::new();
+
+    // Not trusted: nothing is sent, the batch stays.
+    let app = App::start(config(dir.path(), &url, "")).await.unwrap();
+    let batch = ids("900202611211800000000000000000000000000000000", 0..10);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(10), "refused handshakes", || {
+        metrics.es_request_retries.load(Ordering::Relaxed) >= 2
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 0);
+    assert_eq!(metrics.spool_acked.load(Ordering::Relaxed), 0);
+
+    // Trusted through `ca_cert`: the spooled batch goes through.
+    let app = App::start(config(dir.path(), &url, "ca_cert = \"es-ca.pem\""))
+        .await
+        .unwrap();
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch over TLS", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 10
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 10);
+
+    // `tls_verify = false` (a lab): accepted without the CA.
+    let app = App::start(config(dir.path(), &url, "tls_verify = false"))
+        .await
+        .unwrap();
+    let more = ids("900202611211810000000000000000000000000000000", 0..5);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&more)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(
+        Duration::from_secs(20),
+        "the batch without verification",
+        || metrics.spool_acked.load(Ordering::Relaxed) == 5,
+    )
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 15);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,8 +105,9 @@ pub enum Auth {
 }
 
 /// A connection to the cluster: the `elasticsearch` crate's transport plus
-/// what every request needs.
-#[derive(Debug, Clone)]
+/// what every request needs. Its `Debug` leaves the transport out: the
+/// crate's own `Debug` prints the credentials.
+#[derive(Clone)]
 pub struct Client {
     transport: Transport,
     bulk_path: String,
@@ -169,6 +170,16 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Cancelled to abandon outstanding work at once (shutdown deadline).
     pub stop: CancellationToken,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Client")
+            .field("bulk_path", &self.bulk_path)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -406,5 +417,55 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
                 flush_at = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(auth: Auth) -> Config {
+        Config {
+            hosts: vec![Url::parse("https://es.example:9200/").unwrap()],
+            auth,
+            ca_cert: None,
+            tls_verify: true,
+            namespace: "default".to_owned(),
+            index: "logs-auth0.logs-default".to_owned(),
+            batch_max_events: 1000,
+            batch_max_bytes: 5 << 20,
+            flush_interval: Duration::from_secs(1),
+            max_in_flight: 4,
+            request_timeout: Duration::from_secs(60),
+            backoff: retry::Backoff {
+                initial: retry::DEFAULT_INITIAL,
+                max: retry::DEFAULT_MAX,
+            },
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_credentials() {
+        for auth in [
+            Auth::ApiKey(Secret::new("c2VjcmV0LWtleQ==".to_owned())),
+            Auth::Basic {
+                username: "elastic".to_owned(),
+                password: Secret::new("c2VjcmV0LWtleQ==".to_owned()),
+            },
+        ] {
+            let config = config(auth);
+            let client = Client::from_config(&config).unwrap();
+            let text = format!("{config:?} {client:?}");
+            assert!(!text.contains("c2VjcmV0LWtleQ=="), "{text}");
+            assert!(text.contains("/logs-auth0.logs-default/_bulk"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bad_ca_certificate_is_a_build_error() {
+        let mut config = config(Auth::None);
+        config.ca_cert =
+            Some(b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n".to_vec());
+        assert!(matches!(Client::from_config(&config), Err(Error::Build(_))));
     }
 }
