@@ -9,7 +9,7 @@ use anyhow::Context;
 use auth0_ingest::app::App;
 use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{Config, LoadError};
-use auth0_ingest::outputs::elasticsearch::{self, health, setup};
+use auth0_ingest::outputs::elasticsearch::setup;
 use auth0_ingest::{shutdown, telemetry};
 use clap::{Parser, Subcommand};
 
@@ -93,33 +93,27 @@ fn setup(config: Config, dry_run: bool) -> ExitCode {
         print!("{}", setup::dry_run(&templates));
         return ExitCode::SUCCESS;
     }
-    let result: anyhow::Result<()> = tokio::runtime::Builder::new_current_thread()
+    let installed = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
         .and_then(|runtime| {
-            runtime.block_on(async {
-                let client = elasticsearch::Client::from_config(&es_config)
-                    .context("building the elasticsearch client")?;
-                let cluster = health::check(&client)
-                    .await
-                    .context("checking the cluster")?;
-                println!("cluster `{}`, version {}", cluster.name, cluster.version);
-                for (template, change) in setup::apply(&client, &templates)
-                    .await
-                    .context("installing the templates")?
-                {
-                    println!(
-                        "{}: {}",
-                        template.kind.path(&template.name),
-                        change.as_str()
-                    );
-                }
-                Ok(())
-            })
+            runtime
+                .block_on(setup::install(&es_config))
+                .context("installing the index templates")
         });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    match installed {
+        Ok((cluster, changes)) => {
+            println!("cluster `{}`, version {}", cluster.name, cluster.version);
+            for (template, change) in changes {
+                println!(
+                    "{}: {}",
+                    template.kind.path(&template.name),
+                    change.as_str()
+                );
+            }
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

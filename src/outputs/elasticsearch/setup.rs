@@ -15,7 +15,8 @@ use std::fmt::Write as _;
 use elasticsearch::http::Method;
 use serde_json::{json, Value};
 
-use super::{Client, Error, DATA_STREAM_PREFIX};
+use super::health::{self, Cluster};
+use super::{Client, Config, Error, DATA_STREAM_PREFIX};
 
 /// The index template's priority: above Elasticsearch's built-in `logs`
 /// (100) and Fleet's integration templates (200).
@@ -156,6 +157,15 @@ pub fn dry_run(templates: &[Template]) -> String {
         let _ = writeln!(out, "PUT {}\n{body}\n", template.kind.path(&template.name));
     }
     out
+}
+
+/// `setup` itself: checks the cluster, then [`apply`]s the templates for
+/// `config.index`.
+pub async fn install(config: &Config) -> Result<(Cluster, Vec<(Template, Change)>), Error> {
+    let client = Client::from_config(config)?;
+    let cluster = health::check(&client).await?;
+    let changes = apply(&client, &templates(&config.index)).await?;
+    Ok((cluster, changes))
 }
 
 /// Installs each template whose digest differs from the installed one, in
