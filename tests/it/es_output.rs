@@ -68,6 +68,10 @@ pub mod fake {
         pub templates: HashMap<String, Value>,
         /// Template `PUT`s answered.
         pub template_puts: usize,
+        /// When set, requests without this `Authorization` value get `401`.
+        pub authorization: Option<String>,
+        /// `401`s answered.
+        pub unauthorized: usize,
     }
 
     /// The running fake.
@@ -198,6 +202,22 @@ pub mod fake {
     }
 
     async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        {
+            let mut state = state.lock().unwrap();
+            if let Some(expected) = &state.authorization {
+                let given = request
+                    .headers()
+                    .get("authorization")
+                    .map(|value| value.as_bytes());
+                if given != Some(expected.as_bytes()) {
+                    state.unauthorized += 1;
+                    return json_response(
+                        401,
+                        &json!({"error": {"type": "security_exception", "reason": "unable to authenticate"}, "status": 401}),
+                    );
+                }
+            }
+        }
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let content_type = request
@@ -547,6 +567,67 @@ async fn https_with_ca_cert_and_without_verification_but_never_untrusted() {
         "the batch without verification",
         || metrics.spool_acked.load(Ordering::Relaxed) == 5,
     )
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_and_basic_credentials_are_sent_and_refusals_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let client = reqwest::Client::new();
+    std::fs::write(dir.path().join("es-api-key"), "aWQ6c2VjcmV0\n").unwrap();
+    std::fs::write(dir.path().join("es-password"), "hunter2\n").unwrap();
+    // A wrong key first: 401s are retried (the batch waits), never dropped.
+    fake.state.lock().unwrap().authorization = Some("ApiKey b3RoZXI6a2V5".to_owned());
+    let app = App::start(config(
+        dir.path(),
+        &fake.url(),
+        "api_key_file = \"es-api-key\"",
+    ))
+    .await
+    .unwrap();
+    let batch = ids("900202611211900000000000000000000000000000000", 0..10);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(10), "refusals", || {
+        metrics.es_request_retries.load(Ordering::Relaxed) >= 2
+    })
+    .await;
+    assert_eq!(fake.count(INDEX), 0);
+    // The operator fixes the cluster side: the same batch goes through.
+    fake.state.lock().unwrap().authorization = Some("ApiKey aWQ6c2VjcmV0".to_owned());
+    wait_for(
+        Duration::from_secs(20),
+        "the batch with the API key",
+        || metrics.spool_acked.load(Ordering::Relaxed) == 10,
+    )
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 10);
+
+    // Basic authentication.
+    fake.state.lock().unwrap().authorization = Some("Basic ZWxhc3RpYzpodW50ZXIy".to_owned());
+    let app = App::start(config(
+        dir.path(),
+        &fake.url(),
+        "username = \"elastic\"\npassword_file = \"es-password\"",
+    ))
+    .await
+    .unwrap();
+    let more = ids("900202611211910000000000000000000000000000000", 0..5);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&more)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch with basic auth", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 5
+    })
     .await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 15);
