@@ -172,7 +172,7 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
                 } => {
                     Metrics::add(&context.metrics.es_request_retries, 1);
                     let pause = context.backoff.delay(attempt, retry_after);
-                    if unauthorized {
+                    if unauthorized && attempt.is_multiple_of(10) {
                         tracing::error!(error = %reason, attempt, "elasticsearch refused the credentials; fix them, retrying meanwhile");
                     } else if attempt.is_multiple_of(10) {
                         tracing::warn!(error = %reason, attempt, pause = ?pause, "bulk request failed; retrying");
