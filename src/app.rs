@@ -197,14 +197,31 @@ impl App {
         &self.metrics
     }
 
-    /// Runs until `signal` resolves, then stops in order.
+    /// Runs until `signal` resolves, then stops in order. The Elasticsearch
+    /// output ends only at shutdown, so its ending earlier (a panic) is
+    /// fatal: the agent stops and exits non-zero (the spool keeps the rest).
     pub async fn run_until(
-        self,
+        mut self,
         signal: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        signal.await;
-        tracing::info!("shutting down");
-        self.stop().await
+        let output_ended = async {
+            match self.elasticsearch.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = signal => {
+                tracing::info!("shutting down");
+                self.stop().await
+            }
+            ended = output_ended => {
+                self.elasticsearch = None;
+                tracing::error!(error = ?ended.err(), "elasticsearch output stopped unexpectedly; shutting down");
+                self.stop().await?;
+                Err(anyhow::anyhow!("elasticsearch output stopped unexpectedly"))
+            }
+        }
     }
 
     /// Stops in order (see the module docs).
