@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::delivery::{self, Delivery};
 use crate::inputs::{poller, webhook};
+use crate::outputs::elasticsearch;
 use crate::outputs::file::{self, FileOutput};
 use crate::pipeline::Pipeline;
 use crate::spool::{self, Acker};
@@ -48,6 +49,8 @@ pub struct App {
     writer_thread: JoinHandle<()>,
     delivery: JoinHandle<Result<(), delivery::Error>>,
     outputs: Vec<JoinHandle<()>>,
+    elasticsearch: Option<tokio::task::JoinHandle<()>>,
+    elasticsearch_stop: CancellationToken,
     acker: Acker,
     abort: Arc<AtomicBool>,
 }
@@ -86,6 +89,33 @@ impl App {
                 file::spawn(output, receiver, Arc::clone(&metrics))
                     .context("starting the file output thread")?,
             );
+            senders.push(sender);
+        }
+
+        let elasticsearch_stop = CancellationToken::new();
+        let mut elasticsearch_task = None;
+        if let Some(es_config) = config.elasticsearch.clone() {
+            let client = elasticsearch::Client::from_config(&es_config)
+                .context("building the elasticsearch client")?;
+            tracing::info!(
+                hosts = es_config.hosts.len(),
+                index = %es_config.index,
+                "elasticsearch output ready"
+            );
+            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
+            elasticsearch_task = Some(tokio::spawn(
+                elasticsearch::run(
+                    es_config,
+                    client,
+                    elasticsearch::Parts {
+                        deliveries: receiver,
+                        dead_letters: Arc::clone(&spool.dead_letters),
+                        metrics: Arc::clone(&metrics),
+                        stop: elasticsearch_stop.clone(),
+                    },
+                )
+                .instrument(tracing::info_span!("es_output")),
+            ));
             senders.push(sender);
         }
 
@@ -179,6 +209,8 @@ impl App {
             writer_thread: spool.writer_thread,
             delivery,
             outputs,
+            elasticsearch: elasticsearch_task,
+            elasticsearch_stop,
             acker: spool.acker,
             abort,
         })
@@ -194,14 +226,31 @@ impl App {
         &self.metrics
     }
 
-    /// Runs until `signal` resolves, then stops in order.
+    /// Runs until `signal` resolves, then stops in order. The Elasticsearch
+    /// output ends only at shutdown, so its ending earlier (a panic) is
+    /// fatal: the agent stops and exits non-zero (the spool keeps the rest).
     pub async fn run_until(
-        self,
+        mut self,
         signal: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        signal.await;
-        tracing::info!("shutting down");
-        self.stop().await
+        let output_ended = async {
+            match self.elasticsearch.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = signal => {
+                tracing::info!("shutting down");
+                self.stop().await
+            }
+            ended = output_ended => {
+                self.elasticsearch = None;
+                tracing::error!(error = ?ended.err(), "elasticsearch output stopped unexpectedly; shutting down");
+                self.stop().await?;
+                Err(anyhow::anyhow!("elasticsearch output stopped unexpectedly"))
+            }
+        }
     }
 
     /// Stops in order (see the module docs).
@@ -216,14 +265,20 @@ impl App {
         }
         drop(self.writer.take());
         let abort = Arc::clone(&self.abort);
+        // The Elasticsearch output abandons its unfinished bulk requests at
+        // the deadline too (they stay in the spool), which also unblocks
+        // the read side if it waits on that output's channel.
+        let elasticsearch_stop = self.elasticsearch_stop.clone();
         let deadline = tokio::spawn(async move {
             tokio::time::sleep(BACKLOG_DRAIN).await;
             abort.store(true, Ordering::Relaxed);
+            elasticsearch_stop.cancel();
         });
         let App {
             writer_thread,
             delivery,
             outputs,
+            elasticsearch,
             acker,
             ..
         } = self;
@@ -236,13 +291,22 @@ impl App {
                 join(output, "output")?;
             }
             delivered.context("delivery failed")?;
-            acker.close().context("syncing the spool ledger")?;
             Ok(())
         })
         .await
-        .context("shutdown task failed")?;
+        .context("shutdown task failed")
+        .and_then(|result| result);
+        if let Some(elasticsearch) = elasticsearch {
+            elasticsearch
+                .await
+                .context("elasticsearch output task failed")?;
+        }
         deadline.abort();
         result?;
+        tokio::task::spawn_blocking(move || acker.close())
+            .await
+            .context("ledger sync task failed")?
+            .context("syncing the spool ledger")?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! - [`spool`]: the durable on-disk queue; the durability boundary.
 //! - [`pipeline`]: pure event → ECS document mapping.
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
-//! - [`outputs`]: NDJSON files.
+//! - [`outputs`]: Elasticsearch (bulk into a data stream) and NDJSON files.
 //! - [`telemetry`]: logging and metrics.
 //! - [`app`]: wiring and ordered shutdown.
 

@@ -9,6 +9,7 @@ use anyhow::Context;
 use auth0_ingest::app::App;
 use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{Config, LoadError};
+use auth0_ingest::outputs::elasticsearch::setup;
 use auth0_ingest::{shutdown, telemetry};
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,16 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Install the Elasticsearch component and index templates for the data
+    /// stream (idempotent; reports what changed).
+    Setup {
+        /// The TOML config file (its [output.elasticsearch] section).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print the requests it would send instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Validate a config file and exit: 0 when valid, 78 listing every problem.
     CheckConfig {
         /// The TOML config file.
@@ -51,6 +62,10 @@ fn main() -> ExitCode {
             }
             Err(error) => config_error(&error),
         },
+        Command::Setup { config, dry_run } => match Config::load(&config) {
+            Ok(config) => setup(config, dry_run),
+            Err(error) => config_error(&error),
+        },
         Command::Run { config: Some(path) } => match Config::load(&path) {
             Ok(config) => run(config, None),
             Err(error) => config_error(&error),
@@ -65,6 +80,44 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn setup(config: Config, dry_run: bool) -> ExitCode {
+    let Some(es_config) = config.elasticsearch else {
+        eprintln!("error: the config has no [output.elasticsearch] section");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let templates = setup::templates(&es_config.index);
+    if dry_run {
+        print!("{}", setup::dry_run(&templates));
+        return ExitCode::SUCCESS;
+    }
+    let installed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|runtime| {
+            runtime
+                .block_on(setup::install(&es_config))
+                .context("installing the index templates")
+        });
+    match installed {
+        Ok((cluster, changes)) => {
+            println!("cluster `{}`, version {}", cluster.name, cluster.version);
+            for (template, change) in changes {
+                println!(
+                    "{}: {}",
+                    template.kind.path(&template.name),
+                    change.as_str()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

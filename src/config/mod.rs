@@ -11,6 +11,7 @@
 //! [`Secret`], so they never reach `Debug` output.
 
 pub mod embedded;
+pub mod output_elasticsearch;
 mod poller;
 pub mod raw;
 pub mod secret;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::inputs::{self, webhook};
-use crate::outputs::file;
+use crate::outputs::{elasticsearch, file};
 use crate::{pipeline, spool, telemetry};
 use raw::RawConfig;
 use secret::Secret;
@@ -59,6 +60,8 @@ pub struct Config {
     pub spool: spool::Config,
     /// The NDJSON file output, when configured.
     pub file_output: Option<file::Config>,
+    /// The Elasticsearch output, when configured.
+    pub elasticsearch: Option<elasticsearch::Config>,
     /// Event → document settings.
     pub pipeline: pipeline::Config,
     /// Logging settings.
@@ -197,10 +200,16 @@ impl Config {
             ),
             max_files: file.max_files.unwrap_or(0),
         });
-        if file_output.is_none() {
+        let has_elasticsearch = raw.output.elasticsearch.is_some();
+        let elasticsearch = raw
+            .output
+            .elasticsearch
+            .and_then(|raw| output_elasticsearch::build(raw, base, &mut errors));
+        if file_output.is_none() && !has_elasticsearch {
             errors.push(
                 "output",
-                "no output configured: add an [output.file] section".to_owned(),
+                "no output configured: add an [output.elasticsearch] or [output.file] section"
+                    .to_owned(),
             );
         }
         if let (Some(spool), Some(file)) = (&spool, &file_output) {
@@ -240,6 +249,7 @@ impl Config {
                 poller: poller.flatten(),
                 spool,
                 file_output,
+                elasticsearch,
                 pipeline,
                 telemetry,
             }),

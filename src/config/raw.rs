@@ -121,6 +121,44 @@ pub struct RawSpool {
 pub struct RawOutputs {
     /// `[output.file]`: rotating NDJSON files.
     pub file: Option<RawFileOutput>,
+    /// `[output.elasticsearch]`: bulk indexing into a data stream.
+    pub elasticsearch: Option<RawElasticsearchOutput>,
+}
+
+/// `[output.elasticsearch]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawElasticsearchOutput {
+    /// Node URLs, e.g. `["https://es1:9200", "https://es2:9200"]`; requests go round-robin.
+    pub hosts: Vec<String>,
+    /// API key in the base64 `id:key` form Elasticsearch issues (`encoded`). Prefer `api_key_file`.
+    pub api_key: Option<String>,
+    /// File holding the API key (relative paths are looked up in `$CREDENTIALS_DIRECTORY` first).
+    pub api_key_file: Option<PathBuf>,
+    /// User for basic authentication (with `password` or `password_file`).
+    pub username: Option<String>,
+    /// Password for `username`. Prefer `password_file`.
+    pub password: Option<String>,
+    /// File holding the password (relative paths are looked up in `$CREDENTIALS_DIRECTORY` first).
+    pub password_file: Option<PathBuf>,
+    /// PEM CA certificate to trust for the cluster (e.g. Elasticsearch's `http_ca.crt`).
+    pub ca_cert: Option<PathBuf>,
+    /// Verify the cluster's TLS certificate. Default true; false only for labs.
+    pub tls_verify: Option<bool>,
+    /// Data stream namespace: documents go to `logs-auth0.logs-<namespace>`. Default `default`.
+    pub namespace: Option<String>,
+    /// Index or data stream to write to instead of `logs-auth0.logs-<namespace>`.
+    pub index: Option<String>,
+    /// Most documents per bulk request. Default 1000.
+    pub batch_max_events: Option<usize>,
+    /// Most bytes per bulk request body. Default 5MiB.
+    pub batch_max_bytes: Option<ByteSize>,
+    /// Longest time a document waits for its bulk request to fill. Default 1s.
+    pub flush_interval: Option<String>,
+    /// Most bulk requests outstanding at once. Default 4.
+    pub max_in_flight: Option<usize>,
+    /// Time one bulk request may take before it is abandoned and retried. Default 60s.
+    pub request_timeout: Option<String>,
 }
 
 /// `[output.file]`

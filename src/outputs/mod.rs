@@ -2,4 +2,5 @@
 //! once each of its documents has a final outcome (written, indexed,
 //! duplicate, or dead-lettered).
 
+pub mod elasticsearch;
 pub mod file;

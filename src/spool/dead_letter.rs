@@ -46,7 +46,7 @@ pub struct DeadLetters {
 struct Line<'a> {
     #[serde(with = "time::serde::rfc3339")]
     time: OffsetDateTime,
-    input: &'static str,
+    input: &'a str,
     stage: &'static str,
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,10 +64,23 @@ pub fn encode(
     reason: &str,
     raw: &[u8],
 ) {
+    encode_named(out, time, input.as_str(), stage, reason, raw);
+}
+
+/// Like [`encode`], for an item whose input is known only by name (an
+/// output has the document, whose `input.type` says it, not the event).
+pub fn encode_named(
+    out: &mut Vec<u8>,
+    time: OffsetDateTime,
+    input: &str,
+    stage: Stage,
+    reason: &str,
+    raw: &[u8],
+) {
     let text = std::str::from_utf8(raw).ok();
     let line = Line {
         time,
-        input: input.as_str(),
+        input,
         stage: stage.as_str(),
         reason,
         raw: text,

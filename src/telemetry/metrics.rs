@@ -44,6 +44,16 @@ pub struct Metrics {
     pub documents_written_file: AtomicU64,
     /// Spool records acknowledged.
     pub spool_acked: AtomicU64,
+    /// Documents indexed by the Elasticsearch output (`201`).
+    pub documents_written_es: AtomicU64,
+    /// Documents Elasticsearch already had (`409` on `create`): success.
+    pub documents_duplicate_es: AtomicU64,
+    /// Documents Elasticsearch refused permanently, dead-lettered.
+    pub events_rejected_output: AtomicU64,
+    /// Bulk items sent again after a per-item `429`/`5xx`.
+    pub es_item_retries: AtomicU64,
+    /// Whole bulk requests sent again (connection error, `429`, `5xx`).
+    pub es_request_retries: AtomicU64,
 }
 
 impl Metrics {
@@ -127,6 +137,7 @@ impl Metrics {
             &[
                 ("{stage=\"input\"}", &self.events_rejected_input),
                 ("{stage=\"pipeline\"}", &self.events_rejected_pipeline),
+                ("{stage=\"output\"}", &self.events_rejected_output),
             ],
         );
         counter(
@@ -139,7 +150,31 @@ impl Metrics {
             &mut out,
             "documents_written_total",
             "Documents durably written by an output.",
-            &[("{output=\"file\"}", &self.documents_written_file)],
+            &[
+                ("{output=\"file\"}", &self.documents_written_file),
+                ("{output=\"elasticsearch\"}", &self.documents_written_es),
+            ],
+        );
+        counter(
+            &mut out,
+            "documents_duplicate_total",
+            "Documents an output already had (Elasticsearch 409 on create), counted as delivered.",
+            &[("{output=\"elasticsearch\"}", &self.documents_duplicate_es)],
+        );
+        counter(
+            &mut out,
+            "output_retries_total",
+            "Retries by an output: single bulk items or whole requests.",
+            &[
+                (
+                    "{output=\"elasticsearch\",scope=\"item\"}",
+                    &self.es_item_retries,
+                ),
+                (
+                    "{output=\"elasticsearch\",scope=\"request\"}",
+                    &self.es_request_retries,
+                ),
+            ],
         );
         counter(
             &mut out,

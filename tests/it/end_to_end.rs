@@ -187,7 +187,11 @@ async fn sigkill_loses_no_acknowledged_event() {
         .iter()
         .map(|document| document["event"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(distinct.len(), documents.len(), "duplicate documents after restart");
+    assert_eq!(
+        distinct.len(),
+        documents.len(),
+        "duplicate documents after restart"
+    );
     eprintln!(
         "crash test: {} batches acknowledged before SIGKILL, {} documents after restart",
         acknowledged.len(),

@@ -6,6 +6,7 @@
 
 mod cli;
 mod end_to_end;
+mod es_output;
 mod poller;
 mod spool;
 mod support;

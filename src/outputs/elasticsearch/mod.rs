@@ -1,0 +1,471 @@
+//! The Elasticsearch output: documents are bulk-indexed with `create` into
+//! the data stream `logs-auth0.logs-<namespace>` (or `index`), with `_id` =
+//! `log_id`, so a redelivered event is a `409` (a duplicate, counted as
+//! success) and never a second document.
+//!
+//! Layout: [`bulk`] encodes NDJSON bodies, [`response`] reads per-item
+//! results, [`retry`] holds the backoff schedule and the per-request retry
+//! loop, [`health`] is the start-up cluster check, [`setup`] installs the
+//! index templates (`auth0-ingest setup`).
+//!
+//! # Invariants
+//!
+//! - **A delivery is finished only when every one of its documents has a
+//!   final outcome**: indexed (`201`), duplicate (`409`), or dead-lettered
+//!   (another `4xx`, after the dead-letter file is fsynced). Transient
+//!   failures (connection errors, timeouts, `429`, `5xx`,
+//!   `es_rejected_execution_exception`) are retried in-process for as long
+//!   as it takes; the spool holds the backlog meanwhile.
+//! - **Bounded**: at most `max_in_flight` bulk requests are outstanding;
+//!   while they are, no delivery is taken from the channel, so backpressure
+//!   reaches the spool (and the webhook answers `503` when it is full).
+//! - **Stopping abandons, never finishes**: when the stop token is
+//!   cancelled, outstanding requests are dropped and their deliveries left
+//!   unfinished, so their records are read again at the next start (and
+//!   indexed documents come back as `409`s).
+
+pub mod bulk;
+pub mod health;
+pub mod response;
+pub mod retry;
+pub mod setup;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use elasticsearch::auth::Credentials;
+use elasticsearch::cert::{Certificate, CertificateValidation};
+use elasticsearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use elasticsearch::http::transport::{
+    MultiNodeConnectionPool, SingleNodeConnectionPool, Transport, TransportBuilder,
+};
+use elasticsearch::http::{Method, Url};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::secret::Secret;
+use crate::delivery::Delivery;
+use crate::event::Document;
+use crate::spool::dead_letter::DeadLetters;
+use crate::telemetry::metrics::Metrics;
+
+/// The data stream prefix: Elastic's data stream naming scheme
+/// `<type>-<dataset>-<namespace>` with the Auth0 integration's dataset.
+pub const DATA_STREAM_PREFIX: &str = "logs-auth0.logs-";
+
+/// `[output.elasticsearch]`, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Node URLs, each ending in `/`; requests go round-robin.
+    pub hosts: Vec<Url>,
+    /// How to authenticate.
+    pub auth: Auth,
+    /// PEM CA certificate(s) to trust instead of the built-in roots.
+    pub ca_cert: Option<Vec<u8>>,
+    /// Verify the server's certificate (`false` only for tests and labs).
+    pub tls_verify: bool,
+    /// The data stream namespace.
+    pub namespace: String,
+    /// Where documents go: `logs-auth0.logs-<namespace>` or the override.
+    pub index: String,
+    /// Most documents per bulk request.
+    pub batch_max_events: usize,
+    /// Most body bytes per bulk request (a single larger document goes alone).
+    pub batch_max_bytes: usize,
+    /// Longest time a document waits for its bulk request to fill.
+    pub flush_interval: Duration,
+    /// Most bulk requests outstanding at once.
+    pub max_in_flight: usize,
+    /// Time one request may take before it is abandoned and retried.
+    pub request_timeout: Duration,
+    /// The retry schedule.
+    pub backoff: retry::Backoff,
+}
+
+/// Credentials for Elasticsearch.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// An API key: Elasticsearch's base64 `id:key` form (or `id:key` itself).
+    ApiKey(Secret<String>),
+    /// HTTP basic authentication.
+    Basic {
+        /// The user.
+        username: String,
+        /// The password.
+        password: Secret<String>,
+    },
+    /// No credentials (a cluster without security, or a test).
+    None,
+}
+
+/// A connection to the cluster: the `elasticsearch` crate's transport plus
+/// what every request needs. Its `Debug` leaves the transport out: the
+/// crate's own `Debug` prints the credentials.
+#[derive(Clone)]
+pub struct Client {
+    transport: Transport,
+    bulk_path: String,
+    request_timeout: Duration,
+}
+
+/// Errors building a [`Client`] or talking to the cluster outside the bulk
+/// path (start-up check, `setup`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The transport could not be built (bad CA certificate, TLS set-up).
+    #[error("cannot build the elasticsearch client")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The cluster answered with an unexpected status.
+    #[error("elasticsearch answered `{path}` with {status}: {body}")]
+    Status {
+        /// The request path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The request could not be sent or its answer read.
+    #[error("request `{path}` to elasticsearch failed")]
+    Transport {
+        /// The request path.
+        path: String,
+        /// Why.
+        #[source]
+        source: elasticsearch::Error,
+    },
+    /// The cluster's answer is not what Elasticsearch sends.
+    #[error("elasticsearch answered `{path}` with unexpected JSON")]
+    UnexpectedBody {
+        /// The request path.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The credentials were refused (401 or 403).
+    #[error("elasticsearch refused the credentials for `{path}` ({status})")]
+    Unauthorized {
+        /// The request path.
+        path: String,
+        /// 401 or 403.
+        status: u16,
+    },
+}
+
+/// What the output needs besides its config.
+#[derive(Debug)]
+pub struct Parts {
+    /// Deliveries from the read side; the output ends when it closes.
+    pub deliveries: mpsc::Receiver<Delivery>,
+    /// Where permanently refused documents go.
+    pub dead_letters: Arc<DeadLetters>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Cancelled to abandon outstanding work at once (shutdown deadline).
+    pub stop: CancellationToken,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Client")
+            .field("bulk_path", &self.bulk_path)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Builds the client from `config`. Makes no request.
+    pub fn from_config(config: &Config) -> Result<Client, Error> {
+        let builder = match config.hosts.as_slice() {
+            [single] => TransportBuilder::new(SingleNodeConnectionPool::new(single.clone())),
+            hosts => {
+                TransportBuilder::new(MultiNodeConnectionPool::round_robin(hosts.to_vec(), None))
+            }
+        };
+        let mut builder = builder.timeout(config.request_timeout);
+        builder = match &config.auth {
+            Auth::ApiKey(key) => builder.auth(match key.expose().split_once(':') {
+                Some((id, secret)) => Credentials::ApiKey(id.to_owned(), secret.to_owned()),
+                None => Credentials::EncodedApiKey(key.expose().clone()),
+            }),
+            Auth::Basic { username, password } => builder.auth(Credentials::Basic(
+                username.clone(),
+                password.expose().clone(),
+            )),
+            Auth::None => builder,
+        };
+        if !config.tls_verify {
+            builder = builder.cert_validation(CertificateValidation::None);
+        } else if let Some(pem) = &config.ca_cert {
+            let certificate =
+                Certificate::from_pem(pem).map_err(|error| Error::Build(Box::new(error)))?;
+            builder = builder.cert_validation(CertificateValidation::Full(certificate));
+        }
+        let transport = builder
+            .build()
+            .map_err(|error| Error::Build(Box::new(error)))?;
+        Ok(Client {
+            transport,
+            bulk_path: format!("/{}/_bulk", config.index),
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    /// Sends a request; the raw transport API gives per-request timeouts,
+    /// response headers (`Retry-After`) and a zero-copy NDJSON body.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&[(&str, &str)]>,
+        content_type: &'static str,
+        body: Option<Bytes>,
+    ) -> Result<elasticsearch::http::response::Response, elasticsearch::Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        self.transport
+            .send(
+                method,
+                path,
+                headers,
+                query,
+                body,
+                Some(self.request_timeout),
+            )
+            .await
+    }
+
+    /// Sends a JSON request and reads the answer as JSON; 404 gives `None`.
+    pub(crate) async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let transport_error = |source| Error::Transport {
+            path: path.to_owned(),
+            source,
+        };
+        let body = body.map(|value| Bytes::from(value.to_string()));
+        let response = self
+            .send(method, path, None, "application/json", body)
+            .await
+            .map_err(transport_error)?;
+        let status = response.status_code().as_u16();
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        match status {
+            200..=299 => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| Error::UnexpectedBody {
+                        path: path.to_owned(),
+                        source,
+                    })
+            }
+            404 => Ok(None),
+            401 | 403 => Err(Error::Unauthorized {
+                path: path.to_owned(),
+                status,
+            }),
+            _ => Err(Error::Status {
+                path: path.to_owned(),
+                status,
+                body: String::from_utf8_lossy(&bytes[..bytes.len().min(500)]).into_owned(),
+            }),
+        }
+    }
+}
+
+/// A delivery shared by the bulk requests that carry its documents; it is
+/// finished when the last of them is settled.
+#[derive(Debug)]
+struct Tracker {
+    documents: Arc<[Document]>,
+    remaining: AtomicUsize,
+    delivery: Mutex<Option<Delivery>>,
+}
+
+/// One document of a bulk request.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    tracker: Arc<Tracker>,
+    index: usize,
+}
+
+impl Entry {
+    /// The document.
+    pub(crate) fn document(&self) -> &Document {
+        &self.tracker.documents[self.index]
+    }
+
+    /// Records that this document has its final outcome.
+    fn settle(&self) {
+        if self.tracker.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let delivery = match self.tracker.delivery.lock() {
+                Ok(mut slot) => slot.take(),
+                // Only `settle` takes the lock, and it cannot panic while
+                // holding it; if it did, leaving the batch unacknowledged is
+                // safe (it is delivered again).
+                Err(_) => None,
+            };
+            if let Some(delivery) = delivery {
+                delivery.finish();
+            }
+        }
+    }
+}
+
+/// Runs the output until the delivery channel closes and every bulk request
+/// has a final outcome, or until `parts.stop` is cancelled.
+pub async fn run(config: Config, client: Client, mut parts: Parts) {
+    tokio::spawn(health::log_start_up_check(client.clone()).in_current_span());
+    let context = Arc::new(retry::Context {
+        client,
+        backoff: config.backoff,
+        dead_letters: Arc::clone(&parts.dead_letters),
+        metrics: Arc::clone(&parts.metrics),
+    });
+    let mut batch: Vec<Entry> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut flush_at: Option<Instant> = None;
+    let mut ready: VecDeque<Vec<Entry>> = VecDeque::new();
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let mut open = true;
+    loop {
+        while in_flight.len() < config.max_in_flight {
+            let Some(entries) = ready.pop_front() else {
+                break;
+            };
+            in_flight.spawn(retry::index(Arc::clone(&context), entries).in_current_span());
+        }
+        if !open && ready.is_empty() && batch.is_empty() && in_flight.is_empty() {
+            return;
+        }
+        let can_take = open && ready.is_empty() && in_flight.len() < config.max_in_flight;
+        let can_flush = ready.is_empty() && in_flight.len() < config.max_in_flight;
+        let timer = flush_at.unwrap_or_else(Instant::now);
+        tokio::select! {
+            biased;
+            () = parts.stop.cancelled() => {
+                // Leave every unfinished delivery unacknowledged.
+                in_flight.abort_all();
+                return;
+            }
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Err(error) = joined {
+                    if error.is_panic() {
+                        // A panicking task is fatal (STYLE §3).
+                        std::panic::resume_unwind(error.into_panic());
+                    }
+                }
+            }
+            received = parts.deliveries.recv(), if can_take => match received {
+                Some(delivery) => {
+                    let tracker = Arc::new(Tracker {
+                        documents: Arc::clone(&delivery.documents),
+                        remaining: AtomicUsize::new(delivery.documents.len()),
+                        delivery: Mutex::new(Some(delivery)),
+                    });
+                    if tracker.documents.is_empty() {
+                        if let Some(delivery) = tracker.delivery.lock().ok().and_then(|mut slot| slot.take()) {
+                            delivery.finish();
+                        }
+                        continue;
+                    }
+                    for index in 0..tracker.documents.len() {
+                        let size = bulk::encoded_len(&tracker.documents[index]);
+                        if !batch.is_empty()
+                            && (batch.len() >= config.batch_max_events
+                                || batch_bytes + size > config.batch_max_bytes)
+                        {
+                            ready.push_back(std::mem::take(&mut batch));
+                            batch_bytes = 0;
+                        }
+                        if batch.is_empty() {
+                            flush_at = Some(Instant::now() + config.flush_interval);
+                        }
+                        batch.push(Entry { tracker: Arc::clone(&tracker), index });
+                        batch_bytes += size;
+                    }
+                    if batch.len() >= config.batch_max_events || batch_bytes >= config.batch_max_bytes {
+                        ready.push_back(std::mem::take(&mut batch));
+                        batch_bytes = 0;
+                        flush_at = None;
+                    }
+                }
+                None => {
+                    open = false;
+                    if !batch.is_empty() {
+                        ready.push_back(std::mem::take(&mut batch));
+                        batch_bytes = 0;
+                        flush_at = None;
+                    }
+                }
+            },
+            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() && !batch.is_empty() => {
+                ready.push_back(std::mem::take(&mut batch));
+                batch_bytes = 0;
+                flush_at = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(auth: Auth) -> Config {
+        Config {
+            hosts: vec![Url::parse("https://es.example:9200/").unwrap()],
+            auth,
+            ca_cert: None,
+            tls_verify: true,
+            namespace: "default".to_owned(),
+            index: "logs-auth0.logs-default".to_owned(),
+            batch_max_events: 1000,
+            batch_max_bytes: 5 << 20,
+            flush_interval: Duration::from_secs(1),
+            max_in_flight: 4,
+            request_timeout: Duration::from_secs(60),
+            backoff: retry::Backoff {
+                initial: retry::DEFAULT_INITIAL,
+                max: retry::DEFAULT_MAX,
+            },
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_credentials() {
+        for auth in [
+            Auth::ApiKey(Secret::new("c2VjcmV0LWtleQ==".to_owned())),
+            Auth::Basic {
+                username: "elastic".to_owned(),
+                password: Secret::new("c2VjcmV0LWtleQ==".to_owned()),
+            },
+        ] {
+            let config = config(auth);
+            let client = Client::from_config(&config).unwrap();
+            let text = format!("{config:?} {client:?}");
+            assert!(!text.contains("c2VjcmV0LWtleQ=="), "{text}");
+            assert!(text.contains("/logs-auth0.logs-default/_bulk"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bad_ca_certificate_is_a_build_error() {
+        let mut config = config(Auth::None);
+        config.ca_cert =
+            Some(b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n".to_vec());
+        assert!(matches!(Client::from_config(&config), Err(Error::Build(_))));
+    }
+}

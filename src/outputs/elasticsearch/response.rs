@@ -1,0 +1,239 @@
+//! Bulk responses: one outcome per item, in request order.
+//!
+//! An HTTP `200` says nothing about the documents (`"errors": true` marks a
+//! response with failed items), so every item is read and classified:
+//!
+//! | item | outcome |
+//! |---|---|
+//! | `200`, `201` | [`Outcome::Indexed`] |
+//! | `409` (version conflict: the `_id` exists) | [`Outcome::Duplicate`], a success |
+//! | `429`, `5xx`, `es_rejected_execution_exception` | [`Outcome::Retry`] |
+//! | `401`, `403`, `404`, `408`, `cluster_block_exception`, `index_not_found_exception` | [`Outcome::Retry`]: the cluster or the credentials need fixing, not the document |
+//! | any other `4xx` (`mapper_parsing_exception`, …) | [`Outcome::Reject`]: dead-lettered |
+//! | anything else | [`Outcome::Retry`] (never drop on a surprise) |
+
+use serde::Deserialize;
+
+/// The `filter_path` asked of `_bulk`: only what [`parse`] reads, which
+/// makes responses about ten times smaller.
+pub const FILTER_PATH: &str = "errors,items.*.status,items.*.error.type,items.*.error.reason,items.*.error.caused_by.type,items.*.error.caused_by.reason";
+
+/// What became of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written.
+    Indexed,
+    /// The `_id` exists already: a redelivery, counted as success.
+    Duplicate,
+    /// Refused permanently; dead-letter it with this reason.
+    Reject(String),
+    /// Refused for now; send it again after a pause.
+    Retry(String),
+}
+
+/// A bulk response that cannot be matched to the request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The item count differs from the request's.
+    #[error("bulk response has {actual} items for {expected} documents")]
+    ItemCount {
+        /// Documents sent.
+        expected: usize,
+        /// Items answered.
+        actual: usize,
+    },
+    /// The body is not a bulk response.
+    #[error("bulk response is not valid JSON")]
+    Json(#[source] serde_json::Error),
+}
+
+#[derive(Deserialize)]
+struct RawResponse {
+    #[serde(default)]
+    errors: bool,
+    #[serde(default)]
+    items: Vec<RawActionItem>,
+}
+
+/// `{"create": {…}}`; `index` too, for servers that answer that way.
+#[derive(Deserialize)]
+struct RawActionItem {
+    create: Option<RawItem>,
+    index: Option<RawItem>,
+}
+
+#[derive(Deserialize)]
+struct RawItem {
+    status: u16,
+    error: Option<RawError>,
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    reason: Option<String>,
+    caused_by: Option<Box<RawError>>,
+}
+
+/// Reads a `2xx` bulk response for `expected` documents.
+pub fn parse(body: &[u8], expected: usize) -> Result<Vec<Outcome>, Error> {
+    let response: RawResponse = serde_json::from_slice(body).map_err(Error::Json)?;
+    if !response.errors && response.items.is_empty() && expected > 0 {
+        // `filter_path` drops `items` when empty: not an answer for ours.
+        return Err(Error::ItemCount {
+            expected,
+            actual: 0,
+        });
+    }
+    if response.items.len() != expected {
+        return Err(Error::ItemCount {
+            expected,
+            actual: response.items.len(),
+        });
+    }
+    Ok(response
+        .items
+        .into_iter()
+        .map(|action| match action.create.or(action.index) {
+            Some(item) => classify(item.status, item.error.as_ref()),
+            None => Outcome::Retry("bulk item without a `create` result".to_owned()),
+        })
+        .collect())
+}
+
+fn classify(status: u16, error: Option<&RawError>) -> Outcome {
+    let kind = error.and_then(|error| error.kind.as_deref()).unwrap_or("");
+    match (status, kind) {
+        (200 | 201, _) => Outcome::Indexed,
+        (409, _) => Outcome::Duplicate,
+        (_, "es_rejected_execution_exception")
+        | (_, "cluster_block_exception")
+        | (_, "index_not_found_exception")
+        | (401 | 403 | 404 | 408 | 429, _)
+        | (500..=599, _) => Outcome::Retry(describe(status, error)),
+        (400..=499, _) => Outcome::Reject(describe(status, error)),
+        _ => Outcome::Retry(describe(status, error)),
+    }
+}
+
+/// `400 mapper_parsing_exception: failed to parse … (caused by …)`.
+fn describe(status: u16, error: Option<&RawError>) -> String {
+    let mut text = status.to_string();
+    let mut level = error;
+    let mut first = true;
+    while let Some(error) = level {
+        text.push_str(if first { " " } else { " (caused by " });
+        text.push_str(error.kind.as_deref().unwrap_or("error"));
+        if let Some(reason) = &error.reason {
+            text.push_str(": ");
+            text.push_str(reason);
+        }
+        if !first {
+            text.push(')');
+        }
+        first = false;
+        level = error.caused_by.as_deref();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real Elasticsearch 8 answer (trimmed by `FILTER_PATH`) with one
+    /// item of each kind.
+    const MIXED: &str = r#"{"errors":true,"items":[
+        {"create":{"status":201}},
+        {"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"[900201]: version conflict, document already exists (current version [1])"}}},
+        {"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"}}},
+        {"create":{"status":400,"error":{"type":"document_parsing_exception","reason":"[1:42] failed to parse field [auth0.logs.data.date] of type [date]","caused_by":{"type":"illegal_argument_exception","reason":"failed to parse date field [yesterday]"}}}},
+        {"create":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse"}}},
+        {"create":{"status":500,"error":{"type":"exception","reason":"boom"}}},
+        {"create":{"status":503,"error":{"type":"unavailable_shards_exception","reason":"primary shard is not active"}}},
+        {"create":{"status":500,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}},
+        {"create":{"status":403,"error":{"type":"cluster_block_exception","reason":"index [.ds-logs-auth0.logs-default] blocked by: [FORBIDDEN/8/index write (api)];"}}},
+        {"index":{"status":201}}
+    ]}"#;
+
+    #[test]
+    fn every_item_kind_is_classified() {
+        let outcomes = parse(MIXED.as_bytes(), 10).unwrap();
+        let kinds: Vec<&str> = outcomes
+            .iter()
+            .map(|outcome| match outcome {
+                Outcome::Indexed => "indexed",
+                Outcome::Duplicate => "duplicate",
+                Outcome::Reject(_) => "reject",
+                Outcome::Retry(_) => "retry",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "indexed",
+                "duplicate",
+                "retry",
+                "reject",
+                "reject",
+                "retry",
+                "retry",
+                "retry",
+                "retry",
+                "indexed"
+            ]
+        );
+        assert_eq!(
+            outcomes[3],
+            Outcome::Reject(
+                "400 document_parsing_exception: [1:42] failed to parse field [auth0.logs.data.date] of type [date] (caused by illegal_argument_exception: failed to parse date field [yesterday])"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn errors_false_with_every_item_created() {
+        let body = r#"{"took":3,"errors":false,"items":[{"create":{"_index":".ds-logs-auth0.logs-default-2026.11.21-000001","_id":"1","_version":1,"result":"created","status":201}}]}"#;
+        assert_eq!(parse(body.as_bytes(), 1).unwrap(), [Outcome::Indexed]);
+    }
+
+    #[test]
+    fn mismatched_or_garbage_answers_are_errors() {
+        assert!(matches!(
+            parse(br#"{"errors":false}"#, 2),
+            Err(Error::ItemCount {
+                expected: 2,
+                actual: 0
+            })
+        ));
+        assert!(matches!(
+            parse(br#"{"errors":true,"items":[{"create":{"status":201}}]}"#, 2),
+            Err(Error::ItemCount {
+                expected: 2,
+                actual: 1
+            })
+        ));
+        assert!(matches!(parse(b"<html>", 1), Err(Error::Json(_))));
+        assert!(matches!(
+            parse(br#"{"items":[{"create":{}}]}"#, 1),
+            Err(Error::Json(_))
+        ));
+    }
+
+    #[test]
+    fn an_item_without_create_is_retried() {
+        assert!(matches!(
+            parse(br#"{"errors":true,"items":[{"delete":{"status":200}}]}"#, 1).unwrap()[0],
+            Outcome::Retry(_)
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256), expected in 0usize..4) {
+            let _ = parse(&body, expected);
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Retries: the backoff schedule and the loop that takes one bulk request
+//! to a final outcome for each of its documents.
+//!
+//! # Schedule
+//!
+//! The pause before retry `n` (0-based) is drawn uniformly from
+//! `[d/2, d]` with `d = min(max, initial × 2ⁿ)`: with the defaults
+//! 250 ms, 500 ms, 1 s, 2 s, … capped at 30 s ("equal jitter", so a fleet of
+//! agents does not retry in lockstep). A `Retry-After` header (seconds or
+//! an HTTP date, capped at 5 minutes) is a floor on the pause. There is no
+//! retry limit: transient failures are retried for as long as they last.
+//!
+//! # Whole-request answers
+//!
+//! | answer | action |
+//! |---|---|
+//! | `2xx` | read each item (see [`super::response`]); retry only the items that ask for it |
+//! | `413` | split the request in halves; a single document too large is dead-lettered |
+//! | `400` | split likewise, to isolate a document that breaks the whole request; alone, it is dead-lettered |
+//! | connection error, timeout, `429`, `5xx`, any other status | retry the whole request |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use elasticsearch::http::headers::{HeaderMap, RETRY_AFTER};
+use elasticsearch::http::Method;
+use time::OffsetDateTime;
+
+use super::response::{self, Outcome};
+use super::{bulk, Client, Entry};
+use crate::spool::dead_letter::{self, DeadLetters, Stage};
+use crate::telemetry::metrics::Metrics;
+
+/// The default first pause.
+pub const DEFAULT_INITIAL: Duration = Duration::from_millis(250);
+/// The default longest pause: long enough to spare a struggling cluster,
+/// short enough to resume soon after it recovers.
+pub const DEFAULT_MAX: Duration = Duration::from_secs(30);
+/// `Retry-After` beyond this is taken as this (a misconfigured proxy must
+/// not park the output for hours).
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+
+/// A capped, jittered exponential backoff schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first pause.
+    pub initial: Duration,
+    /// The longest pause.
+    pub max: Duration,
+}
+
+/// What a bulk task needs.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) client: Client,
+    pub(crate) backoff: Backoff,
+    pub(crate) dead_letters: Arc<DeadLetters>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Backoff {
+    /// The pause before retry `attempt` (0-based), at least `retry_after`.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let ceiling = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(20))
+            .min(self.max);
+        let half = ceiling / 2;
+        let jittered = half + half.mul_f64(unit_random());
+        match retry_after {
+            Some(floor) => jittered.max(floor.min(RETRY_AFTER_CAP)),
+            None => jittered,
+        }
+    }
+}
+
+/// Reads `Retry-After`: delay-seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc2822).ok()?;
+    let wait = date - OffsetDateTime::now_utc();
+    Some(wait.try_into().unwrap_or(Duration::ZERO))
+}
+
+/// A number in `[0, 1)`; the jitter needs no strong randomness, but the
+/// system source is cheap at retry rates and needs no shared state.
+fn unit_random() -> f64 {
+    match getrandom::u32() {
+        Ok(value) => f64::from(value) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.5,
+    }
+}
+
+/// What one attempt at a group of documents gave.
+enum Attempt {
+    /// Every document has a final outcome, or those left are in `group`
+    /// (and `reason` says why the first of them was refused).
+    Items {
+        retry_after: Option<Duration>,
+        reason: Option<String>,
+    },
+    /// Split the group and try each half.
+    Split(String),
+    /// Try the whole group again.
+    Whole {
+        reason: String,
+        retry_after: Option<Duration>,
+        unauthorized: bool,
+    },
+}
+
+/// Takes every document of `entries` to a final outcome (retrying
+/// transient failures forever), writes the dead letters, then settles each
+/// entry. Cancel-safe: dropped midway, it settles nothing.
+pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
+    let mut settled: Vec<Entry> = Vec::with_capacity(entries.len());
+    let mut dead: Vec<u8> = Vec::new();
+    let mut dead_count = 0u64;
+    let mut groups = vec![entries];
+    while let Some(mut group) = groups.pop() {
+        let mut attempt = 0u32;
+        loop {
+            let result = send(
+                &context,
+                &mut group,
+                &mut settled,
+                &mut dead,
+                &mut dead_count,
+            )
+            .await;
+            let pause = match result {
+                Attempt::Items {
+                    retry_after,
+                    reason,
+                } => {
+                    if group.is_empty() {
+                        break;
+                    }
+                    Metrics::add(&context.metrics.es_item_retries, group.len() as u64);
+                    if attempt.is_multiple_of(10) {
+                        tracing::warn!(
+                            documents = group.len(),
+                            attempt,
+                            error = reason.as_deref().unwrap_or(""),
+                            "elasticsearch refused some documents for now; retrying them"
+                        );
+                    }
+                    context.backoff.delay(attempt, retry_after)
+                }
+                Attempt::Split(reason) => {
+                    if group.len() == 1 {
+                        let entry = group.remove(0);
+                        dead_letter(&mut dead, &entry, &reason);
+                        dead_count += 1;
+                        settled.push(entry);
+                    } else {
+                        tracing::debug!(documents = group.len(), %reason, "splitting a bulk request");
+                        let second = group.split_off(group.len() / 2);
+                        groups.push(second);
+                        groups.push(group);
+                    }
+                    break;
+                }
+                Attempt::Whole {
+                    reason,
+                    retry_after,
+                    unauthorized,
+                } => {
+                    Metrics::add(&context.metrics.es_request_retries, 1);
+                    let pause = context.backoff.delay(attempt, retry_after);
+                    if unauthorized && attempt.is_multiple_of(10) {
+                        tracing::error!(error = %reason, attempt, "elasticsearch refused the credentials; fix them, retrying meanwhile");
+                    } else if attempt.is_multiple_of(10) {
+                        tracing::warn!(error = %reason, attempt, pause = ?pause, "bulk request failed; retrying");
+                    } else {
+                        tracing::debug!(error = %reason, attempt, "bulk request failed; retrying");
+                    }
+                    pause
+                }
+            };
+            tokio::time::sleep(pause).await;
+            attempt = attempt.saturating_add(1);
+        }
+    }
+    if !dead.is_empty() {
+        write_dead_letters(&context, dead).await;
+        Metrics::add(&context.metrics.events_rejected_output, dead_count);
+    }
+    for entry in &settled {
+        entry.settle();
+    }
+}
+
+/// One bulk request for `group`. Documents with a final outcome move from
+/// `group` to `settled` (rejected ones also into `dead`).
+async fn send(
+    context: &Context,
+    group: &mut Vec<Entry>,
+    settled: &mut Vec<Entry>,
+    dead: &mut Vec<u8>,
+    dead_count: &mut u64,
+) -> Attempt {
+    let body = bulk::body(group.iter().map(Entry::document));
+    let client = &context.client;
+    let sent = client
+        .send(
+            Method::Post,
+            &client.bulk_path,
+            Some(&[("filter_path", response::FILTER_PATH)]),
+            "application/x-ndjson",
+            Some(Bytes::from(body)),
+        )
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            return Attempt::Whole {
+                reason: error_chain(&error),
+                retry_after: None,
+                unauthorized: false,
+            }
+        }
+    };
+    let status = response.status_code().as_u16();
+    let retry_after = retry_after(response.headers());
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            return Attempt::Whole {
+                reason: error_chain(&error),
+                retry_after,
+                unauthorized: false,
+            }
+        }
+    };
+    match status {
+        200..=299 => {}
+        400 | 413 => return Attempt::Split(format!("{status} {}", excerpt(&bytes))),
+        _ => {
+            return Attempt::Whole {
+                reason: format!("{status} {}", excerpt(&bytes)),
+                retry_after,
+                unauthorized: matches!(status, 401 | 403),
+            }
+        }
+    }
+    let outcomes = match response::parse(&bytes, group.len()) {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            return Attempt::Whole {
+                reason: error.to_string(),
+                retry_after,
+                unauthorized: false,
+            }
+        }
+    };
+    let mut indexed = 0u64;
+    let mut duplicates = 0u64;
+    let mut retry = Vec::new();
+    let mut first_reason = None;
+    for (entry, outcome) in std::mem::take(group).into_iter().zip(outcomes) {
+        match outcome {
+            Outcome::Indexed => {
+                indexed += 1;
+                settled.push(entry);
+            }
+            Outcome::Duplicate => {
+                duplicates += 1;
+                settled.push(entry);
+            }
+            Outcome::Reject(reason) => {
+                dead_letter(dead, &entry, &reason);
+                *dead_count += 1;
+                settled.push(entry);
+            }
+            Outcome::Retry(reason) => {
+                first_reason.get_or_insert(reason);
+                retry.push(entry);
+            }
+        }
+    }
+    *group = retry;
+    Metrics::add(&context.metrics.documents_written_es, indexed);
+    Metrics::add(&context.metrics.documents_duplicate_es, duplicates);
+    Attempt::Items {
+        retry_after,
+        reason: first_reason,
+    }
+}
+
+fn dead_letter(out: &mut Vec<u8>, entry: &Entry, reason: &str) {
+    let document = entry.document();
+    dead_letter::encode_named(
+        out,
+        OffsetDateTime::now_utc(),
+        &input_name(&document.json),
+        Stage::Output,
+        &format!("elasticsearch refused the document: {reason}"),
+        document.json.as_bytes(),
+    );
+}
+
+/// The document's `input.type` when it has one (rare path: dead letters).
+fn input_name(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|value| value.pointer("/input/type")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Appends and fsyncs the dead letters; retried until it works, since the
+/// documents cannot be acknowledged before they are safe.
+async fn write_dead_letters(context: &Context, dead: Vec<u8>) {
+    let dead = Arc::new(dead);
+    let mut attempt = 0u32;
+    loop {
+        let dead_letters = Arc::clone(&context.dead_letters);
+        let lines = Arc::clone(&dead);
+        let written = tokio::task::spawn_blocking(move || dead_letters.append(&lines)).await;
+        match written {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => {
+                tracing::error!(%error, path = %context.dead_letters.path().display(), "cannot write the dead-letter file; retrying");
+            }
+            Err(error) => {
+                tracing::error!(%error, "dead-letter write task failed; retrying");
+            }
+        }
+        tokio::time::sleep(context.backoff.delay(attempt, None)).await;
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// `error: cause: cause` for a log field.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The start of a response body, for a log line.
+fn excerpt(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_are_capped_and_jittered() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        };
+        for _ in 0..100 {
+            let first = backoff.delay(0, None);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let fourth = backoff.delay(3, None);
+            assert!(fourth >= Duration::from_millis(400) && fourth <= Duration::from_millis(800));
+            let late = backoff.delay(40, None);
+            assert!(late >= Duration::from_secs(1) && late <= Duration::from_secs(2));
+        }
+    }
+
+    #[test]
+    fn retry_after_is_a_capped_floor() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        };
+        assert_eq!(
+            backoff.delay(0, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            backoff.delay(0, Some(Duration::from_secs(100_000))),
+            RETRY_AFTER_CAP
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, "12".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(12)));
+        headers.insert(
+            RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn input_name_comes_from_the_document() {
+        assert_eq!(input_name(r#"{"input":{"type":"webhook"}}"#), "webhook");
+        assert_eq!(input_name("{}"), "unknown");
+    }
+}

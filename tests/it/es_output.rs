@@ -1,0 +1,1115 @@
+//! The Elasticsearch output against an in-test fake of Elasticsearch's
+//! `_bulk` API (and, when `ES_URL` is set, against a real cluster).
+//!
+//! Every test drives the real webhook: events are POSTed, the webhook's 200
+//! says they are durable, and the fake is then asked what it holds.
+
+// Test code: the fake's helpers are not `#[test]` functions, so clippy's
+// `allow-unwrap-in-tests` does not cover them.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth0_ingest::app::App;
+use auth0_ingest::config::Config;
+
+use fake::FakeEs;
+
+const TOKEN: &str = "it-token";
+
+/// A small fake of Elasticsearch on 127.0.0.1.
+pub mod fake {
+    use std::collections::{HashMap, VecDeque};
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
+    use hyper::service::service_fn;
+    use hyper::{Method, Request, Response};
+    use hyper_util::rt::TokioIo;
+    use serde_json::{json, Value};
+    use tokio::net::TcpListener;
+    use tokio::task::JoinHandle;
+
+    /// What the fake holds and how it misbehaves.
+    #[derive(Debug, Default)]
+    pub struct State {
+        /// Documents by index, then `_id`.
+        pub documents: HashMap<String, HashMap<String, String>>,
+        /// Documents stored without `_id` (Elasticsearch would assign one).
+        pub without_id: usize,
+        /// `_bulk` requests answered (any status).
+        pub bulk_requests: usize,
+        /// Bulk items seen, by `_id`.
+        pub attempts: HashMap<String, usize>,
+        /// `409`s answered.
+        pub conflicts: usize,
+        /// Per-`_id` statuses to answer before accepting it (429, 400, 503).
+        pub item_failures: HashMap<String, VecDeque<u16>>,
+        /// Items whose document contains this text always get a mapping error.
+        pub reject_containing: Option<String>,
+        /// Whole-request answers to give first: status and `Retry-After`.
+        pub request_failures: VecDeque<(u16, Option<u64>)>,
+        /// Bodies larger than this get `413`.
+        pub max_body_bytes: Option<usize>,
+        /// Pause before answering a `_bulk`.
+        pub delay: Duration,
+        /// Installed templates by path.
+        pub templates: HashMap<String, Value>,
+        /// Template `PUT`s answered.
+        pub template_puts: usize,
+        /// When set, requests without this `Authorization` value get `401`.
+        pub authorization: Option<String>,
+        /// `401`s answered.
+        pub unauthorized: usize,
+    }
+
+    /// The running fake.
+    pub struct FakeEs {
+        /// Its address (kept across `down`/`up`).
+        pub addr: SocketAddr,
+        /// Its state; lock it to read or to set failures.
+        pub state: Arc<Mutex<State>>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        server: Mutex<Option<JoinHandle<()>>>,
+    }
+
+    impl FakeEs {
+        /// Starts on a free loopback port.
+        pub async fn start() -> FakeEs {
+            FakeEs::start_with(None).await
+        }
+
+        /// Starts serving HTTPS with `tls`.
+        pub async fn start_tls(tls: Arc<rustls::ServerConfig>) -> FakeEs {
+            FakeEs::start_with(Some(tokio_rustls::TlsAcceptor::from(tls))).await
+        }
+
+        async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> FakeEs {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let state = Arc::new(Mutex::new(State::default()));
+            let server = tokio::spawn(serve(listener, Arc::clone(&state), tls.clone()));
+            FakeEs {
+                addr,
+                state,
+                tls,
+                server: Mutex::new(Some(server)),
+            }
+        }
+
+        /// `http://127.0.0.1:port`.
+        pub fn url(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+
+        /// Stops listening and drops every connection: clients get
+        /// connection refused or reset.
+        pub fn down(&self) {
+            if let Some(server) = self.server.lock().unwrap().take() {
+                server.abort();
+            }
+        }
+
+        /// Listens again on the same port.
+        pub async fn up(&self) {
+            let listener = loop {
+                match TcpListener::bind(self.addr).await {
+                    Ok(listener) => break listener,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            };
+            let server = tokio::spawn(serve(listener, Arc::clone(&self.state), self.tls.clone()));
+            *self.server.lock().unwrap() = Some(server);
+        }
+
+        /// The `_id`s stored in `index`.
+        pub fn ids(&self, index: &str) -> Vec<String> {
+            let state = self.state.lock().unwrap();
+            state
+                .documents
+                .get(index)
+                .map(|documents| documents.keys().cloned().collect())
+                .unwrap_or_default()
+        }
+
+        /// The number of documents in `index`.
+        pub fn count(&self, index: &str) -> usize {
+            let state = self.state.lock().unwrap();
+            state.documents.get(index).map_or(0, HashMap::len)
+        }
+    }
+
+    impl Drop for FakeEs {
+        fn drop(&mut self) {
+            self.down();
+        }
+    }
+
+    async fn serve(
+        listener: TcpListener,
+        state: Arc<Mutex<State>>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) {
+        // Connections live in this set: aborting the server drops them all.
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let state = Arc::clone(&state);
+                    let tls = tls.clone();
+                    connections.spawn(async move {
+                        let service = service_fn(move |request| {
+                            let state = Arc::clone(&state);
+                            async move { Ok::<_, Infallible>(handle(&state, request).await) }
+                        });
+                        let http = hyper::server::conn::http1::Builder::new();
+                        match tls {
+                            None => {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                            Some(acceptor) => {
+                                // A client that distrusts the certificate hangs up here.
+                                let Ok(stream) = acceptor.accept(stream).await else { return };
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+    }
+
+    fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .header("x-elastic-product", "Elasticsearch")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    }
+
+    async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        {
+            let mut state = state.lock().unwrap();
+            if let Some(expected) = &state.authorization {
+                let given = request
+                    .headers()
+                    .get("authorization")
+                    .map(|value| value.as_bytes());
+                if given != Some(expected.as_bytes()) {
+                    state.unauthorized += 1;
+                    return json_response(
+                        401,
+                        &json!({"error": {"type": "security_exception", "reason": "unable to authenticate"}, "status": 401}),
+                    );
+                }
+            }
+        }
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let content_type = request
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let Ok(body) = request.into_body().collect().await else {
+            return json_response(400, &json!({"error": "body"}));
+        };
+        let body = body.to_bytes();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (&method, segments.as_slice()) {
+            (&Method::GET, [""]) => json_response(
+                200,
+                &json!({
+                    "name": "fake", "cluster_name": "fake-es",
+                    "version": {"number": "8.15.0", "build_flavor": "default"},
+                    "tagline": "You Know, for Search"
+                }),
+            ),
+            (&Method::POST, [index, "_bulk"]) => {
+                let delay = state.lock().unwrap().delay;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                assert!(
+                    content_type.starts_with("application/x-ndjson")
+                        || content_type.starts_with("application/json"),
+                    "bulk content type {content_type}"
+                );
+                bulk(&mut state.lock().unwrap(), index, &body)
+            }
+            (&Method::GET, [kind @ ("_component_template" | "_index_template"), name]) => {
+                let state = state.lock().unwrap();
+                match state.templates.get(&path) {
+                    Some(template) => {
+                        let (list, field) = if *kind == "_component_template" {
+                            ("component_templates", "component_template")
+                        } else {
+                            ("index_templates", "index_template")
+                        };
+                        json_response(200, &json!({ list: [{ "name": name, field: template }] }))
+                    }
+                    None => json_response(404, &json!({"error": "missing", "status": 404})),
+                }
+            }
+            (&Method::PUT, ["_component_template" | "_index_template", _]) => {
+                let mut state = state.lock().unwrap();
+                let template: Value = serde_json::from_slice(&body).unwrap();
+                state.templates.insert(path.clone(), template);
+                state.template_puts += 1;
+                json_response(200, &json!({"acknowledged": true}))
+            }
+            _ => json_response(404, &json!({"error": format!("no route {method} {path}")})),
+        }
+    }
+
+    fn bulk(state: &mut State, index: &str, body: &[u8]) -> Response<Full<Bytes>> {
+        state.bulk_requests += 1;
+        if let Some((status, retry_after)) = state.request_failures.pop_front() {
+            let mut response = json_response(
+                status,
+                &json!({"error": {"type": "fake_failure", "reason": "told to fail"}, "status": status}),
+            );
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", seconds.to_string().parse().unwrap());
+            }
+            return response;
+        }
+        if state.max_body_bytes.is_some_and(|max| body.len() > max) {
+            return json_response(413, &json!({"error": "request entity too large"}));
+        }
+        let text = std::str::from_utf8(body).unwrap();
+        assert!(text.ends_with('\n'), "bulk bodies end with a newline");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.len().is_multiple_of(2),
+            "action and document lines pair up"
+        );
+        let mut items = Vec::new();
+        let mut errors = false;
+        for pair in lines.chunks(2) {
+            let action: Value = serde_json::from_str(pair[0]).unwrap();
+            let create = action.get("create").expect("only create actions");
+            let target = create
+                .get("_index")
+                .and_then(Value::as_str)
+                .unwrap_or(index)
+                .to_owned();
+            let document = pair[1];
+            serde_json::from_str::<Value>(document).expect("documents are JSON");
+            let Some(id) = create.get("_id").and_then(Value::as_str).map(str::to_owned) else {
+                state.without_id += 1;
+                let id = format!("auto-{}", state.without_id);
+                state
+                    .documents
+                    .entry(target)
+                    .or_default()
+                    .insert(id, document.to_owned());
+                items.push(json!({"create": {"status": 201}}));
+                continue;
+            };
+            *state.attempts.entry(id.clone()).or_default() += 1;
+            let injected = state
+                .item_failures
+                .get_mut(&id)
+                .and_then(VecDeque::pop_front);
+            let poisoned = state
+                .reject_containing
+                .as_ref()
+                .is_some_and(|marker| document.contains(marker.as_str()));
+            let status = if poisoned { Some(400) } else { injected };
+            if let Some(status) = status {
+                errors = true;
+                let (kind, reason) = match status {
+                    429 => (
+                        "es_rejected_execution_exception",
+                        "rejected execution of coordinating operation",
+                    ),
+                    400 => (
+                        "mapper_parsing_exception",
+                        "failed to parse field [auth0.logs.data.date] of type [date]",
+                    ),
+                    _ => (
+                        "unavailable_shards_exception",
+                        "primary shard is not active",
+                    ),
+                };
+                items.push(json!({"create": {"_id": id, "status": status, "error": {"type": kind, "reason": reason}}}));
+                continue;
+            }
+            let documents = state.documents.entry(target).or_default();
+            if documents.contains_key(&id) {
+                state.conflicts += 1;
+                errors = true;
+                items.push(json!({"create": {"_id": id, "status": 409, "error": {
+                    "type": "version_conflict_engine_exception",
+                    "reason": format!("[{id}]: version conflict, document already exists (current version [1])")
+                }}}));
+            } else {
+                documents.insert(id.clone(), document.to_owned());
+                items.push(json!({"create": {"_id": id, "status": 201, "result": "created"}}));
+            }
+        }
+        json_response(200, &json!({"took": 1, "errors": errors, "items": items}))
+    }
+}
+
+/// One Auth0 log stream event with `log_id` = `id`.
+fn event(id: &str) -> String {
+    format!(
+        r#"{{"log_id":"{id}","data":{{"date":"2026-11-21T10:00:00.120Z","type":"s","description":"Successful login","client_id":"aiK1gMAzAQr6YAWzIsJ3tfXeXcBfDNby","ip":"81.2.69.143","user_id":"auth0|6540f1c2a8b3","log_id":"{id}","details":{{"n":1}}}}}}"#
+    )
+}
+
+fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|n| format!("{prefix}{n:06}")).collect()
+}
+
+fn body(ids: &[String]) -> String {
+    ids.iter().map(|id| event(id) + "\n").collect()
+}
+
+/// A config: plain-HTTP webhook on `listen`, spool in `dir`, ES at `es_url`.
+fn config_text(dir: &Path, listen: &str, es_url: &str, extra: &str) -> String {
+    format!(
+        "[webhook]\nlisten = \"{listen}\"\ntokens = [\"{TOKEN}\"]\n\
+         [spool]\ndir = \"{spool}\"\n\
+         [output.elasticsearch]\nhosts = [\"{es_url}\"]\nflush_interval = \"20ms\"\n{extra}\n\
+         [log]\nlevel = \"warn\"\n",
+        spool = dir.join("spool").display(),
+    )
+}
+
+fn config(dir: &Path, es_url: &str, extra: &str) -> Config {
+    let mut config =
+        Config::from_toml(&config_text(dir, "127.0.0.1:0", es_url, extra), dir).unwrap();
+    // Fast retries keep the tests short; the schedule itself is unit-tested.
+    if let Some(es) = config.elasticsearch.as_mut() {
+        es.backoff.initial = Duration::from_millis(20);
+        es.backoff.max = Duration::from_millis(400);
+    }
+    config
+}
+
+async fn post(client: &reqwest::Client, addr: SocketAddr, body: String) -> reqwest::StatusCode {
+    client
+        .post(format!("http://{addr}/auth0/logs"))
+        .header("authorization", TOKEN)
+        .body(body)
+        .send()
+        .await
+        .map(|response| response.status())
+        .unwrap_or(reqwest::StatusCode::BAD_GATEWAY)
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes.
+async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const INDEX: &str = "logs-auth0.logs-default";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_posts_of_the_same_batch_make_one_document_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let client = reqwest::Client::new();
+    let batch = ids("9002026112110000000000000000000000000000000000", 0..50);
+
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    // Twice to the same agent: Elasticsearch answers the second copy 409
+    // (the dedup window is the file output's; `_id` = log_id is this one's).
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    wait_for(Duration::from_secs(20), "first copies", || {
+        fake.count(INDEX) == 50
+    })
+    .await;
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "acknowledgements", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 100
+    })
+    .await;
+    app.stop().await.unwrap();
+
+    // Again to a restarted agent: 409s again.
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "duplicates counted", || {
+        metrics.documents_duplicate_es.load(Ordering::Relaxed) == 50
+    })
+    .await;
+    wait_for(Duration::from_secs(20), "acknowledgements", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 50
+    })
+    .await;
+    app.stop().await.unwrap();
+
+    assert_eq!(fake.count(INDEX), 50);
+    let state = fake.state.lock().unwrap();
+    assert_eq!(state.conflicts, 100, "each redelivered copy is a 409");
+    assert_eq!(state.without_id, 0);
+    let mut stored: Vec<String> = state.documents[INDEX].keys().cloned().collect();
+    stored.sort();
+    assert_eq!(stored, batch);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_and_elasticsearch_outputs_both_get_every_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let out = dir.path().join("out");
+    let extra = format!("[output.file]\ndir = \"{}\"", out.display());
+    let app = App::start(config(dir.path(), &fake.url(), &extra))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    let batch = ids("900202611211000000000000000000000000000000000", 0..25);
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 25
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 25);
+    let mut lines = 0;
+    for path in std::fs::read_dir(&out).unwrap() {
+        lines += std::fs::read_to_string(path.unwrap().path())
+            .unwrap()
+            .lines()
+            .count();
+    }
+    assert_eq!(lines, 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_ca_cert_and_without_verification_but_never_untrusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (certificate, key) =
+        auth0_ingest::inputs::webhook::tls::generate_development_certificate().unwrap();
+    let cert_path = dir.path().join("es-ca.pem");
+    let key_path = dir.path().join("es-key.pem");
+    std::fs::write(&cert_path, certificate).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let tls = auth0_ingest::inputs::webhook::tls::server_config(&cert_path, &key_path).unwrap();
+    let fake = FakeEs::start_tls(Arc::new(tls)).await;
+    let url = format!("https://localhost:{}", fake.addr.port());
+    let client = reqwest::Client::new();
+
+    // Not trusted: nothing is sent, the batch stays.
+    let app = App::start(config(dir.path(), &url, "")).await.unwrap();
+    let batch = ids("900202611211800000000000000000000000000000000", 0..10);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(10), "refused handshakes", || {
+        metrics.es_request_retries.load(Ordering::Relaxed) >= 2
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 0);
+    assert_eq!(metrics.spool_acked.load(Ordering::Relaxed), 0);
+
+    // Trusted through `ca_cert`: the spooled batch goes through.
+    let app = App::start(config(dir.path(), &url, "ca_cert = \"es-ca.pem\""))
+        .await
+        .unwrap();
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch over TLS", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 10
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 10);
+
+    // `tls_verify = false` (a lab): accepted without the CA.
+    let app = App::start(config(dir.path(), &url, "tls_verify = false"))
+        .await
+        .unwrap();
+    let more = ids("900202611211810000000000000000000000000000000", 0..5);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&more)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(
+        Duration::from_secs(20),
+        "the batch without verification",
+        || metrics.spool_acked.load(Ordering::Relaxed) == 5,
+    )
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_and_basic_credentials_are_sent_and_refusals_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let client = reqwest::Client::new();
+    std::fs::write(dir.path().join("es-api-key"), "aWQ6c2VjcmV0\n").unwrap();
+    std::fs::write(dir.path().join("es-password"), "hunter2\n").unwrap();
+    // A wrong key first: 401s are retried (the batch waits), never dropped.
+    fake.state.lock().unwrap().authorization = Some("ApiKey b3RoZXI6a2V5".to_owned());
+    let app = App::start(config(
+        dir.path(),
+        &fake.url(),
+        "api_key_file = \"es-api-key\"",
+    ))
+    .await
+    .unwrap();
+    let batch = ids("900202611211900000000000000000000000000000000", 0..10);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(10), "refusals", || {
+        metrics.es_request_retries.load(Ordering::Relaxed) >= 2
+    })
+    .await;
+    assert_eq!(fake.count(INDEX), 0);
+    // The operator fixes the cluster side: the same batch goes through.
+    fake.state.lock().unwrap().authorization = Some("ApiKey aWQ6c2VjcmV0".to_owned());
+    wait_for(
+        Duration::from_secs(20),
+        "the batch with the API key",
+        || metrics.spool_acked.load(Ordering::Relaxed) == 10,
+    )
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 10);
+
+    // Basic authentication.
+    fake.state.lock().unwrap().authorization = Some("Basic ZWxhc3RpYzpodW50ZXIy".to_owned());
+    let app = App::start(config(
+        dir.path(),
+        &fake.url(),
+        "username = \"elastic\"\npassword_file = \"es-password\"",
+    ))
+    .await
+    .unwrap();
+    let more = ids("900202611211910000000000000000000000000000000", 0..5);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&more)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch with basic auth", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 5
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_down_for_seconds_under_load_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Arc::new(FakeEs::start().await);
+    let app = App::start(config(
+        dir.path(),
+        &fake.url(),
+        "batch_max_events = 100\nmax_in_flight = 2",
+    ))
+    .await
+    .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+
+    // Load: 60 POSTs of 50 events, one every 100 ms, with the fake down from
+    // the 10th POST for at least 3 s, then a whole-request 503 and 429.
+    let mut acked = HashSet::new();
+    let mut down_since = None;
+    for round in 0..60 {
+        if round == 10 {
+            fake.down();
+            down_since = Some(Instant::now());
+        }
+        if round == 40 {
+            let down_for = down_since.map(|since| since.elapsed()).unwrap_or_default();
+            assert!(down_for >= Duration::from_secs(3), "down for {down_for:?}");
+            fake.state
+                .lock()
+                .unwrap()
+                .request_failures
+                .extend([(503, None), (429, Some(0))]);
+            fake.up().await;
+        }
+        let batch = ids(&format!("9002026112111{round:04}"), 0..50);
+        if post(&client, addr, body(&batch)).await == 200 {
+            acked.extend(batch);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        acked.len(),
+        3000,
+        "the spool takes everything while ES is down"
+    );
+    wait_for(
+        Duration::from_secs(60),
+        "every acknowledged event indexed",
+        || fake.count(INDEX) >= acked.len(),
+    )
+    .await;
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "every batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 3000
+    })
+    .await;
+    app.stop().await.unwrap();
+
+    let stored: HashSet<String> = fake.ids(INDEX).into_iter().collect();
+    assert_eq!(stored, acked);
+    assert!(metrics.es_request_retries.load(Ordering::Relaxed) >= 2);
+    assert_eq!(metrics.documents_written_es.load(Ordering::Relaxed), 3000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_item_failures_retry_the_right_items_and_dead_letter_mapping_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let batch = ids("900202611211200000000000000000000000000000000", 0..10);
+    {
+        let mut state = fake.state.lock().unwrap();
+        state
+            .item_failures
+            .insert(batch[1].clone(), [429, 429].into());
+        state.item_failures.insert(batch[2].clone(), [503].into());
+        state.item_failures.insert(batch[3].clone(), [400].into());
+        state.reject_containing = Some("poison".to_owned());
+    }
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    let mut text = body(&batch);
+    text.push_str(&event(
+        "900202611211200000000000000000000000000000000poison",
+    ));
+    assert_eq!(post(&client, addr, text).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 11
+    })
+    .await;
+    app.stop().await.unwrap();
+
+    let state = fake.state.lock().unwrap();
+    let stored = &state.documents[INDEX];
+    assert_eq!(stored.len(), 9);
+    assert!(!stored.contains_key(&batch[3]));
+    assert_eq!(
+        state.attempts[&batch[0]], 1,
+        "accepted items are not resent"
+    );
+    assert_eq!(state.attempts[&batch[1]], 3, "two 429s, then created");
+    assert_eq!(state.attempts[&batch[2]], 2, "one 503, then created");
+    assert_eq!(state.attempts[&batch[3]], 1, "a mapping error is final");
+    assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 2);
+    assert_eq!(metrics.es_item_retries.load(Ordering::Relaxed), 3);
+    assert_eq!(metrics.documents_written_es.load(Ordering::Relaxed), 9);
+
+    let dead = std::fs::read_to_string(dir.path().join("spool/dead-letter.ndjson")).unwrap();
+    let lines: Vec<serde_json::Value> = dead
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["stage"], "output");
+        assert!(
+            line["reason"]
+                .as_str()
+                .unwrap()
+                .contains("400 mapper_parsing_exception"),
+            "{line}"
+        );
+        let document: serde_json::Value =
+            serde_json::from_str(line["raw"].as_str().unwrap()).unwrap();
+        assert!(document["@timestamp"].is_string());
+    }
+    assert!(dead.contains(&batch[3]));
+    assert!(dead.contains("poison"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_large_requests_are_split_and_a_too_large_document_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let batch = ids("900202611211300000000000000000000000000000000", 0..40);
+    let huge = "900202611211300000000000000000000000000000000huge".to_owned();
+    // About 3 documents fit under the limit.
+    fake.state.lock().unwrap().max_body_bytes = Some(2000);
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    let mut text = body(&batch);
+    text.push_str(&event(&huge).replace("\"n\":1", &format!("\"pad\":\"{}\"", "x".repeat(3000))));
+    assert_eq!(post(&client, addr, text).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 41
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 40);
+    assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 1);
+    let dead = std::fs::read_to_string(dir.path().join("spool/dead-letter.ndjson")).unwrap();
+    assert!(dead.contains(&huge) && dead.contains("413"), "{dead}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_elasticsearch_and_timeouts_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    // Slower than the request timeout at first: requests are abandoned and
+    // retried (the fake may have stored them: those come back as 409s).
+    fake.state.lock().unwrap().delay = Duration::from_millis(700);
+    let app = App::start(config(
+        dir.path(),
+        &fake.url(),
+        "request_timeout = \"300ms\"\nbatch_max_events = 20",
+    ))
+    .await
+    .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    let batch = ids("900202611211400000000000000000000000000000000", 0..100);
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(10), "timeouts", || {
+        metrics.es_request_retries.load(Ordering::Relaxed) >= 2
+    })
+    .await;
+    fake.state.lock().unwrap().delay = Duration::from_millis(50);
+    wait_for(Duration::from_secs(30), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 100
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 100);
+    let indexed = metrics.documents_written_es.load(Ordering::Relaxed);
+    let duplicates = metrics.documents_duplicate_es.load(Ordering::Relaxed);
+    assert_eq!(indexed + duplicates, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_elasticsearch_down_leaves_the_batch_in_the_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    fake.down();
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    let batch = ids("900202611211500000000000000000000000000000000", 0..30);
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(10), "failing requests", || {
+        metrics.es_request_retries.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let started = Instant::now();
+    app.stop().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(metrics.spool_acked.load(Ordering::Relaxed), 0);
+
+    fake.up().await;
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "redelivery after restart", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 30
+    })
+    .await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.count(INDEX), 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_installs_templates_once() {
+    let fake = FakeEs::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        config_text(dir.path(), "127.0.0.1:0", &fake.url(), ""),
+    )
+    .unwrap();
+    let binary = env!("CARGO_BIN_EXE_auth0-ingest");
+    let run = |args: &[&str]| {
+        let output = Command::new(binary).args(args).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let config_arg = path.to_str().unwrap();
+    let dry = tokio::task::block_in_place(|| run(&["setup", "--config", config_arg, "--dry-run"]));
+    assert!(dry.contains("PUT /_index_template/auth0-ingest\n"), "{dry}");
+    assert!(dry.contains("\"flattened\""), "{dry}");
+    assert_eq!(fake.state.lock().unwrap().template_puts, 0);
+
+    let first = tokio::task::block_in_place(|| run(&["setup", "--config", config_arg]));
+    assert!(
+        first.contains("/_component_template/auth0-ingest@package: created"),
+        "{first}"
+    );
+    assert!(
+        first.contains("/_index_template/auth0-ingest: created"),
+        "{first}"
+    );
+    let second = tokio::task::block_in_place(|| run(&["setup", "--config", config_arg]));
+    assert!(
+        second.contains("/_index_template/auth0-ingest: unchanged"),
+        "{second}"
+    );
+    assert_eq!(fake.state.lock().unwrap().template_puts, 2);
+}
+
+/// The built binary, run on a config file, killed with SIGKILL mid-load.
+struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    fn start(config: &Path) -> Agent {
+        let child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Agent { child }
+    }
+
+    fn kill(mut self) {
+        // `Child::kill` is SIGKILL on Unix: no shutdown code runs.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+async fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "agent did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_bulk_indexing_then_restart_indexes_every_acknowledged_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    // Slow bulk answers keep requests in flight when the kill comes.
+    fake.state.lock().unwrap().delay = Duration::from_millis(40);
+    let addr = free_port();
+    let path: PathBuf = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        config_text(
+            dir.path(),
+            &addr.to_string(),
+            &fake.url(),
+            "batch_max_events = 50",
+        ),
+    )
+    .unwrap();
+    let client = reqwest::Client::new();
+
+    let agent = Agent::start(&path);
+    wait_listening(addr).await;
+    let mut acked = HashSet::new();
+    let mut round = 0;
+    // Post until the fake has some documents but not all: mid-indexing.
+    loop {
+        let batch = ids(&format!("9002026112116{round:04}"), 0..100);
+        if post(&client, addr, body(&batch)).await == 200 {
+            acked.extend(batch);
+        }
+        round += 1;
+        let stored = fake.count(INDEX);
+        if stored >= 300 && stored < acked.len() {
+            break;
+        }
+        assert!(round < 500, "the agent indexes nothing");
+    }
+    agent.kill();
+    let at_kill = fake.count(INDEX);
+    assert!(at_kill < acked.len());
+
+    let agent = Agent::start(&path);
+    wait_listening(addr).await;
+    wait_for(Duration::from_secs(60), "every acknowledged event", || {
+        fake.count(INDEX) >= acked.len()
+    })
+    .await;
+    drop(agent);
+
+    let state = fake.state.lock().unwrap();
+    assert_eq!(state.without_id, 0);
+    let stored: HashSet<&String> = state.documents[INDEX].keys().collect();
+    let expected: HashSet<&String> = acked.iter().collect();
+    assert_eq!(stored, expected, "exactly the acknowledged events");
+    // Each `_id` went in once; redelivered ones were refused as 409s.
+    let redelivered: usize = state.attempts.values().map(|attempts| attempts - 1).sum();
+    assert_eq!(redelivered, state.conflicts);
+    eprintln!(
+        "sigkill: {} acknowledged, {at_kill} indexed at the kill, {} redelivered as 409",
+        acked.len(),
+        state.conflicts
+    );
+}
+
+/// Against a real cluster: set `ES_URL` (and `ES_API_KEY`, or `ES_USERNAME`
+/// and `ES_PASSWORD`; `ES_CA_CERT` for a private CA; `ES_TLS_VERIFY=false`
+/// for a lab). See `docs/elasticsearch.md`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_cluster_when_es_url_is_set() {
+    let Ok(url) = std::env::var("ES_URL") else {
+        eprintln!("skipping real_cluster_when_es_url_is_set: ES_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let namespace = format!(
+        "it{}{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let mut extra = format!("namespace = \"{namespace}\"\n");
+    let mut http = reqwest::Client::builder();
+    if let Ok(key) = std::env::var("ES_API_KEY") {
+        std::fs::write(dir.path().join("api-key"), &key).unwrap();
+        extra.push_str("api_key_file = \"api-key\"\n");
+    } else if let (Ok(user), Ok(password)) =
+        (std::env::var("ES_USERNAME"), std::env::var("ES_PASSWORD"))
+    {
+        std::fs::write(dir.path().join("password"), &password).unwrap();
+        extra.push_str(&format!(
+            "username = \"{user}\"\npassword_file = \"password\"\n"
+        ));
+    }
+    if let Ok(ca) = std::env::var("ES_CA_CERT") {
+        extra.push_str(&format!("ca_cert = \"{ca}\"\n"));
+        let pem = std::fs::read(&ca).unwrap();
+        http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    if std::env::var("ES_TLS_VERIFY").as_deref() == Ok("false") {
+        extra.push_str("tls_verify = false\n");
+        http = http.danger_accept_invalid_certs(true);
+    }
+    let http = http.build().unwrap();
+    let index = format!("logs-auth0.logs-{namespace}");
+    let base = url.trim_end_matches('/').to_owned();
+    let batch = ids("900202611211700000000000000000000000000000000", 0..20);
+    let client = reqwest::Client::new();
+    for round in 0..2 {
+        let app = App::start(config(dir.path(), &url, &extra)).await.unwrap();
+        let addr = app.webhook_addr().unwrap();
+        assert_eq!(post(&client, addr, body(&batch)).await, 200);
+        let metrics = Arc::clone(app.metrics());
+        wait_for(
+            Duration::from_secs(60),
+            "acknowledged by the cluster",
+            || metrics.spool_acked.load(Ordering::Relaxed) == 20,
+        )
+        .await;
+        app.stop().await.unwrap();
+        let (indexed, duplicates) = (
+            metrics.documents_written_es.load(Ordering::Relaxed),
+            metrics.documents_duplicate_es.load(Ordering::Relaxed),
+        );
+        assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 0);
+        if round == 0 {
+            assert_eq!((indexed, duplicates), (20, 0));
+        } else {
+            assert_eq!(
+                (indexed, duplicates),
+                (0, 20),
+                "the second round is all 409s"
+            );
+        }
+        assert_eq!(es_count(&http, &base, &index).await, 20);
+    }
+    let _ = authorize(http.delete(format!("{base}/_data_stream/{index}")))
+        .send()
+        .await;
+}
+
+/// Adds the `ES_*` credentials to a request.
+fn authorize(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    if let Ok(key) = std::env::var("ES_API_KEY") {
+        request.header("authorization", format!("ApiKey {key}"))
+    } else if let (Ok(user), Ok(password)) =
+        (std::env::var("ES_USERNAME"), std::env::var("ES_PASSWORD"))
+    {
+        request.basic_auth(user, Some(password))
+    } else {
+        request
+    }
+}
+
+/// Documents in `index` after a refresh.
+async fn es_count(http: &reqwest::Client, base: &str, index: &str) -> u64 {
+    let _ = authorize(http.post(format!("{base}/{index}/_refresh")))
+        .send()
+        .await;
+    let response = authorize(http.get(format!("{base}/{index}/_count")))
+        .send()
+        .await
+        .unwrap();
+    let value: serde_json::Value = response.json().await.unwrap_or_default();
+    value["count"].as_u64().unwrap_or(0)
+}
