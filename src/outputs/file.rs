@@ -216,7 +216,7 @@ pub fn spawn(
                     std::thread::sleep(RETRY_PAUSE);
                 }
                 Metrics::add(&metrics.documents_written_file, written.documents as u64);
-                Metrics::add(&metrics.events_duplicate, written.duplicates as u64);
+                Metrics::add(&metrics.documents_duplicate_file, written.duplicates as u64);
                 delivery.finish();
             }
         })

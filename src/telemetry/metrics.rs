@@ -38,8 +38,8 @@ pub struct Metrics {
     pub events_rejected_input: AtomicU64,
     /// Events the pipeline could not map, dead-lettered.
     pub events_rejected_pipeline: AtomicU64,
-    /// Redelivered events recognised by `log_id` and not written again.
-    pub events_duplicate: AtomicU64,
+    /// Redelivered documents the file output skipped (a `log_id` in its window).
+    pub documents_duplicate_file: AtomicU64,
     /// Documents written by the file output.
     pub documents_written_file: AtomicU64,
     /// Spool records acknowledged.
@@ -142,12 +142,6 @@ impl Metrics {
         );
         counter(
             &mut out,
-            "events_duplicates_total",
-            "Redelivered events recognised by log_id.",
-            &[("", &self.events_duplicate)],
-        );
-        counter(
-            &mut out,
             "documents_written_total",
             "Documents durably written by an output.",
             &[
@@ -158,8 +152,11 @@ impl Metrics {
         counter(
             &mut out,
             "documents_duplicate_total",
-            "Documents an output already had (Elasticsearch 409 on create), counted as delivered.",
-            &[("{output=\"elasticsearch\"}", &self.documents_duplicate_es)],
+            "Documents an output already had, counted as delivered: a log_id in the file output's recent window, or a 409 on create from Elasticsearch.",
+            &[
+                ("{output=\"file\"}", &self.documents_duplicate_file),
+                ("{output=\"elasticsearch\"}", &self.documents_duplicate_es),
+            ],
         );
         counter(
             &mut out,

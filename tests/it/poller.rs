@@ -341,7 +341,10 @@ async fn webhook_and_poller_together_make_one_document_per_event() {
     assert_eq!(output.len(), 300, "one document per event");
     assert_eq!(distinct.len(), 300);
     assert_eq!(metrics.events_received_webhook.load(Ordering::Relaxed), 300);
-    assert_eq!(metrics.events_duplicate.load(Ordering::Relaxed), 300);
+    assert_eq!(
+        metrics.documents_duplicate_file.load(Ordering::Relaxed),
+        300
+    );
     let rendered = metrics.render();
     assert!(
         rendered.contains("auth0_ingest_events_received_total{input=\"api\"} 300"),
