@@ -433,3 +433,97 @@ async fn concurrent_requests_share_commits_and_all_land() {
     let expected: Vec<String> = (0..800).map(support::log_id).collect();
     assert_eq!(ids, expected);
 }
+
+/// A plain-HTTP listener (raw sockets make slow clients easy to play) with
+/// `webhook_extra` in its `[webhook]` table.
+async fn plain_listener(webhook_extra: &str) -> (SocketAddr, CancellationToken, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n{webhook_extra}\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
+        dir.path().join("spool").display(),
+        dir.path().join("out").display()
+    );
+    let config = Config::from_toml(&text, dir.path()).unwrap();
+    let webhook_config = config.webhook.unwrap();
+    let spool = spool::open(&config.spool).unwrap();
+    let listener = webhook::bind(&webhook_config).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(webhook::serve(
+        listener,
+        webhook_config,
+        spool.writer,
+        Arc::new(Metrics::default()),
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
+    (addr, shutdown, dir)
+}
+
+/// Reads until the server closes the connection (or `limit` passes) and
+/// returns what it sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    match tokio::time::timeout(limit, stream.read_to_end(&mut received)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_by_the_header_and_body_timeouts() {
+    use tokio::io::AsyncWriteExt;
+    let (addr, shutdown, _dir) =
+        plain_listener("header_timeout = \"300ms\"\nbody_timeout = \"300ms\"").await;
+
+    // Headers that never end: the connection is closed.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /auth0/logs HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(answer.is_some(), "the connection stayed open");
+
+    // A body that stops half-way: 408.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /auth0/logs HTTP/1.1\r\nHost: x\r\nAuthorization: {TOKEN}\r\nContent-Length: 1000\r\n\r\n{{\"log_id\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("the connection stayed open");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let (addr, shutdown, _dir) = plain_listener("max_connections = 1").await;
+    let url = format!("http://{addr}/auth0/logs");
+    // One idle connection holds the only slot.
+    let holder = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let waiting = client
+        .post(&url)
+        .header("Authorization", TOKEN)
+        .body(A)
+        .send()
+        .await;
+    assert!(waiting.is_err(), "served beyond max_connections");
+    drop(holder);
+    let served = reqwest::Client::new()
+        .post(&url)
+        .header("Authorization", TOKEN)
+        .body(A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    shutdown.cancel();
+}
