@@ -177,9 +177,10 @@ async fn sigkill_loses_no_acknowledged_event() {
         all_present(&support::documents(&out))
     })
     .await;
-    unsafe_free_sigterm(&restarted.child);
-    restarted.child.wait().unwrap();
+    sigterm(&restarted.child);
+    let status = restarted.child.wait().unwrap();
     assert!(found, "an acknowledged event is missing after the crash");
+    assert!(status.success(), "SIGTERM should stop the agent cleanly: {status}");
     // The spool delivers the unacknowledged tail again after the crash; the
     // file output's window, seeded from its files, keeps those out.
     let documents = support::documents(&out);
@@ -201,7 +202,7 @@ async fn sigkill_loses_no_acknowledged_event() {
 
 /// Asks the agent to stop with SIGTERM (via the `kill` command: the crate
 /// forbids unsafe code, and std has no signal API).
-fn unsafe_free_sigterm(child: &Child) {
+fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
