@@ -10,7 +10,6 @@
 //! 4. the acknowledgement ledger is synced.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -33,6 +32,8 @@ use crate::telemetry::metrics::Metrics;
 const REQUEST_DRAIN: Duration = Duration::from_secs(10);
 /// Time the read side gets to hand on the spooled backlog at shutdown.
 const BACKLOG_DRAIN: Duration = Duration::from_secs(10);
+/// How often `run_until` checks that every part is still running.
+const SUPERVISION_INTERVAL: Duration = Duration::from_secs(1);
 /// Deliveries queued per output: enough to keep an output busy while the
 /// next batch is mapped.
 const OUTPUT_QUEUE: usize = 4;
@@ -52,7 +53,7 @@ pub struct App {
     elasticsearch: Option<tokio::task::JoinHandle<()>>,
     elasticsearch_stop: CancellationToken,
     acker: Acker,
-    abort: Arc<AtomicBool>,
+    abort: CancellationToken,
 }
 
 impl App {
@@ -77,6 +78,9 @@ impl App {
             "spool open"
         );
 
+        // Cancelled at the shutdown deadline: the read side and the outputs
+        // leave what they have not finished in the spool.
+        let abort = CancellationToken::new();
         let mut outputs = Vec::new();
         let mut senders = Vec::new();
         if let Some(file_config) = config.file_output.clone() {
@@ -86,7 +90,7 @@ impl App {
             tracing::info!(dir = %dir.display(), "file output ready");
             let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
             outputs.push(
-                file::spawn(output, receiver, Arc::clone(&metrics))
+                file::spawn(output, receiver, Arc::clone(&metrics), abort.clone())
                     .context("starting the file output thread")?,
             );
             senders.push(sender);
@@ -183,7 +187,6 @@ impl App {
             ));
         }
 
-        let abort = Arc::new(AtomicBool::new(false));
         let delivery = delivery::spawn(
             delivery::Parts {
                 reader: spool.reader,
@@ -192,7 +195,7 @@ impl App {
                 pipeline: Pipeline::new(config.pipeline.clone()),
                 outputs: senders,
                 metrics: Arc::clone(&metrics),
-                abort: Arc::clone(&abort),
+                abort: abort.clone(),
             },
             tokio::runtime::Handle::current(),
         )
@@ -226,52 +229,84 @@ impl App {
         &self.metrics
     }
 
-    /// Runs until `signal` resolves, then stops in order. The Elasticsearch
-    /// output ends only at shutdown, so its ending earlier (a panic) is
-    /// fatal: the agent stops and exits non-zero (the spool keeps the rest).
+    /// Runs until `signal` resolves, then stops in order. Every part runs
+    /// until shutdown, so one that ends earlier (an error or a panic) is
+    /// fatal: the agent stops what is left and returns an error, the process
+    /// exits non-zero, and systemd restarts it (the spool keeps the rest).
     pub async fn run_until(
-        mut self,
+        self,
         signal: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        let output_ended = async {
-            match self.elasticsearch.as_mut() {
-                Some(task) => task.await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = signal => {
-                tracing::info!("shutting down");
-                self.stop().await
-            }
-            ended = output_ended => {
-                self.elasticsearch = None;
-                tracing::error!(error = ?ended.err(), "elasticsearch output stopped unexpectedly; shutting down");
-                self.stop().await?;
-                Err(anyhow::anyhow!("elasticsearch output stopped unexpectedly"))
+        tokio::pin!(signal);
+        let mut check = tokio::time::interval(SUPERVISION_INTERVAL);
+        loop {
+            tokio::select! {
+                () = &mut signal => {
+                    tracing::info!("shutting down");
+                    return self.stop().await;
+                }
+                _ = check.tick() => {
+                    if let Some(part) = self.ended_part() {
+                        tracing::error!(part, "stopped unexpectedly; shutting down");
+                        let stopped = self.stop().await;
+                        return Err(match stopped {
+                            Err(error) => error.context(format!("{part} stopped unexpectedly")),
+                            Ok(()) => anyhow::anyhow!("{part} stopped unexpectedly"),
+                        });
+                    }
+                }
             }
         }
     }
 
-    /// Stops in order (see the module docs).
+    /// The first part that has ended although shutdown has not begun.
+    fn ended_part(&self) -> Option<&'static str> {
+        let task_ended = |task: &Option<tokio::task::JoinHandle<()>>| {
+            task.as_ref()
+                .is_some_and(tokio::task::JoinHandle::is_finished)
+        };
+        if task_ended(&self.webhook) {
+            Some("webhook")
+        } else if task_ended(&self.poller) {
+            Some("poller")
+        } else if task_ended(&self.elasticsearch) {
+            Some("elasticsearch output")
+        } else if self.writer_thread.is_finished() {
+            Some("spool writer")
+        } else if self.delivery.is_finished() {
+            Some("delivery")
+        } else if self.outputs.iter().any(JoinHandle::is_finished) {
+            Some("file output")
+        } else {
+            None
+        }
+    }
+
+    /// Stops in order (see the module docs). A part that failed does not
+    /// keep the others from stopping; the first error is returned at the end.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         crate::systemd::notify("STOPPING=1");
         self.shutdown.cancel();
-        if let Some(webhook) = self.webhook.take() {
-            webhook.await.context("webhook task failed")?;
-        }
-        if let Some(poller) = self.poller.take() {
-            poller.await.context("poller task failed")?;
+        let mut errors: Vec<anyhow::Error> = Vec::new();
+        for (task, name) in [
+            (self.webhook.take(), "webhook"),
+            (self.poller.take(), "poller"),
+        ] {
+            if let Some(task) = task {
+                if let Err(error) = task.await {
+                    errors.push(anyhow::Error::from(error).context(format!("{name} task failed")));
+                }
+            }
         }
         drop(self.writer.take());
-        let abort = Arc::clone(&self.abort);
-        // The Elasticsearch output abandons its unfinished bulk requests at
-        // the deadline too (they stay in the spool), which also unblocks
-        // the read side if it waits on that output's channel.
+        // At the deadline the read side stops handing on the backlog and the
+        // outputs abandon unfinished batches (they stay in the spool); that
+        // also unblocks a read side waiting on a stuck output.
+        let abort = self.abort.clone();
         let elasticsearch_stop = self.elasticsearch_stop.clone();
         let deadline = tokio::spawn(async move {
             tokio::time::sleep(BACKLOG_DRAIN).await;
-            abort.store(true, Ordering::Relaxed);
+            abort.cancel();
             elasticsearch_stop.cancel();
         });
         let App {
@@ -282,31 +317,48 @@ impl App {
             acker,
             ..
         } = self;
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            join(writer_thread, "spool writer")?;
-            let delivered = delivery
-                .join()
-                .map_err(|_| anyhow::anyhow!("delivery thread panicked"))?;
-            for output in outputs {
-                join(output, "output")?;
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut errors = Vec::new();
+            if let Err(error) = join(writer_thread, "spool writer") {
+                errors.push(error);
             }
-            delivered.context("delivery failed")?;
-            Ok(())
+            match delivery.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    errors.push(anyhow::Error::from(error).context("delivery failed"))
+                }
+                Err(_) => errors.push(anyhow::anyhow!("delivery thread panicked")),
+            }
+            for output in outputs {
+                if let Err(error) = join(output, "file output") {
+                    errors.push(error);
+                }
+            }
+            errors
         })
-        .await
-        .context("shutdown task failed")
-        .and_then(|result| result);
+        .await;
+        match joined {
+            Ok(joined) => errors.extend(joined),
+            Err(error) => errors.push(anyhow::Error::from(error).context("shutdown task failed")),
+        }
         if let Some(elasticsearch) = elasticsearch {
-            elasticsearch
-                .await
-                .context("elasticsearch output task failed")?;
+            if let Err(error) = elasticsearch.await {
+                errors.push(anyhow::Error::from(error).context("elasticsearch output task failed"));
+            }
         }
         deadline.abort();
-        result?;
-        tokio::task::spawn_blocking(move || acker.close())
-            .await
-            .context("ledger sync task failed")?
-            .context("syncing the spool ledger")?;
+        match tokio::task::spawn_blocking(move || acker.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                errors.push(anyhow::Error::from(error).context("syncing the spool ledger"))
+            }
+            Err(error) => {
+                errors.push(anyhow::Error::from(error).context("ledger sync task failed"))
+            }
+        }
+        if let Some(first) = errors.into_iter().next() {
+            return Err(first);
+        }
         tracing::info!("stopped");
         Ok(())
     }

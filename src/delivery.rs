@@ -6,12 +6,13 @@
 //! all outputs have finished it. Batches may finish out of order (the acker
 //! handles that).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::event::Document;
 use crate::pipeline::Pipeline;
@@ -94,8 +95,8 @@ pub struct Parts {
     pub outputs: Vec<mpsc::Sender<Delivery>>,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// Set to stop draining at shutdown (what is left stays in the spool).
-    pub abort: Arc<AtomicBool>,
+    /// Cancelled to stop draining at shutdown (what is left stays in the spool).
+    pub abort: CancellationToken,
 }
 
 /// Starts the read side on its own thread. It returns once the spool writer
@@ -113,21 +114,30 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
     let mut dead = Vec::new();
     let workers = std::thread::available_parallelism().map_or(1, |count| count.get().min(8));
     let mut pipelines = vec![parts.pipeline.clone(); workers];
-    while !parts.abort.load(Ordering::Relaxed) {
+    while !parts.abort.is_cancelled() {
         let Some(batch) = parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? else {
-            if runtime.block_on(parts.reader.wait()) {
+            let more = runtime.block_on(async {
+                tokio::select! {
+                    more = parts.reader.wait() => more,
+                    () = parts.abort.cancelled() => false,
+                }
+            });
+            if more {
                 continue;
+            }
+            if parts.abort.is_cancelled() {
+                break;
             }
             // The writer stopped; read what it committed last, then end.
             match parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? {
                 None => break,
                 Some(batch) => {
-                    deliver(&mut parts, &mut pipelines, &mut dead, batch)?;
+                    deliver(&mut parts, &mut pipelines, &mut dead, batch, runtime)?;
                     continue;
                 }
             }
         };
-        deliver(&mut parts, &mut pipelines, &mut dead, batch)?;
+        deliver(&mut parts, &mut pipelines, &mut dead, batch, runtime)?;
     }
     Ok(())
 }
@@ -174,6 +184,7 @@ fn deliver(
     pipelines: &mut [Pipeline],
     dead: &mut Vec<u8>,
     batch: spool::Batch,
+    runtime: &tokio::runtime::Handle,
 ) -> Result<(), Error> {
     let records = batch.events.len() as u64;
     let mut documents = Vec::with_capacity(batch.events.len());
@@ -213,10 +224,16 @@ fn deliver(
                 documents: Arc::clone(&documents),
                 ticket: Arc::clone(&ticket),
             };
-            if output.blocking_send(delivery).is_err() {
-                // The output stopped (shutdown or failure): leave the batch
-                // unacknowledged for the next start.
-                tracing::warn!("an output stopped; leaving the batch in the spool");
+            let sent = runtime.block_on(async {
+                tokio::select! {
+                    sent = output.send(delivery) => sent.is_ok(),
+                    () = parts.abort.cancelled() => false,
+                }
+            });
+            if !sent {
+                // The output stopped, or shutdown gave up waiting for it:
+                // leave the batch unacknowledged for the next start.
+                tracing::debug!("an output is gone; leaving the batch in the spool");
                 return Ok(());
             }
         }

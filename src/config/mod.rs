@@ -35,6 +35,9 @@ pub const DEFAULT_PATH: &str = "/auth0/logs";
 /// Auth0 batches are small (hundreds of events); 16 MiB leaves room for
 /// backfills posted by hand without letting one client exhaust memory.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest `max_body_bytes` allowed: one event of the body must fit a
+/// spool record (`spool::MAX_EVENT_BYTES`).
+pub const MAX_BODY_BYTES: u64 = spool::MAX_EVENT_BYTES as u64;
 /// Enough for a busy stream plus a few backfills; each connection costs a
 /// task and a TLS session (~50 KiB).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
@@ -357,6 +360,12 @@ fn build_webhook(
         raw.max_body_bytes.map(|size| size.as_u64()),
         DEFAULT_MAX_BODY_BYTES,
     );
+    if max_body_bytes > MAX_BODY_BYTES {
+        errors.push(
+            "webhook.max_body_bytes",
+            format!("must be at most {MAX_BODY_BYTES} bytes (256MiB): one event must fit a spool record"),
+        );
+    }
     let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
     if max_connections == 0 {
         errors.push("webhook.max_connections", "must be at least 1".to_owned());

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::dedup::Window;
 use crate::delivery::Delivery;
@@ -197,10 +198,13 @@ impl FileOutput {
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Runs the output on its own thread until the delivery side hangs up.
+/// At `abort` (the shutdown deadline) it stops retrying and leaves the
+/// batch unfinished, so a full disk cannot hold shutdown forever.
 pub fn spawn(
     mut output: FileOutput,
     mut deliveries: mpsc::Receiver<Delivery>,
     metrics: Arc<Metrics>,
+    abort: CancellationToken,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("output-file".to_owned())
@@ -209,6 +213,10 @@ pub fn spawn(
                 let written = output.prepare(&delivery.documents);
                 let mut failures = 0u32;
                 while let Err(error) = output.flush() {
+                    if abort.is_cancelled() {
+                        tracing::warn!(%error, "file output gives up at shutdown; the batch stays in the spool");
+                        return;
+                    }
                     if failures.is_multiple_of(60) {
                         tracing::error!(%error, failures, "file output cannot write; retrying");
                     }

@@ -71,7 +71,9 @@ impl Acker {
         if state.watermark == before {
             return Ok(());
         }
-        write_ledger(&self.shared.dir, state.watermark, false)?;
+        // Segments first: freeing space must not depend on writing the
+        // ledger (on a full disk it may not be writable). A ledger that lags
+        // behind deleted segments is corrected at open.
         while state.deleted_below < state.watermark.segment {
             let path = segment::path(&self.shared.dir, state.deleted_below);
             match fs::remove_file(&path) {
@@ -81,7 +83,7 @@ impl Acker {
             }
             state.deleted_below += 1;
         }
-        Ok(())
+        write_ledger(&self.shared.dir, state.watermark, false)
     }
 
     /// Writes the ledger durably; call on shutdown.

@@ -108,10 +108,12 @@ impl Stage {
 }
 
 impl DeadLetters {
-    /// Opens (creating) the dead-letter file in `dir`.
+    /// Opens (creating, durably) the dead-letter file in `dir`.
     pub fn open(dir: &Path) -> io::Result<DeadLetters> {
         let path = dir.join(FILE_NAME);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        // The file's directory entry must survive a power loss too.
+        File::open(dir)?.sync_all()?;
         Ok(DeadLetters {
             path,
             file: Mutex::new(file),
@@ -132,7 +134,12 @@ impl DeadLetters {
             .file
             .lock()
             .map_err(|_| io::Error::other("dead-letter file lock poisoned"))?;
-        file.write_all(lines)?;
-        file.sync_data()
+        let length = file.metadata()?.len();
+        let written = file.write_all(lines).and_then(|()| file.sync_data());
+        if written.is_err() {
+            // Cut a partial append so the next one does not join a torn line.
+            let _ = file.set_len(length);
+        }
+        written
     }
 }

@@ -58,6 +58,9 @@ use dead_letter::DeadLetters;
 pub use reader::{Batch, Reader, Receipt};
 pub use writer::{Append, AppendError, Writer};
 
+/// The largest event a record holds (the frame's payload limit less its
+/// prefix); config keeps every input's bodies below it.
+pub const MAX_EVENT_BYTES: usize = record::MAX_PAYLOAD_LEN - 64;
 /// Smallest and largest segment sizes.
 const MIN_SEGMENT_BYTES: u64 = 1024 * 1024;
 const MAX_SEGMENT_BYTES: u64 = 128 * 1024 * 1024;

@@ -89,7 +89,12 @@ impl Reader {
             }
             let open = match &mut self.file {
                 Some(open) => open,
-                None => self.file.insert(open(&self.shared, self.position)?),
+                None => match open(&self.shared, self.position) {
+                    Ok(opened) => self.file.insert(opened),
+                    // Hand on what was read; the next call meets the error.
+                    Err(_) if !events.is_empty() => break,
+                    Err(error) => return Err(error),
+                },
             };
             let end = if self.position.segment < committed.segment {
                 match open.finished_length {

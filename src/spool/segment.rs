@@ -35,16 +35,23 @@ pub fn list(dir: &Path) -> io::Result<Vec<u64>> {
 }
 
 /// Creates segment `id`, writes its magic, and makes the file and its
-/// directory entry durable.
+/// directory entry durable. On failure (a full disk, say) the partial file
+/// is removed, so a later attempt can create it again.
 pub fn create(dir: &Path, id: u64) -> io::Result<File> {
     use std::io::Write;
+    let path = path(dir, id);
     let mut file = OpenOptions::new()
         .create_new(true)
         .append(true)
-        .open(path(dir, id))?;
-    file.write_all(&MAGIC)?;
-    file.sync_all()?;
-    sync_dir(dir)?;
+        .open(&path)?;
+    let made = file
+        .write_all(&MAGIC)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| sync_dir(dir));
+    if let Err(error) = made {
+        let _ = fs::remove_file(&path);
+        return Err(error);
+    }
     Ok(file)
 }
 

@@ -68,6 +68,9 @@ struct Thread {
     segment_id: u64,
     file: File,
     offset: u64,
+    /// The segment holds bytes past `offset` that could not be cut off:
+    /// nothing more is written to it.
+    abandoned: bool,
 }
 
 impl Append {
@@ -132,6 +135,7 @@ pub(super) fn spawn(
         segment_id,
         file,
         offset: segment::FIRST_RECORD,
+        abandoned: false,
     };
     let handle = std::thread::Builder::new()
         .name("spool-writer".to_owned())
@@ -207,8 +211,9 @@ impl Thread {
     }
 
     fn write(&mut self, frames: &[u8]) -> std::io::Result<()> {
-        if self.offset > segment::FIRST_RECORD
-            && self.offset + frames.len() as u64 > self.shared.segment_bytes
+        if self.abandoned
+            || (self.offset > segment::FIRST_RECORD
+                && self.offset + frames.len() as u64 > self.shared.segment_bytes)
         {
             self.rotate()?;
         }
@@ -233,12 +238,14 @@ impl Thread {
         });
         self.segment_id = next;
         self.offset = segment::FIRST_RECORD;
+        self.abandoned = false;
         Ok(())
     }
 
     /// After a failed write the file may hold a partial, unacknowledged
     /// tail; cut it back to the committed offset so later records follow
-    /// valid ones.
+    /// valid ones. If it cannot be cut, the segment is abandoned: the next
+    /// commit starts a new one (the reader stops at the committed end).
     fn recover_after_error(&mut self) {
         let committed = *self.committed.borrow();
         let keep = if committed.segment == self.segment_id {
@@ -247,7 +254,8 @@ impl Thread {
             segment::FIRST_RECORD
         };
         if let Err(error) = self.file.set_len(keep) {
-            tracing::error!(%error, "cannot truncate the spool segment after a failed write");
+            tracing::error!(%error, "cannot truncate the spool segment after a failed write; starting a new one");
+            self.abandoned = true;
         }
         let dropped = self.offset.saturating_sub(keep);
         self.shared.written.fetch_sub(dropped, Ordering::AcqRel);

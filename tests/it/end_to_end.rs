@@ -180,7 +180,10 @@ async fn sigkill_loses_no_acknowledged_event() {
     sigterm(&restarted.child);
     let status = restarted.child.wait().unwrap();
     assert!(found, "an acknowledged event is missing after the crash");
-    assert!(status.success(), "SIGTERM should stop the agent cleanly: {status}");
+    assert!(
+        status.success(),
+        "SIGTERM should stop the agent cleanly: {status}"
+    );
     // The spool delivers the unacknowledged tail again after the crash; the
     // file output's window, seeded from its files, keeps those out.
     let documents = support::documents(&out);
@@ -208,4 +211,47 @@ fn sigterm(child: &Child) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Regression (review): only the Elasticsearch task was supervised; a read
+/// side that died left the agent up, answering 503 once the spool filled.
+#[tokio::test]
+async fn a_part_that_dies_stops_the_agent_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = support::tls_files(dir.path());
+    let config =
+        || Config::from_toml(&support::config_text(dir.path(), &tls, ""), dir.path()).unwrap();
+    // A backlog in segments 1, 2 and 3 (each open starts a segment)...
+    for first in [0, 10, 20] {
+        let spool = auth0_ingest::spool::open(&config().spool).unwrap();
+        let mut append = auth0_ingest::spool::Append::new();
+        for n in first..first + 10 {
+            append.push(
+                auth0_ingest::event::Input::Webhook,
+                time::OffsetDateTime::now_utc(),
+                support::event(&support::log_id(n)).as_bytes(),
+            );
+        }
+        spool.writer.append(append).await.unwrap();
+        let auth0_ingest::spool::Spool {
+            writer,
+            writer_thread,
+            ..
+        } = spool;
+        drop(writer);
+        writer_thread.join().unwrap();
+    }
+    // ...with segment 2 lost: the read side fails when it gets there.
+    std::fs::remove_file(dir.path().join("spool/00000000000000000002.seg")).unwrap();
+    let app = App::start(config()).await.unwrap();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(20),
+        app.run_until(std::future::pending()),
+    )
+    .await
+    .expect("the agent kept running without its read side");
+    let error = format!("{:#}", ended.expect_err("run_until should fail"));
+    assert!(error.contains("delivery stopped unexpectedly"), "{error}");
+    // What came before the gap was delivered.
+    assert_eq!(support::documents(&dir.path().join("out")).len(), 10);
 }

@@ -396,7 +396,7 @@ async fn plain_http_without_tls_section() {
 }
 
 #[tokio::test]
-async fn concurrent_requests_share_commits_and_all_land() {
+async fn concurrent_requests_all_land() {
     let mut listener = listener("").await;
     let mut tasks = Vec::new();
     for task in 0..16 {
@@ -526,4 +526,50 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         .unwrap();
     assert_eq!(served.status(), StatusCode::OK);
     shutdown.cancel();
+}
+
+#[tokio::test]
+async fn shutdown_closes_connections_that_outlive_the_drain() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\nbody_timeout = \"1h\"\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
+        dir.path().join("spool").display(),
+        dir.path().join("out").display()
+    );
+    let config = Config::from_toml(&text, dir.path()).unwrap();
+    let webhook_config = config.webhook.unwrap();
+    let spool = spool::open(&config.spool).unwrap();
+    let listener = webhook::bind(&webhook_config).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(webhook::serve(
+        listener,
+        webhook_config,
+        spool.writer,
+        Arc::new(Metrics::default()),
+        shutdown.clone(),
+        Duration::from_millis(200),
+    ));
+    // A body that never completes (body_timeout is an hour).
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /auth0/logs HTTP/1.1\r\nHost: x\r\nAuthorization: {TOKEN}\r\nContent-Length: 1000\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Let the server start reading the body.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve outlived its drain")
+        .unwrap();
+    // With every connection gone, the spool writer can stop.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || spool.writer_thread.join().unwrap()),
+    )
+    .await
+    .expect("a connection still holds the spool writer")
+    .unwrap();
 }

@@ -49,6 +49,7 @@ pub async fn serve(
         metrics,
     });
     let tracker = TaskTracker::new();
+    let force = CancellationToken::new();
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&connections).acquire_owned() => match permit {
@@ -72,9 +73,15 @@ pub async fn serve(
         let state = Arc::clone(&state);
         let tls = tls.clone();
         let shutdown = shutdown.clone();
+        let force = force.clone();
         tracker.spawn(
             async move {
-                connection(stream, tls, state, header_timeout, shutdown).await;
+                // `force` ends connections that outlive the drain: each holds
+                // a spool writer clone, which would keep the writer running.
+                tokio::select! {
+                    () = connection(stream, tls, state, header_timeout, shutdown) => {}
+                    () = force.cancelled() => {}
+                }
                 drop(permit);
             }
             .instrument(tracing::debug_span!("connection", %peer)),
@@ -87,6 +94,8 @@ pub async fn serve(
             connections = tracker.len(),
             "in-flight requests did not finish in time; closing them"
         );
+        force.cancel();
+        tracker.wait().await;
     }
 }
 
