@@ -180,7 +180,10 @@ async fn sigkill_loses_no_acknowledged_event() {
     sigterm(&restarted.child);
     let status = restarted.child.wait().unwrap();
     assert!(found, "an acknowledged event is missing after the crash");
-    assert!(status.success(), "SIGTERM should stop the agent cleanly: {status}");
+    assert!(
+        status.success(),
+        "SIGTERM should stop the agent cleanly: {status}"
+    );
     // The spool delivers the unacknowledged tail again after the crash; the
     // file output's window, seeded from its files, keeps those out.
     let documents = support::documents(&out);
