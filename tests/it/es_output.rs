@@ -60,6 +60,10 @@ pub mod fake {
         pub reject_containing: Option<String>,
         /// Whole-request answers to give first: status and `Retry-After`.
         pub request_failures: VecDeque<(u16, Option<u64>)>,
+        /// Requests whose body contains this text get a whole-request `400`.
+        pub reject_request_containing: Option<String>,
+        /// This many `200` answers are padded past 2 MiB.
+        pub padded_responses: usize,
         /// Bodies larger than this get `413`.
         pub max_body_bytes: Option<usize>,
         /// Pause before answering a `_bulk`.
@@ -291,6 +295,17 @@ pub mod fake {
             }
             return response;
         }
+        if let Some(marker) = &state.reject_request_containing {
+            if body
+                .windows(marker.len())
+                .any(|window| window == marker.as_bytes())
+            {
+                return json_response(
+                    400,
+                    &json!({"error": {"type": "x_content_parse_exception", "reason": "[1:2] unexpected token"}, "status": 400}),
+                );
+            }
+        }
         if state.max_body_bytes.is_some_and(|max| body.len() > max) {
             return json_response(413, &json!({"error": "request entity too large"}));
         }
@@ -365,6 +380,14 @@ pub mod fake {
                 documents.insert(id.clone(), document.to_owned());
                 items.push(json!({"create": {"_id": id, "status": 201, "result": "created"}}));
             }
+        }
+        if state.padded_responses > 0 {
+            state.padded_responses -= 1;
+            let padding = "x".repeat(2 << 20);
+            return json_response(
+                200,
+                &json!({"took": 1, "errors": errors, "items": items, "padding": padding}),
+            );
         }
         json_response(200, &json!({"took": 1, "errors": errors, "items": items}))
     }
@@ -792,6 +815,103 @@ async fn too_large_requests_are_split_and_a_too_large_document_dead_lettered() {
     assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 1);
     let dead = std::fs::read_to_string(dir.path().join("spool/dead-letter.ndjson")).unwrap();
     assert!(dead.contains(&huge) && dead.contains("413"), "{dead}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_to_every_request_is_retried_as_a_configuration_problem_not_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let batch = ids("900202611211350000000000000000000000000000000", 0..4);
+    // A proxy (or a bad `index`) answers 400 to everything for a while:
+    // the 7 requests that split the batch down to single documents, then
+    // 8 retries.
+    fake.state.lock().unwrap().request_failures = std::iter::repeat_n((400, None), 15).collect();
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(30), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 4
+    })
+    .await;
+    app.stop().await.unwrap();
+
+    assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 0);
+    let dead =
+        std::fs::read_to_string(dir.path().join("spool/dead-letter.ndjson")).unwrap_or_default();
+    assert!(dead.is_empty(), "{dead}");
+    let mut stored = fake.ids(INDEX);
+    stored.sort();
+    assert_eq!(stored, batch);
+    let state = fake.state.lock().unwrap();
+    assert!(state.request_failures.is_empty());
+    // Once split to single documents with nothing accepted, the rest are
+    // retried together, not one request per document per round.
+    assert_eq!(state.bulk_requests, 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_breaks_the_whole_request_is_isolated_and_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let mut batch = ids("900202611211360000000000000000000000000000000", 0..10);
+    fake.state.lock().unwrap().reject_request_containing = Some("poison".to_owned());
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    // First in the batch: split down to it before any sibling is tried.
+    let poison = "900202611211360000000000000000000000000000000poison".to_owned();
+    batch.insert(0, poison.clone());
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 11
+    })
+    .await;
+    app.stop().await.unwrap();
+
+    assert_eq!(fake.count(INDEX), 10);
+    assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 1);
+    let dead = std::fs::read_to_string(dir.path().join("spool/dead-letter.ndjson")).unwrap();
+    assert_eq!(dead.lines().count(), 1);
+    assert!(dead.contains(&poison) && dead.contains("400"), "{dead}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_response_is_not_read_and_the_request_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeEs::start().await;
+    let batch = ids("900202611211370000000000000000000000000000000", 0..5);
+    fake.state.lock().unwrap().padded_responses = 1;
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let addr = app.webhook_addr().unwrap();
+    let client = reqwest::Client::new();
+    assert_eq!(post(&client, addr, body(&batch)).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == 5
+    })
+    .await;
+    app.stop().await.unwrap();
+
+    let state = fake.state.lock().unwrap();
+    assert_eq!(state.documents[INDEX].len(), 5);
+    for id in &batch {
+        assert_eq!(
+            state.attempts[id], 2,
+            "sent again after the oversized answer"
+        );
+    }
+    assert_eq!(state.conflicts, 5, "the second answer says they exist");
+    assert!(metrics.es_request_retries.load(Ordering::Relaxed) >= 1);
+    assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -395,16 +395,32 @@ async fn store(
     metrics: &Metrics,
     shutdown: &CancellationToken,
 ) -> Result<Stored, Stop> {
+    // Where the page leads: the `from` of Auth0's next link (what the next
+    // request asks for), else the last usable `log_id`. Links to another
+    // origin would receive the token, so they are not followed.
+    let next = page.next.filter(|link| {
+        let same = same_origin(link, &config.url);
+        if !same {
+            tracing::debug!(%link, "not following a next link to another origin");
+        }
+        same
+    });
+    let ids: Vec<Option<LogId>> = page.items.iter().map(|item| client::log_id(item)).collect();
+    let last = ids.iter().rev().flatten().next().cloned();
+    let moved = next.as_ref().and_then(client::from_parameter).or(last);
+    if moved.is_none() && !page.items.is_empty() {
+        // Logs without a usable `log_id` and no link: the cursor cannot
+        // move, and the same page comes back on the next request. Checked
+        // before spooling, or every retry would spool (and dead-letter)
+        // the page again.
+        return Ok(Stored::Stuck);
+    }
     let received_at = OffsetDateTime::now_utc();
     let mut envelopes = Vec::with_capacity(page.items.len());
     let mut rejected = Vec::new();
-    let mut last = None;
-    for item in &page.items {
-        match client::log_id(item) {
-            Some(log_id) => {
-                envelopes.push(envelope(&log_id, item));
-                last = Some(log_id);
-            }
+    for (item, log_id) in page.items.iter().zip(&ids) {
+        match log_id {
+            Some(log_id) => envelopes.push(envelope(log_id, item)),
             None => rejected.push(item.get().as_bytes()),
         }
     }
@@ -452,23 +468,8 @@ async fn store(
         Metrics::add(&metrics.events_rejected_input, rejected.len() as u64);
     }
 
-    // The page is durable: move the cursor. Prefer the `from` of Auth0's
-    // next link (what the next request asks for), else the last `log_id`;
-    // an empty page without a link keeps the cursor (Elastic's poller loses
-    // it there).
-    let next = page.next.filter(|link| {
-        let same = same_origin(link, &config.url);
-        if !same {
-            tracing::debug!(%link, "not following a next link to another origin");
-        }
-        same
-    });
-    let moved = next.as_ref().and_then(client::from_parameter).or(last);
-    if moved.is_none() && !page.items.is_empty() {
-        // Logs without a usable `log_id` and no link: the cursor cannot
-        // move, and asking again at once would fetch the same page.
-        return Ok(Stored::Stuck);
-    }
+    // The page is durable: move the cursor. An empty page without a link
+    // keeps it (Elastic's poller loses it there).
     let moved = moved.filter(|moved| moved != cursor);
     if let Some(moved) = moved {
         let mut failures = 0u32;
@@ -493,8 +494,7 @@ async fn store(
         }
         *cursor = moved;
     }
-    // Follow the link, with our own `take` (as Elastic does); a link to
-    // another origin would receive the token, so it is not followed.
+    // Follow the link, with our own `take` (as Elastic does).
     Ok(Stored::Next(next.map(|mut link| {
         let pairs: Vec<(String, String)> = link
             .query_pairs()

@@ -27,6 +27,14 @@ const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(3600);
 /// A token is replaced this long before it expires at most, so that a
 /// request never leaves with a token about to expire.
 const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// The shortest lifetime a token is cached for, whatever `expires_in`
+/// says: `expires_in: 0` (or a few seconds) must not mean one token
+/// request per poll. A token that really expires sooner is refused with a
+/// 401, and the poller replaces it then.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
+/// The longest lifetime a token is cached for: a huge `expires_in` must
+/// neither overflow the clock nor pin a token for years.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Largest token response read.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -134,9 +142,7 @@ impl Tokens {
                     message: "empty `access_token`".to_owned(),
                 });
             }
-            let expires_in = parsed
-                .expires_in
-                .map_or(DEFAULT_EXPIRES_IN, Duration::from_secs);
+            let expires_in = lifetime(parsed.expires_in);
             return Ok((Secret::new(parsed.access_token), expires_in));
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -172,10 +178,26 @@ impl Cache {
     }
 }
 
+/// The lifetime a token is cached for, from the token response's
+/// `expires_in` (seconds): [`DEFAULT_EXPIRES_IN`] when absent, clamped to
+/// [`MIN_LIFETIME`]..=[`MAX_LIFETIME`].
+pub fn lifetime(expires_in: Option<u64>) -> Duration {
+    expires_in
+        .map_or(DEFAULT_EXPIRES_IN, Duration::from_secs)
+        .clamp(MIN_LIFETIME, MAX_LIFETIME)
+}
+
 /// When a token obtained at `now` and valid for `expires_in` is replaced:
 /// a tenth of its lifetime before it expires, at most a minute before.
+/// `expires_in` is clamped as [`lifetime`] does, and the arithmetic is
+/// checked: a time the clock cannot represent gives `now + MIN_LIFETIME`
+/// (or `now` if even that overflows), never a panic.
 pub fn refresh_at(now: Instant, expires_in: Duration) -> Instant {
-    now + expires_in - (expires_in / 10).min(MAX_REFRESH_MARGIN)
+    let expires_in = expires_in.clamp(MIN_LIFETIME, MAX_LIFETIME);
+    let early = expires_in.saturating_sub((expires_in / 10).min(MAX_REFRESH_MARGIN));
+    now.checked_add(early)
+        .or_else(|| now.checked_add(MIN_LIFETIME))
+        .unwrap_or(now)
 }
 
 /// What an operator should check, from the status and Auth0's error body
@@ -231,12 +253,49 @@ mod tests {
             "refreshed a minute early"
         );
 
-        cache.store(Secret::new("t2".to_owned()), Duration::from_secs(10), start);
-        assert!(cache.valid(at(8_999)).is_some());
+        cache.store(
+            Secret::new("t2".to_owned()),
+            Duration::from_secs(300),
+            start,
+        );
+        assert!(cache.valid(at(269_999)).is_some());
         assert!(
-            cache.valid(at(9_000)).is_none(),
+            cache.valid(at(270_000)).is_none(),
             "short tokens: a tenth early"
         );
+    }
+
+    #[test]
+    fn expires_in_is_clamped_so_a_token_is_neither_fetched_per_poll_nor_overflows() {
+        assert_eq!(lifetime(None), DEFAULT_EXPIRES_IN);
+        assert_eq!(lifetime(Some(0)), MIN_LIFETIME);
+        assert_eq!(lifetime(Some(5)), MIN_LIFETIME);
+        assert_eq!(lifetime(Some(86_400)), Duration::from_secs(86_400));
+        assert_eq!(lifetime(Some(u64::MAX)), MAX_LIFETIME);
+
+        let start = Instant::now();
+        let mut cache = Cache::default();
+        // `expires_in: 0`: cached for most of a minute, not refetched at once.
+        cache.store(Secret::new("t0".to_owned()), lifetime(Some(0)), start);
+        assert!(cache.valid(start + Duration::from_secs(50)).is_some());
+        assert!(cache.valid(start + Duration::from_secs(60)).is_none());
+        // Even an unclamped huge lifetime neither panics nor overflows.
+        cache.store(Secret::new("t1".to_owned()), Duration::MAX, start);
+        assert!(cache.valid(start + Duration::from_secs(86_400)).is_some());
+        assert!(cache.valid(start + MAX_LIFETIME).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn refresh_at_never_panics_and_stays_within_bounds(seconds in proptest::num::u64::ANY, nanos in 0u32..1_000_000_000) {
+            let now = Instant::now();
+            let expires_in = Duration::new(seconds, nanos);
+            let at = refresh_at(now, expires_in);
+            proptest::prop_assert!(at > now);
+            proptest::prop_assert!(at <= now + MAX_LIFETIME);
+            let at = refresh_at(now, lifetime(Some(seconds)));
+            proptest::prop_assert!(at >= now + MIN_LIFETIME - MAX_REFRESH_MARGIN);
+        }
     }
 
     #[test]

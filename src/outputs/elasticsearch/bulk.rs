@@ -1,40 +1,62 @@
 //! Bulk request bodies: for each document a `create` action line with its
-//! `_id` (the `log_id`; none when the event has no id, and Elasticsearch
-//! assigns one) and the document line, newline-terminated (NDJSON).
+//! `_id` and the document line, newline-terminated (NDJSON).
+//!
+//! The `_id` is the `log_id`. A document without one gets
+//! `sha256-<hex of the SHA-256 of its JSON>` ([`content_id`]): documents are
+//! built deterministically from the spooled event, so a retried or
+//! redelivered request gives the same `_id`, a `409`, and never a second
+//! copy (with no `_id`, Elasticsearch would assign a fresh one each time).
 //!
 //! The target index is in the request path (`/<index>/_bulk`), so action
 //! lines stay short: `{"create":{"_id":"90020261121…"}}`.
 
+use ring::digest;
+
 use crate::event::Document;
 
-/// The action line of a document without `_id`.
-const CREATE: &[u8] = b"{\"create\":{}}\n";
-/// Around the `_id` of a document with one.
+/// Around the `_id` of a document.
 const CREATE_ID_OPEN: &[u8] = b"{\"create\":{\"_id\":";
 const CREATE_ID_CLOSE: &[u8] = b"}}\n";
+/// The prefix of a [`content_id`].
+const CONTENT_ID_PREFIX: &str = "sha256-";
+/// The length of a [`content_id`]: the prefix and 64 hex digits.
+const CONTENT_ID_LEN: usize = CONTENT_ID_PREFIX.len() + 64;
 
 /// Appends the action and document lines of `document` to `out`.
 pub fn encode(out: &mut Vec<u8>, document: &Document) {
+    out.extend_from_slice(CREATE_ID_OPEN);
     match &document.id {
-        Some(id) => {
-            out.extend_from_slice(CREATE_ID_OPEN);
-            write_json_string(out, &id.0);
-            out.extend_from_slice(CREATE_ID_CLOSE);
+        Some(id) => write_json_string(out, &id.0),
+        None => {
+            out.push(b'"');
+            out.extend_from_slice(content_id(&document.json).as_bytes());
+            out.push(b'"');
         }
-        None => out.extend_from_slice(CREATE),
     }
+    out.extend_from_slice(CREATE_ID_CLOSE);
     out.extend_from_slice(document.json.as_bytes());
     out.push(b'\n');
+}
+
+/// The `_id` of a document without a `log_id`: `sha256-` and the hex
+/// SHA-256 of its JSON, the same for every retry of the same document.
+pub fn content_id(json: &str) -> String {
+    let hash = digest::digest(&digest::SHA256, json.as_bytes());
+    let mut id = String::with_capacity(CONTENT_ID_LEN);
+    id.push_str(CONTENT_ID_PREFIX);
+    for byte in hash.as_ref() {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
 }
 
 /// The bytes [`encode`] appends for `document`, up to `_id` escapes (an
 /// estimate for batch sizing; Auth0 ids need none).
 pub fn encoded_len(document: &Document) -> usize {
-    let action = match &document.id {
-        Some(id) => CREATE_ID_OPEN.len() + id.0.len() + 2 + CREATE_ID_CLOSE.len(),
-        None => CREATE.len(),
-    };
-    action + document.json.len() + 1
+    let id = document.id.as_ref().map_or(CONTENT_ID_LEN, |id| id.0.len());
+    CREATE_ID_OPEN.len() + id + 2 + CREATE_ID_CLOSE.len() + document.json.len() + 1
 }
 
 /// A body holding every document of `documents`, in order.
@@ -85,9 +107,27 @@ mod tests {
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "{\"create\":{\"_id\":\"900201\"}}\n{\"a\":1}\n\
-             {\"create\":{}}\n{\"b\":2}\n\
+             {\"create\":{\"_id\":\"sha256-0ab1a6d394cd30195f0642b67ae1180c375ffadf5dd7f39c390668b5fdb6da93\"}}\n{\"b\":2}\n\
              {\"create\":{\"_id\":\"we\\\"ird\\n\"}}\n{}\n"
         );
+    }
+
+    #[test]
+    fn a_document_without_log_id_gets_the_same_content_id_every_time() {
+        // SHA-256 of `{"b":2}`, checked with `printf '{"b":2}' | sha256sum`.
+        let id = content_id("{\"b\":2}");
+        assert_eq!(id.len(), CONTENT_ID_LEN);
+        assert_eq!(
+            id,
+            "sha256-0ab1a6d394cd30195f0642b67ae1180c375ffadf5dd7f39c390668b5fdb6da93"
+        );
+        assert_ne!(id, content_id("{\"b\":3}"));
+        let first = body(&[document(None, "{\"b\":2}")]);
+        let second = body(&[document(None, "{\"b\":2}")]);
+        assert_eq!(first, second, "a retry sends the same `_id`");
+        let action: serde_json::Value =
+            serde_json::from_slice(first.split(|&byte| byte == b'\n').next().unwrap()).unwrap();
+        assert_eq!(action["create"]["_id"], id.as_str());
     }
 
     #[test]

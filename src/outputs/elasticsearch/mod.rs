@@ -1,7 +1,8 @@
 //! The Elasticsearch output: documents are bulk-indexed with `create` into
 //! the data stream `logs-auth0.logs-<namespace>` (or `index`), with `_id` =
-//! `log_id`, so a redelivered event is a `409` (a duplicate, counted as
-//! success) and never a second document.
+//! `log_id` (or a hash of the document without one, see [`bulk`]), so a
+//! redelivered event is a `409` (a duplicate, counted as success) and never
+//! a second document.
 //!
 //! Layout: [`bulk`] encodes NDJSON bodies, [`response`] reads per-item
 //! results, [`retry`] holds the backoff schedule and the per-request retry
@@ -12,9 +13,11 @@
 //!
 //! - **A delivery is finished only when every one of its documents has a
 //!   final outcome**: indexed (`201`), duplicate (`409`), or dead-lettered
-//!   (another `4xx`, after the dead-letter file is fsynced). Transient
-//!   failures (connection errors, timeouts, `429`, `5xx`,
-//!   `es_rejected_execution_exception`) are retried in-process for as long
+//!   (another `4xx` about the document, after the dead-letter file is
+//!   fsynced). Transient failures (connection errors, timeouts, `429`,
+//!   `5xx`, `es_rejected_execution_exception`) and configuration problems
+//!   (a closed or missing index, no write index, a missing pipeline or
+//!   template, `400` to every request) are retried in-process for as long
 //!   as it takes; the spool holds the backlog meanwhile.
 //! - **Bounded**: at most `max_in_flight` bulk requests are outstanding;
 //!   while they are, no delivery is taken from the channel, so backpressure
@@ -31,7 +34,7 @@ pub mod retry;
 pub mod setup;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -333,6 +336,7 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
         backoff: config.backoff,
         dead_letters: Arc::clone(&parts.dead_letters),
         metrics: Arc::clone(&parts.metrics),
+        accepted: AtomicU64::new(0),
     });
     let mut batch: Vec<Entry> = Vec::new();
     let mut batch_bytes = 0usize;

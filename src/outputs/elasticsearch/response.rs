@@ -8,8 +8,9 @@
 //! | `200`, `201` | [`Outcome::Indexed`] |
 //! | `409` (version conflict: the `_id` exists) | [`Outcome::Duplicate`], a success |
 //! | `429`, `5xx`, `es_rejected_execution_exception` | [`Outcome::Retry`] |
-//! | `401`, `403`, `404`, `408`, `cluster_block_exception`, `index_not_found_exception` | [`Outcome::Retry`]: the cluster or the credentials need fixing, not the document |
-//! | any other `4xx` (`mapper_parsing_exception`, …) | [`Outcome::Reject`]: dead-lettered |
+//! | `401`, `403`, `404`, `408`, `cluster_block_exception` | [`Outcome::Retry`]: the cluster or the credentials need fixing, not the document |
+//! | `index_not_found_exception`, `index_closed_exception`, `invalid_index_name_exception`, or a reason naming a missing write index, ingest pipeline or data stream template ([`is_misconfiguration`]) | [`Outcome::Misconfigured`]: retried, logged at `error` |
+//! | any other `4xx` (`mapper_parsing_exception`, `document_parsing_exception`, `strict_dynamic_mapping_exception`, other `illegal_argument_exception`s, …) | [`Outcome::Reject`]: dead-lettered |
 //! | anything else | [`Outcome::Retry`] (never drop on a surprise) |
 
 use serde::Deserialize;
@@ -29,7 +30,28 @@ pub enum Outcome {
     Reject(String),
     /// Refused for now; send it again after a pause.
     Retry(String),
+    /// Refused because of the cluster's configuration (a closed or missing
+    /// index, no write index, a missing pipeline or template), not the
+    /// document: send it again after a pause, and tell the operator.
+    Misconfigured(String),
 }
+
+/// Error types that are about the target index, never the document.
+const CONFIG_ERROR_TYPES: &[&str] = &[
+    "index_not_found_exception",
+    "index_closed_exception",
+    "invalid_index_name_exception",
+];
+
+/// Reasons (lowercase, matched anywhere in the reason or a cause's) of
+/// `illegal_argument_exception`s and the like that are about the cluster's
+/// configuration, never the document.
+const CONFIG_ERROR_REASONS: &[&str] = &[
+    "no write index is defined",
+    "no matching index template found",
+    "pipeline with id [",
+    "only write ops with an op_type of create are allowed in data streams",
+];
 
 /// A bulk response that cannot be matched to the request.
 #[derive(Debug, thiserror::Error)]
@@ -107,14 +129,41 @@ fn classify(status: u16, error: Option<&RawError>) -> Outcome {
     match (status, kind) {
         (200 | 201, _) => Outcome::Indexed,
         (409, _) => Outcome::Duplicate,
+        _ if is_misconfiguration(error) => Outcome::Misconfigured(describe(status, error)),
         (_, "es_rejected_execution_exception")
         | (_, "cluster_block_exception")
-        | (_, "index_not_found_exception")
         | (401 | 403 | 404 | 408 | 429, _)
         | (500..=599, _) => Outcome::Retry(describe(status, error)),
         (400..=499, _) => Outcome::Reject(describe(status, error)),
         _ => Outcome::Retry(describe(status, error)),
     }
+}
+
+/// Whether an item error is about the index or the cluster's configuration
+/// (see [`CONFIG_ERROR_TYPES`] and [`CONFIG_ERROR_REASONS`]), at any level
+/// of its `caused_by` chain.
+fn is_misconfiguration(error: Option<&RawError>) -> bool {
+    let mut level = error;
+    while let Some(error) = level {
+        if error
+            .kind
+            .as_deref()
+            .is_some_and(|kind| CONFIG_ERROR_TYPES.contains(&kind))
+        {
+            return true;
+        }
+        if let Some(reason) = &error.reason {
+            let reason = reason.to_ascii_lowercase();
+            if CONFIG_ERROR_REASONS
+                .iter()
+                .any(|pattern| reason.contains(pattern))
+            {
+                return true;
+            }
+        }
+        level = error.caused_by.as_deref();
+    }
+    false
 }
 
 /// `400 mapper_parsing_exception: failed to parse … (caused by …)`.
@@ -167,6 +216,7 @@ mod tests {
                 Outcome::Duplicate => "duplicate",
                 Outcome::Reject(_) => "reject",
                 Outcome::Retry(_) => "retry",
+                Outcome::Misconfigured(_) => "misconfigured",
             })
             .collect();
         assert_eq!(
@@ -191,6 +241,53 @@ mod tests {
                     .to_owned()
             )
         );
+    }
+
+    /// Item errors about the cluster's configuration, as Elasticsearch 8
+    /// words them, and document errors that look alike.
+    #[test]
+    fn configuration_errors_are_retried_and_document_errors_rejected() {
+        let item = |status: u16, kind: &str, reason: &str| serde_json::json!({"create": {"status": status, "error": {"type": kind, "reason": reason}}});
+        let misconfigured = [
+            item(400, "index_closed_exception", "closed"),
+            item(400, "invalid_index_name_exception", "Invalid index name [Logs], must be lowercase"),
+            item(404, "index_not_found_exception", "no such index [logs-auth0.logs-default]"),
+            item(400, "illegal_argument_exception", "no write index is defined for alias [logs-auth0]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index"),
+            item(400, "illegal_argument_exception", "pipeline with id [logs-auth0.logs-1.0.0] does not exist"),
+            item(400, "illegal_argument_exception", "no matching index template found for data stream [logs-auth0.logs-default]"),
+            serde_json::json!({"create": {"status": 400, "error": {"type": "exception", "reason": "failed", "caused_by": {"type": "illegal_argument_exception", "reason": "pipeline with id [auth0] does not exist"}}}}),
+        ];
+        let rejected = [
+            item(
+                400,
+                "mapper_parsing_exception",
+                "failed to parse field [a] of type [long]",
+            ),
+            item(400, "document_parsing_exception", "[1:2] failed to parse"),
+            item(
+                400,
+                "strict_dynamic_mapping_exception",
+                "mapping set to strict, dynamic introduction of [x] within [_doc] is not allowed",
+            ),
+            item(
+                400,
+                "illegal_argument_exception",
+                "Limit of total fields [1000] has been exceeded",
+            ),
+        ];
+        for (items, misconfiguration) in [
+            (misconfigured.as_slice(), true),
+            (rejected.as_slice(), false),
+        ] {
+            let body = serde_json::json!({"errors": true, "items": items}).to_string();
+            for outcome in parse(body.as_bytes(), items.len()).unwrap() {
+                match outcome {
+                    Outcome::Misconfigured(_) => assert!(misconfiguration, "{outcome:?}"),
+                    Outcome::Reject(_) => assert!(!misconfiguration, "{outcome:?}"),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -16,9 +16,27 @@
 //! |---|---|
 //! | `2xx` | read each item (see [`super::response`]); retry only the items that ask for it |
 //! | `413` | split the request in halves; a single document too large is dead-lettered |
-//! | `400` | split likewise, to isolate a document that breaks the whole request; alone, it is dead-lettered |
+//! | `400` | split likewise, to isolate a document that breaks the whole request (see below) |
 //! | connection error, timeout, `429`, `5xx`, any other status | retry the whole request |
+//! | a body larger than [`response_limit`] | retry the whole request (without reading it) |
+//!
+//! # Whole-request `400`s
+//!
+//! A `400` to a whole bulk request is rarely about a document (they are
+//! JSON built by this agent): a proxy, a bad `index` or a security plugin
+//! answers `400` to every request. Splitting only helps if it makes
+//! progress, so a document that gets a `400` alone is a *suspect*, judged
+//! once every other part of its request has been tried:
+//!
+//! - if some bulk request (of this or another batch) was accepted meanwhile,
+//!   the cluster works and the suspects are at fault: they are
+//!   dead-lettered;
+//! - if nothing was accepted, the cluster's configuration is: the suspects
+//!   are sent again together, with backoff and an `error` log every tenth
+//!   round, without splitting, until an answer other than `400` comes or
+//!   another request is accepted (then they are split again).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +58,11 @@ pub const DEFAULT_MAX: Duration = Duration::from_secs(30);
 /// `Retry-After` beyond this is taken as this (a misconfigured proxy must
 /// not park the output for hours).
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+/// The largest bulk response read, whatever the request: `filter_path`
+/// keeps real answers to tens of bytes per document.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// The response size always allowed, however small the request.
+pub const MIN_RESPONSE_BYTES: usize = 1 << 20;
 
 /// A capped, jittered exponential backoff schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +80,19 @@ pub(crate) struct Context {
     pub(crate) backoff: Backoff,
     pub(crate) dead_letters: Arc<DeadLetters>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Bulk requests answered `2xx`, by any task: the evidence that the
+    /// cluster accepts requests (see "Whole-request `400`s").
+    pub(crate) accepted: AtomicU64,
+}
+
+/// The largest response read for a request body of `request_bytes`: 16
+/// times the request, at least [`MIN_RESPONSE_BYTES`], at most
+/// [`MAX_RESPONSE_BYTES`]. A larger answer is not a bulk response (a
+/// misbehaving proxy, say) and is treated as a transient failure.
+pub fn response_limit(request_bytes: usize) -> usize {
+    request_bytes
+        .saturating_mul(16)
+        .clamp(MIN_RESPONSE_BYTES, MAX_RESPONSE_BYTES)
 }
 
 impl Backoff {
@@ -102,9 +138,13 @@ enum Attempt {
     Items {
         retry_after: Option<Duration>,
         reason: Option<String>,
+        /// Some item was refused because of the cluster's configuration.
+        misconfigured: bool,
     },
-    /// Split the group and try each half.
-    Split(String),
+    /// `413`: split the group and try each half; alone, dead-letter it.
+    TooLarge(String),
+    /// A whole-request `400` (see "Whole-request `400`s").
+    BadRequest(String),
     /// Try the whole group again.
     Whole {
         reason: String,
@@ -121,70 +161,130 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
     let mut dead: Vec<u8> = Vec::new();
     let mut dead_count = 0u64;
     let mut groups = vec![entries];
-    while let Some(mut group) = groups.pop() {
-        let mut attempt = 0u32;
-        loop {
-            let result = send(
-                &context,
-                &mut group,
-                &mut settled,
-                &mut dead,
-                &mut dead_count,
-            )
-            .await;
-            let pause = match result {
-                Attempt::Items {
-                    retry_after,
-                    reason,
-                } => {
-                    if group.is_empty() {
+    // Documents refused by whole-request `400`s, judged when `groups` is
+    // empty; `rounds` counts the rounds they were refused with nothing
+    // accepted anywhere (a configuration problem).
+    let mut suspects: Vec<Entry> = Vec::new();
+    let mut suspect_reason = String::new();
+    let mut rounds = 0u32;
+    let mut round_start = context.accepted.load(Ordering::Acquire);
+    loop {
+        while let Some(mut group) = groups.pop() {
+            let mut attempt = 0u32;
+            loop {
+                let result = send(
+                    &context,
+                    &mut group,
+                    &mut settled,
+                    &mut dead,
+                    &mut dead_count,
+                )
+                .await;
+                let pause = match result {
+                    Attempt::Items {
+                        retry_after,
+                        reason,
+                        misconfigured,
+                    } => {
+                        if group.is_empty() {
+                            break;
+                        }
+                        Metrics::add(&context.metrics.es_item_retries, group.len() as u64);
+                        let error = reason.as_deref().unwrap_or("");
+                        if misconfigured && attempt.is_multiple_of(10) {
+                            tracing::error!(
+                                documents = group.len(),
+                                attempt,
+                                error,
+                                "elasticsearch refuses documents because of its configuration (index, alias, pipeline or template); fix it, retrying meanwhile"
+                            );
+                        } else if attempt.is_multiple_of(10) {
+                            tracing::warn!(
+                                documents = group.len(),
+                                attempt,
+                                error,
+                                "elasticsearch refused some documents for now; retrying them"
+                            );
+                        }
+                        context.backoff.delay(attempt, retry_after)
+                    }
+                    Attempt::TooLarge(reason) => {
+                        if group.len() == 1 {
+                            let entry = group.remove(0);
+                            dead_letter(&mut dead, &entry, &reason);
+                            dead_count += 1;
+                            settled.push(entry);
+                        } else {
+                            split(&mut groups, group, &reason);
+                        }
                         break;
                     }
-                    Metrics::add(&context.metrics.es_item_retries, group.len() as u64);
-                    if attempt.is_multiple_of(10) {
-                        tracing::warn!(
-                            documents = group.len(),
-                            attempt,
-                            error = reason.as_deref().unwrap_or(""),
-                            "elasticsearch refused some documents for now; retrying them"
-                        );
+                    Attempt::BadRequest(reason) => {
+                        if group.len() == 1 || rounds > 0 {
+                            suspect_reason = reason;
+                            suspects.append(&mut group);
+                        } else {
+                            split(&mut groups, group, &reason);
+                        }
+                        break;
                     }
-                    context.backoff.delay(attempt, retry_after)
-                }
-                Attempt::Split(reason) => {
-                    if group.len() == 1 {
-                        let entry = group.remove(0);
-                        dead_letter(&mut dead, &entry, &reason);
-                        dead_count += 1;
-                        settled.push(entry);
-                    } else {
-                        tracing::debug!(documents = group.len(), %reason, "splitting a bulk request");
-                        let second = group.split_off(group.len() / 2);
-                        groups.push(second);
-                        groups.push(group);
+                    Attempt::Whole {
+                        reason,
+                        retry_after,
+                        unauthorized,
+                    } => {
+                        Metrics::add(&context.metrics.es_request_retries, 1);
+                        let pause = context.backoff.delay(attempt, retry_after);
+                        if unauthorized && attempt.is_multiple_of(10) {
+                            tracing::error!(error = %reason, attempt, "elasticsearch refused the credentials; fix them, retrying meanwhile");
+                        } else if attempt.is_multiple_of(10) {
+                            tracing::warn!(error = %reason, attempt, pause = ?pause, "bulk request failed; retrying");
+                        } else {
+                            tracing::debug!(error = %reason, attempt, "bulk request failed; retrying");
+                        }
+                        pause
                     }
-                    break;
-                }
-                Attempt::Whole {
-                    reason,
-                    retry_after,
-                    unauthorized,
-                } => {
-                    Metrics::add(&context.metrics.es_request_retries, 1);
-                    let pause = context.backoff.delay(attempt, retry_after);
-                    if unauthorized && attempt.is_multiple_of(10) {
-                        tracing::error!(error = %reason, attempt, "elasticsearch refused the credentials; fix them, retrying meanwhile");
-                    } else if attempt.is_multiple_of(10) {
-                        tracing::warn!(error = %reason, attempt, pause = ?pause, "bulk request failed; retrying");
-                    } else {
-                        tracing::debug!(error = %reason, attempt, "bulk request failed; retrying");
-                    }
-                    pause
-                }
-            };
-            tokio::time::sleep(pause).await;
-            attempt = attempt.saturating_add(1);
+                };
+                tokio::time::sleep(pause).await;
+                attempt = attempt.saturating_add(1);
+            }
         }
+        if suspects.is_empty() {
+            break;
+        }
+        let accepted = context.accepted.load(Ordering::Acquire);
+        let progress = accepted != round_start;
+        round_start = accepted;
+        if progress && rounds == 0 {
+            // Each suspect was refused alone while requests were accepted:
+            // the documents are at fault.
+            for entry in suspects.drain(..) {
+                dead_letter(&mut dead, &entry, &suspect_reason);
+                dead_count += 1;
+                settled.push(entry);
+            }
+            break;
+        }
+        if progress {
+            // The cluster accepts requests again: isolate the documents.
+            rounds = 0;
+        } else {
+            // Nothing accepted anywhere: the configuration is at fault.
+            Metrics::add(&context.metrics.es_request_retries, 1);
+            let pause = context.backoff.delay(rounds, None);
+            if rounds.is_multiple_of(10) {
+                tracing::error!(
+                    documents = suspects.len(),
+                    attempt = rounds,
+                    error = %suspect_reason,
+                    pause = ?pause,
+                    "elasticsearch answers 400 to every bulk request, however small; check `output.elasticsearch.index`, proxies and security plugins; retrying meanwhile"
+                );
+            }
+            tokio::time::sleep(pause).await;
+            rounds = rounds.saturating_add(1);
+        }
+        groups.push(std::mem::take(&mut suspects));
     }
     if !dead.is_empty() {
         write_dead_letters(&context, dead).await;
@@ -193,6 +293,14 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
     for entry in &settled {
         entry.settle();
     }
+}
+
+/// Splits `group` in halves onto `groups`, the first half on top.
+fn split(groups: &mut Vec<Vec<Entry>>, mut group: Vec<Entry>, reason: &str) {
+    tracing::debug!(documents = group.len(), %reason, "splitting a bulk request");
+    let second = group.split_off(group.len() / 2);
+    groups.push(second);
+    groups.push(group);
 }
 
 /// One bulk request for `group`. Documents with a final outcome move from
@@ -205,6 +313,7 @@ async fn send(
     dead_count: &mut u64,
 ) -> Attempt {
     let body = bulk::body(group.iter().map(Entry::document));
+    let limit = response_limit(body.len());
     let client = &context.client;
     let sent = client
         .send(
@@ -227,7 +336,22 @@ async fn send(
     };
     let status = response.status_code().as_u16();
     let retry_after = retry_after(response.headers());
+    let too_large = |length: u64| Attempt::Whole {
+        reason: format!("{status} response of {length} bytes, more than the {limit} read"),
+        retry_after,
+        unauthorized: false,
+    };
+    // The `elasticsearch` crate reads bodies whole: a declared length is
+    // checked before reading; a chunked body is bounded in time by the
+    // request timeout, and checked after.
+    if let Some(length) = response
+        .content_length()
+        .filter(|&length| length > limit as u64)
+    {
+        return too_large(length);
+    }
     let bytes = match response.bytes().await {
+        Ok(bytes) if bytes.len() > limit => return too_large(bytes.len() as u64),
         Ok(bytes) => bytes,
         Err(error) => {
             return Attempt::Whole {
@@ -239,7 +363,8 @@ async fn send(
     };
     match status {
         200..=299 => {}
-        400 | 413 => return Attempt::Split(format!("{status} {}", excerpt(&bytes))),
+        400 => return Attempt::BadRequest(format!("{status} {}", excerpt(&bytes))),
+        413 => return Attempt::TooLarge(format!("{status} {}", excerpt(&bytes))),
         _ => {
             return Attempt::Whole {
                 reason: format!("{status} {}", excerpt(&bytes)),
@@ -258,10 +383,12 @@ async fn send(
             }
         }
     };
+    context.accepted.fetch_add(1, Ordering::AcqRel);
     let mut indexed = 0u64;
     let mut duplicates = 0u64;
     let mut retry = Vec::new();
     let mut first_reason = None;
+    let mut misconfigured = false;
     for (entry, outcome) in std::mem::take(group).into_iter().zip(outcomes) {
         match outcome {
             Outcome::Indexed => {
@@ -281,6 +408,14 @@ async fn send(
                 first_reason.get_or_insert(reason);
                 retry.push(entry);
             }
+            Outcome::Misconfigured(reason) => {
+                if !misconfigured {
+                    // The reason the operator must see comes first.
+                    first_reason = Some(reason);
+                    misconfigured = true;
+                }
+                retry.push(entry);
+            }
         }
     }
     *group = retry;
@@ -289,6 +424,7 @@ async fn send(
     Attempt::Items {
         retry_after,
         reason: first_reason,
+        misconfigured,
     }
 }
 
@@ -401,6 +537,13 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         headers.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn response_limit_grows_with_the_request_within_bounds() {
+        assert_eq!(response_limit(0), MIN_RESPONSE_BYTES);
+        assert_eq!(response_limit(1 << 20), 16 << 20);
+        assert_eq!(response_limit(usize::MAX), MAX_RESPONSE_BYTES);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Options {
     pub latency: Duration,
     /// Answer 403 insufficient scope to every logs request.
     pub forbidden: bool,
+    /// Send no `Link rel="next"` header.
+    pub no_link: bool,
 }
 
 impl Default for Options {
@@ -51,6 +53,7 @@ impl Default for Options {
             rate_limit_at: None,
             latency: Duration::ZERO,
             forbidden: false,
+            no_link: false,
         }
     }
 }
@@ -519,7 +522,7 @@ fn serve_logs(
             .join(",")
     );
     let mut response = response(StatusCode::OK, body);
-    if let Some(next_from) = next_from {
+    if let Some(next_from) = next_from.filter(|_| !state.options.no_link) {
         let link =
             format!("<http://{addr}/api/v2/logs?from={next_from}&take={take}>; rel=\"next\"");
         response
