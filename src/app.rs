@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::delivery::{self, Delivery};
+use crate::enrichment;
 use crate::inputs::webhook;
 use crate::outputs::file::{self, FileOutput};
 use crate::pipeline::Pipeline;
@@ -126,13 +127,21 @@ impl App {
             ));
         }
 
+        let enrich_config = config.enrich.clone();
+        let enrichment = tokio::task::spawn_blocking(move || enrichment::load(&enrich_config))
+            .await
+            .context("enrichment loading task failed")?;
+        for warning in &enrichment.warnings {
+            tracing::warn!(%warning, "enrichment disabled");
+        }
+
         let abort = Arc::new(AtomicBool::new(false));
         let delivery = delivery::spawn(
             delivery::Parts {
                 reader: spool.reader,
                 acker: spool.acker.clone(),
                 dead_letters: spool.dead_letters,
-                pipeline: Pipeline::new(config.pipeline.clone()),
+                pipeline: Pipeline::new(config.pipeline.clone(), enrichment.enrichers),
                 outputs: senders,
                 metrics: Arc::clone(&metrics),
                 abort: Arc::clone(&abort),

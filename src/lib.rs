@@ -6,6 +6,8 @@
 //! - [`inputs`]: the webhook listener (and framing shared with `convert`).
 //! - [`spool`]: the durable on-disk queue; the durability boundary.
 //! - [`pipeline`]: pure event → ECS document mapping.
+//! - [`convert`]: the `convert` command (events → ECS NDJSON, no network).
+//! - [`enrichment`]: loads the GeoIP databases and uap-core regexes.
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
 //! - [`outputs`]: NDJSON files.
 //! - [`telemetry`]: logging and metrics.
@@ -13,8 +15,10 @@
 
 pub mod app;
 pub mod config;
+pub mod convert;
 pub mod dedup;
 pub mod delivery;
+pub mod enrichment;
 pub mod event;
 pub mod inputs;
 pub mod outputs;

@@ -1,134 +1,672 @@
-//! [`LogEvent`] → ECS document (first cut: `@timestamp`, `event.id`,
-//! `event.original`, `ecs.version`, `auth0.logs.data.*`).
+//! [`LogEvent`] + enrichment → ECS document, written straight to JSON.
+//!
+//! Field for field what Elastic's Auth0 integration 1.23 produces (see
+//! `fields/README.md` for the list and the differences), plus what the
+//! agent adds in Elastic's world (`data_stream.*`, `event.dataset`,
+//! `event.module`, `event.ingested`, `input.type`, `tags`, `agent.*`).
+//! Where Elastic fails an event we do not: a bad `date` falls back to the
+//! time in the `log_id`, then the receive time, with `error.message` saying
+//! so and `event.original` kept; values of the wrong JSON type are coerced
+//! so that every field always has one type (see [`Kind`]).
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::net::IpAddr;
+
 use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use super::decode::LogEvent;
-use super::{Config, ECS_VERSION};
-use crate::event::{Document, RawEvent};
+use super::json::{Value, Writer};
+use super::{Inner, ECS_VERSION};
+use crate::event::{Document, LogId, RawEvent};
 
-/// Builds the document of one event.
-pub fn document(log: &LogEvent, raw: &RawEvent, config: &Config) -> Document {
-    let mut event = Map::new();
-    let mut error_message = None;
-    let timestamp = match log.data.get("date").map(parse_date) {
-        Some(Ok(date)) => date,
-        Some(Err(message)) => {
-            error_message = Some(message);
-            raw.received_at
-        }
-        None => {
-            error_message = Some("event has no `date`; @timestamp is the receive time".to_owned());
-            raw.received_at
-        }
-    };
-    if let Some(log_id) = &log.log_id {
-        event.insert("id".to_owned(), Value::String(log_id.0.clone()));
-    }
-    if config.preserve_original_event || error_message.is_some() {
-        event.insert(
-            "original".to_owned(),
-            Value::String(String::from_utf8_lossy(&raw.bytes).into_owned()),
-        );
-    }
-    let mut document = json!({
-        "@timestamp": format_timestamp(timestamp),
-        "ecs": { "version": ECS_VERSION },
-        "event": event,
-        "auth0": { "logs": { "data": log.data } },
-    });
-    if let (Some(message), Value::Object(object)) = (error_message, &mut document) {
-        object.insert("error".to_owned(), json!({ "message": message }));
-    }
-    Document {
-        id: log.log_id.clone(),
-        json: document.to_string(),
+/// `data_stream.type`.
+pub const DATA_STREAM_TYPE: &str = "logs";
+/// `data_stream.dataset` and `event.dataset`.
+pub const DATASET: &str = "auth0.logs";
+/// `event.module`.
+pub const MODULE: &str = "auth0";
+/// `agent.type`.
+pub const AGENT_TYPE: &str = "auth0-ingest";
+/// The tag Elastic adds when `event.original` is kept.
+pub const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
+
+/// What a member of `auth0.logs.data` is mapped as, which decides how a
+/// value of another JSON type is coerced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A keyword (or text): strings kept, numbers and booleans as their JSON
+    /// text, arrays element-wise, objects as JSON text.
+    Keyword,
+    /// A `flattened` object: objects kept, anything else wrapped as
+    /// `{"value": …}`.
+    Flattened,
+    /// A group of keywords (`location_info`): an object whose members are
+    /// keywords; anything else dropped.
+    KeywordGroup,
+    /// A boolean: `true`/`false`, also as strings or 0/1; anything else
+    /// dropped.
+    Boolean,
+    /// Not mapped (`dynamic: false`): kept in `_source` as it is.
+    Unmapped,
+}
+
+/// The kind of member `key` of `auth0.logs.data` (after the removals).
+pub fn kind(key: &str) -> Kind {
+    match key {
+        "agent_id"
+        | "audience"
+        | "client_id"
+        | "client_ip"
+        | "client_name"
+        | "connection"
+        | "connection_id"
+        | "description"
+        | "email"
+        | "environment_name"
+        | "external_agent_id"
+        | "hostname"
+        | "identity_user_id"
+        | "mtls_thumbprint_sha256"
+        | "organization_id"
+        | "organization_name"
+        | "scope"
+        | "session_connection"
+        | "strategy"
+        | "strategy_type"
+        | "tenant_name"
+        | "title"
+        | "tracking_id"
+        | "transaction_linking_id" => Kind::Keyword,
+        "$event_schema" | "auth0_client" | "body" | "details" | "query" | "references"
+        | "security_context" => Kind::Flattened,
+        "location_info" => Kind::KeywordGroup,
+        "is_mobile" => Kind::Boolean,
+        _ => Kind::Unmapped,
     }
 }
 
-fn parse_date(value: &Value) -> Result<OffsetDateTime, String> {
-    let Value::String(text) = value else {
-        return Err("`date` is not a string; @timestamp is the receive time".to_owned());
+/// The parts of an event the document is written from.
+struct Mapped<'a> {
+    timestamp: OffsetDateTime,
+    notes: Vec<String>,
+    log_id: Option<Cow<'a, str>>,
+    code: Option<Cow<'a, str>>,
+    source_ip: Option<IpAddr>,
+    user_name: Option<Cow<'a, str>>,
+    user_id: Option<Cow<'a, str>>,
+    user_agent: Option<Cow<'a, str>>,
+    log_level_error: bool,
+    login: Login,
+    data: Vec<(Cow<'a, str>, Value<'a>)>,
+}
+
+#[derive(Default)]
+struct Login {
+    initiated_at: Option<String>,
+    completed_at: Option<String>,
+    elapsed_time: Option<i64>,
+    logins_count: Option<i64>,
+}
+
+/// Builds the document of one event.
+pub(crate) fn document(
+    inner: &Inner,
+    raw: &RawEvent,
+    log: LogEvent<'_>,
+    now: OffsetDateTime,
+) -> Document {
+    let envelope_id = log.envelope_id.clone();
+    let mapped = map(log, raw.received_at);
+    let id = envelope_id
+        .as_deref()
+        .or(mapped.log_id.as_deref())
+        .map(|id| LogId(id.to_owned()));
+    let mut json = String::with_capacity(raw.bytes.len() + 1024);
+    json.push('{');
+    write(
+        &mut Writer::new(&mut json),
+        inner,
+        raw,
+        &mapped,
+        envelope_id.as_deref(),
+        now,
+    );
+    json.push('}');
+    Document { id, json }
+}
+
+fn map(log: LogEvent<'_>, received_at: OffsetDateTime) -> Mapped<'_> {
+    let mut notes = Vec::new();
+    let mut date = None;
+    let mut mapped = Mapped {
+        timestamp: received_at,
+        notes: Vec::new(),
+        log_id: None,
+        code: None,
+        source_ip: None,
+        user_name: None,
+        user_id: None,
+        user_agent: None,
+        log_level_error: false,
+        login: Login::default(),
+        data: Vec::with_capacity(log.data.len() + 4),
     };
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|error| {
-        format!("`date` `{text}` is not RFC 3339 ({error}); @timestamp is the receive time")
-    })
+    let mut is_mobile: Option<Value<'_>> = None;
+    let mut details: Option<Value<'_>> = None;
+    for (key, value) in log.data {
+        match &*key {
+            "date" => date = Some(value),
+            "type" => mapped.code = keyword(value),
+            "log_id" => mapped.log_id = keyword(value),
+            "ip" => match keyword(value) {
+                Some(text) => match text.trim().parse::<IpAddr>() {
+                    Ok(address) => mapped.source_ip = Some(address),
+                    Err(_) => {
+                        notes.push(format!("`ip` `{text}` is not an IP address; no source.ip"))
+                    }
+                },
+                None => {}
+            },
+            "user_name" => mapped.user_name = keyword(value),
+            "user_id" => mapped.user_id = keyword(value),
+            "user_agent" => mapped.user_agent = keyword(value),
+            "_id" | "type_id" | "classification" | "login" => {}
+            "isMobile" => {
+                if is_mobile.is_none() {
+                    is_mobile = Some(value);
+                }
+            }
+            "is_mobile" => is_mobile = Some(value),
+            "details" => details = Some(value),
+            "$event_schema" => {
+                let mut value = value;
+                if let Value::Object(members) = &mut value {
+                    members.retain(|(name, _)| name != "version");
+                }
+                mapped.data.push((key, value));
+            }
+            _ => mapped.data.push((key, value)),
+        }
+    }
+
+    match date.as_ref().map(parse_date) {
+        Some(Ok(timestamp)) => {
+            mapped.timestamp = timestamp;
+            if let Some(date) = date {
+                mapped.data.push((Cow::Borrowed("date"), date));
+            }
+        }
+        failure => {
+            let why = match failure {
+                Some(Err(why)) => why,
+                _ => "event has no `date`".to_owned(),
+            };
+            match mapped.log_id.as_deref().and_then(log_id_time) {
+                Some(timestamp) => {
+                    mapped.timestamp = timestamp;
+                    notes.push(format!("{why}; @timestamp is the time in the log_id"));
+                }
+                None => notes.push(format!("{why}; @timestamp is the receive time")),
+            }
+        }
+    }
+
+    if let Some(mut details) = details {
+        if let Value::Object(members) = &mut details {
+            mapped.log_level_error = members
+                .iter()
+                .any(|(key, value)| key == "error" && !value.is_null());
+            for (key, value) in members.iter_mut() {
+                match &**key {
+                    "initiatedAt" | "completedAt" if !value.is_null() => {
+                        let target = if key == "initiatedAt" {
+                            &mut mapped.login.initiated_at
+                        } else {
+                            &mut mapped.login.completed_at
+                        };
+                        match to_long(value).and_then(|millis| Some((millis, unix_ms(millis)?))) {
+                            Some((millis, date)) => {
+                                *value = Value::Number(millis.into());
+                                *target = Some(date);
+                            }
+                            None => notes.push(format!(
+                                "`details.{key}` `{value}` is not a time in milliseconds"
+                            )),
+                        }
+                    }
+                    "elapsedTime" if !value.is_null() => match to_long(value) {
+                        Some(elapsed) => mapped.login.elapsed_time = Some(elapsed),
+                        None => {
+                            notes.push(format!("`details.elapsedTime` `{value}` is not a number"))
+                        }
+                    },
+                    "stats" if mapped.code.as_deref() == Some("s") => {
+                        if let Some(count) =
+                            value.get("loginsCount").filter(|count| !count.is_null())
+                        {
+                            match to_long(count) {
+                                Some(count) => mapped.login.logins_count = Some(count),
+                                None => notes.push(format!(
+                                    "`details.stats.loginsCount` `{count}` is not a number"
+                                )),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        mapped.data.push((Cow::Borrowed("details"), details));
+    }
+    if let Some(value) = is_mobile.and_then(boolean) {
+        mapped
+            .data
+            .push((Cow::Borrowed("is_mobile"), Value::Bool(value)));
+    }
+
+    // Coerce to one JSON type per field, then Elastic's empty sweep.
+    let mut data = std::mem::take(&mut mapped.data);
+    data.retain_mut(|(key, value)| {
+        if key == "date" {
+            return true;
+        }
+        match kind(key) {
+            Kind::Keyword => coerce_keyword(value),
+            Kind::Flattened => {
+                if !matches!(value, Value::Object(_)) && !value.is_null() {
+                    let inner = std::mem::replace(value, Value::Null);
+                    *value = Value::Object(vec![(Cow::Borrowed("value"), inner)]);
+                }
+            }
+            Kind::KeywordGroup => match value {
+                Value::Object(members) => members
+                    .iter_mut()
+                    .for_each(|(_, member)| coerce_keyword(member)),
+                _ => *value = Value::Null,
+            },
+            Kind::Boolean | Kind::Unmapped => {}
+        }
+        !value.sweep()
+    });
+    mapped.data = data;
+    mapped.notes = notes;
+    mapped
+}
+
+fn write(
+    writer: &mut Writer<'_>,
+    inner: &Inner,
+    raw: &RawEvent,
+    mapped: &Mapped<'_>,
+    envelope_id: Option<&str>,
+    now: OffsetDateTime,
+) {
+    let config = &inner.config;
+    let known = mapped
+        .code
+        .as_deref()
+        .and_then(|code| inner.types.get(code));
+    let keep_original = config.preserve_original_event || !mapped.notes.is_empty();
+
+    writer.str("@timestamp", &format_timestamp(mapped.timestamp));
+    writer.object("agent", |agent| {
+        agent.str("type", AGENT_TYPE);
+        agent.str("version", env!("CARGO_PKG_VERSION"));
+    });
+    writer.object("auth0", |auth0| {
+        auth0.object("logs", |logs| {
+            logs.object("data", |data| {
+                for (key, value) in &mapped.data {
+                    data.value(key, value);
+                }
+                if let Some(code) = mapped.code.as_deref() {
+                    data.str(
+                        "type",
+                        known.map_or(code, |known| known.description.as_str()),
+                    );
+                    data.str("type_id", code);
+                    if let Some(known) = known {
+                        data.str("classification", &known.classification);
+                    }
+                }
+                let login = &mapped.login;
+                if login.initiated_at.is_some()
+                    || login.completed_at.is_some()
+                    || login.elapsed_time.is_some()
+                    || login.logins_count.is_some()
+                {
+                    data.object("login", |writer| {
+                        if let Some(date) = &login.completed_at {
+                            writer.str("completedAt", date);
+                        }
+                        if let Some(elapsed) = login.elapsed_time {
+                            writer.i64("elapsedTime", elapsed);
+                        }
+                        if let Some(date) = &login.initiated_at {
+                            writer.str("initiatedAt", date);
+                        }
+                        if let Some(count) = login.logins_count {
+                            writer.object("stats", |stats| stats.i64("loginsCount", count));
+                        }
+                    });
+                }
+            });
+        });
+    });
+    writer.object("data_stream", |data_stream| {
+        data_stream.str("dataset", DATASET);
+        data_stream.str("namespace", &config.namespace);
+        data_stream.str("type", DATA_STREAM_TYPE);
+    });
+    writer.object("ecs", |ecs| ecs.str("version", ECS_VERSION));
+    if !mapped.notes.is_empty() {
+        writer.object("error", |error| {
+            error.str("message", &mapped.notes.join("; "))
+        });
+    }
+    writer.object("event", |event| {
+        match (mapped.code.as_deref(), known) {
+            (Some(_), Some(known)) => event.str("action", &known.action),
+            (Some(code), None) => event.str("action", &format!("unknown-{code}")),
+            (None, _) => {}
+        }
+        match known {
+            Some(known) => {
+                let mut categories = Vec::with_capacity(known.categories.len() + 1);
+                categories.push("authentication");
+                categories.extend(known.categories.iter().map(String::as_str));
+                event.str_array("category", &categories);
+            }
+            None => event.str_array("category", &["authentication"]),
+        }
+        event.str("dataset", DATASET);
+        if let Some(id) = mapped.log_id.as_deref().or(envelope_id) {
+            event.str("id", id);
+        }
+        event.str("ingested", &format_timestamp(now));
+        event.str("kind", "event");
+        event.str("module", MODULE);
+        if keep_original {
+            event.str("original", &String::from_utf8_lossy(&raw.bytes));
+        }
+        if let Some(known) = known {
+            event.str("outcome", known.outcome);
+        }
+        match (mapped.code.as_deref(), known) {
+            (_, Some(known)) => event.str_array("type", &known.types),
+            (Some(_), None) => event.str_array("type", &["info"]),
+            (None, None) => {}
+        }
+    });
+    writer.object("input", |input| input.str("type", raw.input.as_str()));
+    writer.object("log", |log| {
+        log.str(
+            "level",
+            if mapped.log_level_error {
+                "error"
+            } else {
+                "info"
+            },
+        );
+    });
+    if let Some(address) = mapped.source_ip {
+        writer.object("network", |network| {
+            network.str("type", if address.is_ipv6() { "ipv6" } else { "ipv4" });
+        });
+    }
+
+    let (user_name, user_domain) = mapped
+        .user_name
+        .as_deref()
+        .map(|name| split_user_name(inner.user_name.as_ref(), name))
+        .unwrap_or((None, None));
+    let user_email = mapped
+        .user_name
+        .as_deref()
+        .filter(|name| name.find('@').is_some_and(|at| at > 0));
+    let user_id = mapped.user_id.as_deref();
+    let mut related: Vec<&str> = Vec::with_capacity(3);
+    for user in [user_id, user_name, user_email].into_iter().flatten() {
+        if !related.contains(&user) {
+            related.push(user);
+        }
+    }
+    if !related.is_empty() {
+        writer.object("related", |writer| writer.str_array("user", &related));
+    }
+    if let Some(address) = mapped.source_ip {
+        let rendered = inner.enrichers.geo.lookup(address);
+        writer.object("source", |source| {
+            source.members(&rendered.autonomous_system);
+            source.members(&rendered.geo);
+            source.str("ip", &address.to_string());
+        });
+    }
+    let mut tags: Vec<&str> = Vec::with_capacity(config.tags.len() + 1);
+    if keep_original {
+        tags.push(PRESERVE_ORIGINAL_TAG);
+    }
+    for tag in &config.tags {
+        if !tags.contains(&tag.as_str()) {
+            tags.push(tag);
+        }
+    }
+    if !tags.is_empty() {
+        writer.str_array("tags", &tags);
+    }
+    if user_id.is_some() || user_name.is_some() {
+        writer.object("user", |user| {
+            if let Some(domain) = user_domain {
+                user.str("domain", domain);
+            }
+            if let Some(email) = user_email {
+                user.str("email", email);
+            }
+            if let Some(id) = user_id {
+                user.str("id", id);
+            }
+            if let Some(name) = user_name {
+                user.str("name", name);
+            }
+        });
+    }
+    if let Some(agent) = mapped.user_agent.as_deref() {
+        let members = inner.enrichers.user_agents.members(agent);
+        writer.object("user_agent", |user_agent| {
+            user_agent.members(&members);
+            user_agent.str("original", agent);
+        });
+    }
+}
+
+/// Elastic's grok: `%{USERNAME:user.name}@%{HOSTNAME:user.domain}`
+/// (unanchored), else the whole text as `user.name`.
+fn split_user_name<'t>(
+    pattern: Option<&regex::Regex>,
+    text: &'t str,
+) -> (Option<&'t str>, Option<&'t str>) {
+    match pattern.and_then(|pattern| pattern.captures(text)) {
+        Some(captures) => (
+            captures.get(1).map(|found| found.as_str()),
+            captures
+                .get(2)
+                .map(|found| found.as_str())
+                .filter(|domain| !domain.is_empty()),
+        ),
+        None => (Some(text), None),
+    }
+}
+
+/// The regex of [`split_user_name`]: grok's USERNAME and HOSTNAME.
+pub(crate) const USER_NAME_PATTERN: &str = r"([a-zA-Z0-9._-]+)@(\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*(?:\.?|\b))";
+
+/// A keyword text of any value; `None` for null and `""`.
+fn keyword(value: Value<'_>) -> Option<Cow<'_, str>> {
+    match value {
+        Value::Null => None,
+        Value::String(text) if text.is_empty() => None,
+        Value::String(text) => Some(text),
+        other => Some(Cow::Owned(other.to_keyword().into_owned())),
+    }
+}
+
+fn coerce_keyword(value: &mut Value<'_>) {
+    match value {
+        Value::String(_) | Value::Null => {}
+        Value::Array(elements) => {
+            for element in elements.iter_mut() {
+                if !matches!(element, Value::String(_) | Value::Null) {
+                    *element = Value::String(Cow::Owned(element.to_keyword().into_owned()));
+                }
+            }
+        }
+        other => *other = Value::String(Cow::Owned(other.to_keyword().into_owned())),
+    }
+}
+
+fn boolean(value: Value<'_>) -> Option<bool> {
+    match value {
+        Value::Bool(value) => Some(value),
+        Value::String(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        Value::Number(number) => match number.as_u64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A number or numeric string (scientific notation included) as a long,
+/// rounded as Elastic's `Math.round(Double.parseDouble(…))`.
+fn to_long(value: &Value<'_>) -> Option<i64> {
+    let float = match value {
+        Value::Number(number) => {
+            if let Some(integer) = number.as_i64() {
+                return Some(integer);
+            }
+            number.as_f64()?
+        }
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(integer) = text.parse::<i64>() {
+                return Some(integer);
+            }
+            text.parse::<f64>().ok()?
+        }
+        _ => return None,
+    };
+    // `as` saturates; the range check keeps out values that would.
+    (float.is_finite() && float.abs() < 9.0e18).then(|| float.round() as i64)
+}
+
+/// Epoch milliseconds as an Elasticsearch date.
+fn unix_ms(millis: i64) -> Option<String> {
+    let nanos = i128::from(millis).checked_mul(1_000_000)?;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .map(format_timestamp)
+}
+
+/// `date` as Elasticsearch's ISO-8601 parser reads it: RFC 3339, or a local
+/// date-time or date taken as UTC; a number is epoch milliseconds.
+fn parse_date(value: &Value<'_>) -> Result<OffsetDateTime, String> {
+    match value {
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(date) = OffsetDateTime::parse(text, &Rfc3339) {
+                return Ok(date);
+            }
+            let local = format_description!(
+                version = 2,
+                "[year]-[month]-[day][first [T] [ ]][hour]:[minute][optional [:[second][optional [.[subsecond]]]]]"
+            );
+            if let Ok(date) = PrimitiveDateTime::parse(text, &local) {
+                return Ok(date.assume_utc());
+            }
+            let day = format_description!("[year]-[month]-[day]");
+            if let Ok(date) = Date::parse(text, &day) {
+                return Ok(date.midnight().assume_utc());
+            }
+            Err(format!("`date` `{text}` is not an ISO-8601 date"))
+        }
+        Value::Number(_) => to_long(value)
+            .and_then(|millis| {
+                OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(millis).checked_mul(1_000_000)?,
+                )
+                .ok()
+            })
+            .ok_or_else(|| format!("`date` `{value}` is not a time in milliseconds")),
+        other => Err(format!("`date` `{other}` is not a date")),
+    }
+}
+
+/// The time a `log_id` embeds: `900` + `YYYYMMDDhhmmss` + digits (UTC).
+fn log_id_time(log_id: &str) -> Option<OffsetDateTime> {
+    let digits = log_id.strip_prefix("900")?.get(..14)?;
+    let number = |range: std::ops::Range<usize>| digits.get(range)?.parse::<u32>().ok();
+    let month = time::Month::try_from(u8::try_from(number(4..6)?).ok()?).ok()?;
+    let date = Date::from_calendar_date(
+        i32::try_from(number(0..4)?).ok()?,
+        month,
+        u8::try_from(number(6..8)?).ok()?,
+    )
+    .ok()?;
+    let time = time::Time::from_hms(
+        u8::try_from(number(8..10)?).ok()?,
+        u8::try_from(number(10..12)?).ok()?,
+        u8::try_from(number(12..14)?).ok()?,
+    )
+    .ok()?;
+    Some(PrimitiveDateTime::new(date, time).assume_utc())
 }
 
 /// `2026-11-21T10:00:00.123Z`: millisecond precision, UTC, as Elasticsearch
 /// writes dates.
 pub fn format_timestamp(timestamp: OffsetDateTime) -> String {
-    let utc = timestamp.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day(),
-        utc.hour(),
-        utc.minute(),
-        utc.second(),
-        utc.millisecond()
-    )
+    let utc = timestamp.to_offset(UtcOffset::UTC);
+    let Ok(year) = u32::try_from(utc.year()) else {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second(),
+            utc.millisecond()
+        );
+    };
+    let mut out = String::with_capacity(24);
+    push_padded(&mut out, year, 4);
+    out.push('-');
+    push_padded(&mut out, u32::from(u8::from(utc.month())), 2);
+    out.push('-');
+    push_padded(&mut out, u32::from(utc.day()), 2);
+    out.push('T');
+    push_padded(&mut out, u32::from(utc.hour()), 2);
+    out.push(':');
+    push_padded(&mut out, u32::from(utc.minute()), 2);
+    out.push(':');
+    push_padded(&mut out, u32::from(utc.second()), 2);
+    out.push('.');
+    push_padded(&mut out, u32::from(utc.millisecond()), 3);
+    out.push('Z');
+    out
 }
 
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-
-    use super::*;
-    use crate::event::Input;
-    use crate::pipeline::decode::decode;
-
-    fn map(event: &str, preserve: bool) -> Value {
-        let raw = RawEvent {
-            input: Input::Webhook,
-            received_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
-            bytes: Bytes::copy_from_slice(event.as_bytes()),
-        };
-        let log = decode(&raw.bytes).unwrap();
-        let config = Config {
-            preserve_original_event: preserve,
-        };
-        serde_json::from_str(&document(&log, &raw, &config).json).unwrap()
+fn push_padded(out: &mut String, value: u32, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let text = buffer.format(value);
+    for _ in text.len()..width {
+        out.push('0');
     }
-
-    #[test]
-    fn envelope_maps_timestamp_id_and_data() {
-        let document = map(
-            r#"{"log_id":"900","data":{"date":"2021-11-03T03:25:28.923+01:00","type":"s","log_id":"900"}}"#,
-            false,
-        );
-        assert_eq!(
-            document,
-            json!({
-                "@timestamp": "2021-11-03T02:25:28.923Z",
-                "ecs": {"version": "8.11.0"},
-                "event": {"id": "900"},
-                "auth0": {"logs": {"data": {"date": "2021-11-03T03:25:28.923+01:00", "type": "s", "log_id": "900"}}}
-            })
-        );
-    }
-
-    #[test]
-    fn bad_date_falls_back_to_receive_time_and_keeps_the_original() {
-        let document = map(r#"{"log_id":"1","date":"yesterday"}"#, false);
-        assert_eq!(document["@timestamp"], "2023-11-14T22:13:20.000Z");
-        assert!(document["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not RFC 3339"));
-        assert_eq!(
-            document["event"]["original"],
-            r#"{"log_id":"1","date":"yesterday"}"#
-        );
-    }
-
-    #[test]
-    fn original_is_kept_when_asked() {
-        let event = r#"{"log_id":"1","data":{"date":"2021-11-03T03:25:28Z"}}"#;
-        assert_eq!(map(event, true)["event"]["original"], event);
-        assert!(map(event, false)["event"].get("original").is_none());
-    }
+    out.push_str(text);
 }
