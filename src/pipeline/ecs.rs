@@ -118,7 +118,7 @@ pub(crate) fn document(
     now: OffsetDateTime,
 ) -> Document {
     let envelope_id = log.envelope_id.clone();
-    let mapped = map(log, raw.received_at);
+    let mapped = map(log, envelope_id.as_deref(), raw.received_at);
     let id = envelope_id
         .as_deref()
         .or(mapped.log_id.as_deref())
@@ -137,7 +137,11 @@ pub(crate) fn document(
     Document { id, json }
 }
 
-fn map(log: LogEvent<'_>, received_at: OffsetDateTime) -> Mapped<'_> {
+fn map<'a>(
+    log: LogEvent<'a>,
+    envelope_id: Option<&str>,
+    received_at: OffsetDateTime,
+) -> Mapped<'a> {
     let mut notes = Vec::new();
     let mut date = None;
     let mut mapped = Mapped {
@@ -160,15 +164,16 @@ fn map(log: LogEvent<'_>, received_at: OffsetDateTime) -> Mapped<'_> {
             "date" => date = Some(value),
             "type" => mapped.code = keyword(value),
             "log_id" => mapped.log_id = keyword(value),
-            "ip" => match keyword(value) {
-                Some(text) => match text.trim().parse::<IpAddr>() {
-                    Ok(address) => mapped.source_ip = Some(address),
-                    Err(_) => {
-                        notes.push(format!("`ip` `{text}` is not an IP address; no source.ip"))
+            "ip" => {
+                if let Some(text) = keyword(value) {
+                    match text.trim().parse::<IpAddr>() {
+                        Ok(address) => mapped.source_ip = Some(address),
+                        Err(_) => {
+                            notes.push(format!("`ip` `{text}` is not an IP address; no source.ip"))
+                        }
                     }
-                },
-                None => {}
-            },
+                }
+            }
             "user_name" => mapped.user_name = keyword(value),
             "user_id" => mapped.user_id = keyword(value),
             "user_agent" => mapped.user_agent = keyword(value),
@@ -203,7 +208,12 @@ fn map(log: LogEvent<'_>, received_at: OffsetDateTime) -> Mapped<'_> {
                 Some(Err(why)) => why,
                 _ => "event has no `date`".to_owned(),
             };
-            match mapped.log_id.as_deref().and_then(log_id_time) {
+            match mapped
+                .log_id
+                .as_deref()
+                .or(envelope_id)
+                .and_then(log_id_time)
+            {
                 Some(timestamp) => {
                     mapped.timestamp = timestamp;
                     notes.push(format!("{why}; @timestamp is the time in the log_id"));

@@ -210,18 +210,15 @@ pub fn write_value(out: &mut String, value: &Value<'_>) {
     }
 }
 
-/// Writes a number as `serde_json` does (`1.5`, `-3`, `1e300` as `1e300`).
+/// Writes a number as `serde_json` does.
 pub fn write_number(out: &mut String, number: &serde_json::Number) {
     if let Some(value) = number.as_u64() {
         out.push_str(itoa::Buffer::new().format(value));
     } else if let Some(value) = number.as_i64() {
         out.push_str(itoa::Buffer::new().format(value));
-    } else if let Some(value) = number.as_f64() {
-        if value.is_finite() {
-            out.push_str(ryu::Buffer::new().format_finite(value));
-        } else {
-            out.push_str("null");
-        }
+    } else {
+        // Floats are rare here; serde_json's own text keeps us identical to it.
+        out.push_str(&number.to_string());
     }
 }
 

@@ -18,7 +18,7 @@ use maxminddb::Reader;
 use serde::Deserialize;
 
 use super::cache::Cache;
-use crate::pipeline::json::Writer;
+use crate::pipeline::json::{Value, Writer};
 
 /// Addresses whose rendering is kept.
 const CACHE_CAPACITY: usize = 8192;
@@ -114,11 +114,12 @@ impl Geo {
             if let Some(Location {
                 latitude: Some(lat),
                 longitude: Some(lon),
-            }) = city.location
-            {
+            }) = city.location.filter(|l| {
+                l.latitude.is_some_and(f64::is_finite) && l.longitude.is_some_and(f64::is_finite)
+            }) {
                 writer.object("location", |location| {
-                    location.raw("lat", ryu::Buffer::new().format(lat));
-                    location.raw("lon", ryu::Buffer::new().format(lon));
+                    location.value("lat", &Value::Number(number(lat)));
+                    location.value("lon", &Value::Number(number(lon)));
                 });
             }
             if !members.is_empty() {
@@ -146,6 +147,11 @@ impl Geo {
         }
         rendered
     }
+}
+
+/// A finite coordinate as a JSON number (callers check finiteness).
+fn number(coordinate: f64) -> serde_json::Number {
+    serde_json::Number::from_f64(coordinate).unwrap_or_else(|| serde_json::Number::from(0))
 }
 
 /// A lookup that fails (corrupt record) counts as no data: enrichment never

@@ -194,7 +194,7 @@ mod tests {
 user_agent_parsers:
   - regex: '(Firefox)/(\d+)\.(\d+)(?:\.(\d+)|)'
 os_parsers:
-  - regex: 'Mac OS X (\d+)[_.](\d+)(?:[_.](\d+)|)'
+  - regex: '(Mac OS X) (\d+)[_.](\d+)(?:[_.](\d+)|)'
     os_replacement: 'Mac OS X'
 device_parsers:
   - regex: 'Macintosh'

@@ -236,7 +236,7 @@ user_agent_parsers:
     v2_replacement: 'x'
   - regex: '(?:unused)(never)?'
 os_parsers:
-  - regex: 'Mac OS X (\d+)[_.](\d+)(?:[_.](\d+)|)'
+  - regex: '(Mac OS X) (\d+)[_.](\d+)(?:[_.](\d+)|)'
     os_replacement: 'Mac OS X'
   - regex: '(Ubuntu)'
 device_parsers:
