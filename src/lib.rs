@@ -8,6 +8,7 @@
 //! - [`pipeline`]: pure event → ECS document mapping.
 //! - [`convert`]: the `convert` command (events → ECS NDJSON, no network).
 //! - [`enrichment`]: loads the GeoIP databases and uap-core regexes.
+//! - [`fields`]: field definitions (`fields/`) and the index template.
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
 //! - [`outputs`]: NDJSON files.
 //! - [`telemetry`]: logging and metrics.
@@ -20,6 +21,7 @@ pub mod dedup;
 pub mod delivery;
 pub mod enrichment;
 pub mod event;
+pub mod fields;
 pub mod inputs;
 pub mod outputs;
 pub mod pipeline;
