@@ -1,2 +1,4 @@
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod uap_suite;

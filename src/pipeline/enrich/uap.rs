@@ -17,10 +17,23 @@ use serde::Deserialize;
 /// Compiled uap-core rules.
 #[derive(Debug)]
 pub struct Regexes {
+    semantics: Semantics,
     agents: Vec<Rule>,
     operating_systems: Vec<Rule>,
     devices: Vec<Rule>,
     skipped: Vec<String>,
+}
+
+/// How replacements are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Semantics {
+    /// Elasticsearch's (what the pipeline uses): only the first `$1` of a
+    /// name is substituted; version replacements are literal.
+    Elasticsearch,
+    /// uap-core's reference: every `$1`…`$9` of every replacement is
+    /// substituted and the result trimmed (used to check the regex engine
+    /// against uap-core's test suite).
+    Reference,
 }
 
 /// A name with up to four version parts, as one list's match gives it.
@@ -48,8 +61,14 @@ struct Rule {
 }
 
 impl Regexes {
-    /// Compiles the rules of a `regexes.yaml` text.
+    /// Compiles the rules of a `regexes.yaml` text, with Elasticsearch's
+    /// semantics.
     pub fn from_yaml(text: &str) -> Result<Regexes, Error> {
+        Regexes::from_yaml_with(text, Semantics::Elasticsearch)
+    }
+
+    /// Compiles the rules of a `regexes.yaml` text.
+    pub fn from_yaml_with(text: &str, semantics: Semantics) -> Result<Regexes, Error> {
         let file: File = serde_yaml::from_str(text).map_err(Error::Yaml)?;
         let mut skipped = Vec::new();
         let mut compile = |entries: Vec<Entry>, kind: Kind| -> Vec<Rule> {
@@ -73,6 +92,7 @@ impl Regexes {
                 .collect()
         };
         Ok(Regexes {
+            semantics,
             agents: compile(file.user_agent_parsers, Kind::Agent),
             operating_systems: compile(file.os_parsers, Kind::Os),
             devices: compile(file.device_parsers, Kind::Device),
@@ -87,17 +107,17 @@ impl Regexes {
 
     /// The user agent (browser, app, bot) of `agent`.
     pub fn agent(&self, agent: &str) -> Option<VersionedName> {
-        first_match(&self.agents, agent)
+        first_match(&self.agents, agent, self.semantics)
     }
 
     /// The operating system of `agent`.
     pub fn operating_system(&self, agent: &str) -> Option<VersionedName> {
-        first_match(&self.operating_systems, agent)
+        first_match(&self.operating_systems, agent, self.semantics)
     }
 
     /// The device of `agent`.
     pub fn device(&self, agent: &str) -> Option<VersionedName> {
-        first_match(&self.devices, agent)
+        first_match(&self.devices, agent, self.semantics)
     }
 }
 
@@ -121,11 +141,47 @@ impl VersionedName {
     }
 }
 
-fn first_match(rules: &[Rule], agent: &str) -> Option<VersionedName> {
-    rules.iter().find_map(|rule| rule.apply(agent.as_bytes()))
+fn first_match(rules: &[Rule], agent: &str, semantics: Semantics) -> Option<VersionedName> {
+    rules.iter().find_map(|rule| match semantics {
+        Semantics::Elasticsearch => rule.apply(agent.as_bytes()),
+        Semantics::Reference => rule.apply_reference(agent.as_bytes()),
+    })
 }
 
 impl Rule {
+    fn apply_reference(&self, agent: &[u8]) -> Option<VersionedName> {
+        let captures = self.regex.captures(agent)?;
+        let substitute = |replacement: &str| -> Option<String> {
+            let mut out = String::new();
+            let mut chars = replacement.chars().peekable();
+            while let Some(c) = chars.next() {
+                match (c, chars.peek().and_then(|d| d.to_digit(10))) {
+                    ('$', Some(digit)) if digit > 0 => {
+                        chars.next();
+                        if let Some(text) = group(&captures, digit as usize) {
+                            out.push_str(&text);
+                        }
+                    }
+                    _ => out.push(c),
+                }
+            }
+            let out = out.trim();
+            (!out.is_empty()).then(|| out.to_owned())
+        };
+        let name = match &self.name {
+            Some(replacement) => substitute(replacement)?,
+            None => group(&captures, 1)?.into_owned(),
+        };
+        let mut parts: [Option<String>; 4] = Default::default();
+        for (index, part) in parts.iter_mut().enumerate() {
+            *part = match &self.versions[index] {
+                Some(replacement) => substitute(replacement),
+                None => group(&captures, index + 2).map(Cow::into_owned),
+            };
+        }
+        Some(VersionedName { name, parts })
+    }
+
     fn apply(&self, agent: &[u8]) -> Option<VersionedName> {
         let captures = self.regex.captures(agent)?;
         let name = match &self.name {
