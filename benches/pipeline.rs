@@ -1,0 +1,112 @@
+//! Events per second per core of the full pipeline (decode, map, GeoIP City
+//! + ASN, uap-core user agents, warm caches, JSON out) against a baseline
+//! that only parses each event into a `serde_json::Value` and serializes it
+//! again. Targets: ≥ 200k events/s and ≥ 0.5× the baseline.
+//!
+//! Events: Elastic's sample log-stream items and pull-input records
+//! (`../shared/conformance/elastic-auth0/`, when present) and our own
+//! `tests/fixtures/events/tricky.jsonl`; GeoIP: MaxMind's test databases in
+//! `../shared/geoip/` (geo off, said on stderr, when absent).
+//!
+//! `cargo bench --bench pipeline`
+
+use std::path::{Path, PathBuf};
+
+use auth0_ingest::enrichment;
+use auth0_ingest::event::{Input, RawEvent};
+use auth0_ingest::pipeline::enrich::{self, ua};
+use auth0_ingest::pipeline::{self, Pipeline};
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use time::OffsetDateTime;
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+fn events() -> Vec<RawEvent> {
+    let mut lines: Vec<String> = include_str!("../tests/fixtures/events/tricky.jsonl")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let conformance = shared().join("conformance/elastic-auth0");
+    if let Ok(text) = std::fs::read_to_string(conformance.join("auth0-ndjson.log")) {
+        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+    }
+    for file in ["test-pull-responses.json", "test-logout-success.json", "test-login-success.json"] {
+        if let Ok(text) = std::fs::read_to_string(conformance.join(file)) {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+                for event in value["events"].as_array().into_iter().flatten() {
+                    lines.push(event["json"].to_string());
+                }
+            }
+        }
+    }
+    lines
+        .into_iter()
+        .map(|line| RawEvent {
+            input: Input::Webhook,
+            received_at: OffsetDateTime::now_utc(),
+            bytes: Bytes::from(line),
+        })
+        .collect()
+}
+
+fn pipeline() -> Pipeline {
+    let geoip = shared().join("geoip");
+    let loaded = enrichment::load(&enrich::Config {
+        geoip_city: Some(geoip.join("GeoLite2-City-Test.mmdb")),
+        geoip_asn: Some(geoip.join("GeoLite2-ASN-Test.mmdb")),
+        user_agent: ua::Mode::Uap,
+        uap_regexes: PathBuf::from(enrich::DEFAULT_UAP_REGEXES),
+    });
+    for warning in &loaded.warnings {
+        eprintln!("bench: {warning}");
+    }
+    Pipeline::new(pipeline::Config::defaults(), loaded.enrichers)
+}
+
+fn bench(criterion: &mut Criterion) {
+    let events = events();
+    let bytes: usize = events.iter().map(|event| event.bytes.len()).sum();
+    eprintln!(
+        "bench: {} events, {} bytes on average",
+        events.len(),
+        bytes / events.len().max(1)
+    );
+    let pipeline = pipeline();
+    // Warm the caches (and check every event maps).
+    for event in &events {
+        if let Err(reason) = pipeline.process(event) {
+            eprintln!("bench: event refused: {reason}");
+        }
+    }
+    let mut group = criterion.benchmark_group("events");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("full_pipeline", |bencher| {
+        bencher.iter(|| {
+            for event in &events {
+                black_box(pipeline.process(event).ok());
+            }
+        })
+    });
+    group.bench_function("serde_json_baseline", |bencher| {
+        bencher.iter(|| {
+            for event in &events {
+                let value: Option<serde_json::Value> = serde_json::from_slice(&event.bytes).ok();
+                black_box(value.map(|value| value.to_string()));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(std::time::Duration::from_secs(2))
+        .measurement_time(std::time::Duration::from_secs(5));
+    targets = bench
+}
+criterion_main!(benches);
