@@ -93,7 +93,9 @@ struct Mapped<'a> {
     notes: Vec<String>,
     log_id: Option<Cow<'a, str>>,
     code: Option<Cow<'a, str>>,
-    source_ip: Option<IpAddr>,
+    /// The parsed address and its text as sent (trimmed), which Elastic
+    /// copies to `source.ip` as it is.
+    source_ip: Option<(IpAddr, Cow<'a, str>)>,
     user_name: Option<Cow<'a, str>>,
     user_id: Option<Cow<'a, str>>,
     user_agent: Option<Cow<'a, str>>,
@@ -167,7 +169,13 @@ fn map<'a>(
             "ip" => {
                 if let Some(text) = keyword(value) {
                     match text.trim().parse::<IpAddr>() {
-                        Ok(address) => mapped.source_ip = Some(address),
+                        Ok(address) => {
+                            let text = match text {
+                                Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+                                Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+                            };
+                            mapped.source_ip = Some((address, text));
+                        }
                         Err(_) => {
                             notes.push(format!("`ip` `{text}` is not an IP address; no source.ip"))
                         }
@@ -329,7 +337,7 @@ fn write(
         auth0.object("logs", |logs| {
             logs.object("data", |data| {
                 for (key, value) in &mapped.data {
-                    data.value(key, value);
+                    data.member(key, value);
                 }
                 if let Some(code) = mapped.code.as_deref() {
                     data.str(
@@ -421,7 +429,7 @@ fn write(
             },
         );
     });
-    if let Some(address) = mapped.source_ip {
+    if let Some((address, _)) = &mapped.source_ip {
         writer.object("network", |network| {
             network.str("type", if address.is_ipv6() { "ipv6" } else { "ipv4" });
         });
@@ -446,12 +454,12 @@ fn write(
     if !related.is_empty() {
         writer.object("related", |writer| writer.str_array("user", &related));
     }
-    if let Some(address) = mapped.source_ip {
-        let rendered = inner.enrichers.geo.lookup(address);
+    if let Some((address, text)) = &mapped.source_ip {
+        let rendered = inner.enrichers.geo.lookup(*address);
         writer.object("source", |source| {
             source.members(&rendered.autonomous_system);
             source.members(&rendered.geo);
-            source.str("ip", &address.to_string());
+            source.str("ip", text);
         });
     }
     let mut tags: Vec<&str> = Vec::with_capacity(config.tags.len() + 1);
