@@ -35,9 +35,17 @@ fn events() -> Vec<RawEvent> {
         .collect();
     let conformance = shared().join("conformance/elastic-auth0");
     if let Ok(text) = std::fs::read_to_string(conformance.join("auth0-ndjson.log")) {
-        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
     }
-    for file in ["test-pull-responses.json", "test-logout-success.json", "test-login-success.json"] {
+    for file in [
+        "test-pull-responses.json",
+        "test-logout-success.json",
+        "test-login-success.json",
+    ] {
         if let Ok(text) = std::fs::read_to_string(conformance.join(file)) {
             if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
                 for event in value["events"].as_array().into_iter().flatten() {

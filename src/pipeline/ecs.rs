@@ -505,6 +505,9 @@ fn split_user_name<'t>(
     pattern: Option<&regex::Regex>,
     text: &'t str,
 ) -> (Option<&'t str>, Option<&'t str>) {
+    if !text.contains('@') {
+        return (Some(text), None);
+    }
     match pattern.and_then(|pattern| pattern.captures(text)) {
         Some(captures) => (
             captures.get(1).map(|found| found.as_str()),
