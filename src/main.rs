@@ -2,6 +2,7 @@
 //! starts telemetry and the runtime, runs, and maps errors to exit codes.
 //! No logic lives here.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,10 +52,10 @@ enum Command {
         config: Option<PathBuf>,
         /// GeoIP City database (overrides `enrich.geoip_city`; "" for none).
         #[arg(long)]
-        geoip_city: Option<PathBuf>,
+        geoip_city: Option<OsString>,
         /// GeoIP ASN database (overrides `enrich.geoip_asn`; "" for none).
         #[arg(long)]
-        geoip_asn: Option<PathBuf>,
+        geoip_asn: Option<OsString>,
         /// uap-core regexes file (overrides `enrich.uap_regexes`).
         #[arg(long)]
         uap_regexes: Option<PathBuf>,
@@ -92,7 +93,7 @@ fn main() -> ExitCode {
                 Some(config) => (config.pipeline, config.enrich),
                 None => (pipeline::Config::defaults(), enrich::Config::defaults()),
             };
-            let database = |path: PathBuf| (!path.as_os_str().is_empty()).then_some(path);
+            let database = |path: OsString| (!path.is_empty()).then(|| PathBuf::from(path));
             if let Some(path) = geoip_city {
                 enrich_config.geoip_city = database(path);
             }

@@ -1,4 +1,6 @@
 #[cfg(test)]
 mod conformance;
 #[cfg(test)]
+mod convert;
+#[cfg(test)]
 mod uap_suite;
