@@ -207,9 +207,14 @@ fn map<'a>(
     match date.as_ref().map(parse_date) {
         Some(Ok(timestamp)) => {
             mapped.timestamp = timestamp;
-            if let Some(date) = date {
-                mapped.data.push((Cow::Borrowed("date"), date));
-            }
+            // Kept as sent when Elasticsearch's default date format
+            // (`strict_date_optional_time`) takes it, else normalised, so the
+            // `date` field never rejects a document.
+            let date = match date {
+                Some(Value::String(text)) if is_strict_date(&text) => Value::String(text),
+                _ => Value::String(Cow::Owned(format_timestamp(timestamp))),
+            };
+            mapped.data.push((Cow::Borrowed("date"), date));
         }
         failure => {
             let why = match failure {
@@ -589,15 +594,39 @@ fn to_long(value: &Value<'_>) -> Option<i64> {
 
 /// Epoch milliseconds as an Elasticsearch date.
 fn unix_ms(millis: i64) -> Option<String> {
+    from_unix_ms(millis).map(format_timestamp)
+}
+
+/// Epoch milliseconds as a time in years 1–9999 (what ES dates and our
+/// formatting take).
+fn from_unix_ms(millis: i64) -> Option<OffsetDateTime> {
     let nanos = i128::from(millis).checked_mul(1_000_000)?;
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .map(format_timestamp)
+        .filter(|time| (1..=9999).contains(&time.year()))
+}
+
+/// `YYYY-MM-DDThh:mm:ss[.f…](Z|±hh:mm)` with an upper-case `T` and `Z`,
+/// which `strict_date_optional_time` parses (callers have parsed it).
+fn is_strict_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 20
+        && bytes.get(10) == Some(&b'T')
+        && !bytes.iter().any(|&b| b == b't' || b == b'z' || b == b' ')
 }
 
 /// `date` as Elasticsearch's ISO-8601 parser reads it: RFC 3339, or a local
 /// date-time or date taken as UTC; a number is epoch milliseconds.
 fn parse_date(value: &Value<'_>) -> Result<OffsetDateTime, String> {
+    let date = parse_any_date(value)?;
+    if (1..=9999).contains(&date.to_offset(UtcOffset::UTC).year()) {
+        Ok(date)
+    } else {
+        Err(format!("`date` `{value}` is out of range"))
+    }
+}
+
+fn parse_any_date(value: &Value<'_>) -> Result<OffsetDateTime, String> {
     match value {
         Value::String(text) => {
             let text = text.trim();
@@ -618,12 +647,7 @@ fn parse_date(value: &Value<'_>) -> Result<OffsetDateTime, String> {
             Err(format!("`date` `{text}` is not an ISO-8601 date"))
         }
         Value::Number(_) => to_long(value)
-            .and_then(|millis| {
-                OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(millis).checked_mul(1_000_000)?,
-                )
-                .ok()
-            })
+            .and_then(from_unix_ms)
             .ok_or_else(|| format!("`date` `{value}` is not a time in milliseconds")),
         other => Err(format!("`date` `{other}` is not a date")),
     }

@@ -17,6 +17,9 @@ use crate::pipeline::json::Writer;
 /// strings per tenant (often its own `Chrome 120.0.0 / Mac OS X 10.15.7`
 /// summaries).
 const CACHE_CAPACITY: usize = 4096;
+/// Longer user agents are parsed but not cached (they are rare, and would
+/// make the cache's memory unbounded in practice).
+const CACHE_MAX_KEY: usize = 1024;
 
 /// How user agents are parsed (`enrich.user_agent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +113,9 @@ impl UserAgents {
     pub fn members(&self, agent: &str) -> Arc<String> {
         if matches!(self.parser, Parser::Off) {
             return Arc::new(String::new());
+        }
+        if agent.len() > CACHE_MAX_KEY {
+            return Arc::new(self.render(agent));
         }
         self.cache.get_or_insert(agent, |agent| self.render(agent))
     }
