@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::pipeline::enrich::geo::Geo;
+use crate::pipeline::enrich::geo::{Database, Geo};
 use crate::pipeline::enrich::ua::{Mode, UserAgents};
 use crate::pipeline::enrich::uap::Regexes;
 use crate::pipeline::enrich::{Config, Enrichers};
@@ -26,51 +26,33 @@ pub struct Loaded {
 /// blocking context). uap-core's ~1,100 regexes take about a second.
 pub fn load(config: &Config) -> Loaded {
     let mut warnings = Vec::new();
-    let mut read = |path: Option<&Path>, what: &str| -> Option<Vec<u8>> {
+    let mut open = |path: Option<&Path>, what: &str, lookups: &str| -> Option<Database> {
         let path = path?;
-        match std::fs::read(path) {
-            Ok(bytes) => Some(bytes),
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
             Err(error) => {
                 warnings.push(format!(
-                    "cannot read {what} database `{}` ({error}); {what} lookups are off",
+                    "cannot read {what} database `{}` ({error}); {lookups} lookups are off",
+                    path.display()
+                ));
+                return None;
+            }
+        };
+        match Database::from_bytes(bytes) {
+            Ok(database) => Some(database),
+            Err(_) => {
+                warnings.push(format!(
+                    "{what} database `{}` is not a MaxMind database; {lookups} lookups are off",
                     path.display()
                 ));
                 None
             }
         }
     };
-    let city = read(config.geoip_city.as_deref(), "GeoIP City");
-    let asn = read(config.geoip_asn.as_deref(), "GeoIP ASN");
-    let geo = match Geo::from_bytes(city.clone(), asn.clone()) {
-        Ok(geo) => geo,
-        // Find out which one is broken and keep the other.
-        Err(_) => {
-            let city_ok = Geo::from_bytes(city.clone(), None).is_ok();
-            let asn_ok = Geo::from_bytes(None, asn.clone()).is_ok();
-            if !city_ok {
-                warnings.push(format!(
-                    "GeoIP City database `{}` is not a MaxMind database; geo lookups are off",
-                    config
-                        .geoip_city
-                        .as_deref()
-                        .unwrap_or(Path::new(""))
-                        .display()
-                ));
-            }
-            if !asn_ok {
-                warnings.push(format!(
-                    "GeoIP ASN database `{}` is not a MaxMind database; AS lookups are off",
-                    config
-                        .geoip_asn
-                        .as_deref()
-                        .unwrap_or(Path::new(""))
-                        .display()
-                ));
-            }
-            Geo::from_bytes(city.filter(|_| city_ok), asn.filter(|_| asn_ok))
-                .unwrap_or_else(|_| Geo::none())
-        }
-    };
+    let geo = Geo::new(
+        open(config.geoip_city.as_deref(), "GeoIP City", "geo"),
+        open(config.geoip_asn.as_deref(), "GeoIP ASN", "AS"),
+    );
     let user_agents = match config.user_agent {
         Mode::Off => UserAgents::off(),
         Mode::Woothee => UserAgents::woothee(),

@@ -31,10 +31,14 @@ pub struct Geo {
     cache: Cache<IpAddr, Rendered>,
 }
 
-/// A database file that is not a MaxMind database.
+/// One opened MaxMind database (City or ASN layout).
+#[derive(Debug)]
+pub struct Database(Reader<Vec<u8>>);
+
+/// Bytes that are not a MaxMind database.
 #[derive(Debug, thiserror::Error)]
 #[error("not a MaxMind database")]
-pub struct InvalidDatabase(#[source] pub maxminddb::MaxMindDbError);
+pub struct Error(#[source] pub maxminddb::MaxMindDbError);
 
 /// The JSON members an address adds inside `source` (each may be empty).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,14 +59,20 @@ impl Geo {
         }
     }
 
-    /// Lookups in the given database contents (City, ASN).
-    pub fn from_bytes(city: Option<Vec<u8>>, asn: Option<Vec<u8>>) -> Result<Geo, InvalidDatabase> {
-        let open = |bytes: Option<Vec<u8>>| bytes.map(Reader::from_source).transpose();
-        Ok(Geo {
-            city: open(city).map_err(InvalidDatabase)?,
-            asn: open(asn).map_err(InvalidDatabase)?,
+    /// Lookups in a City and an ASN database (either may be absent).
+    pub fn new(city: Option<Database>, asn: Option<Database>) -> Geo {
+        Geo {
+            city: city.map(|database| database.0),
+            asn: asn.map(|database| database.0),
             cache: Cache::new(CACHE_CAPACITY),
-        })
+        }
+    }
+
+    /// Lookups in the given database contents (City, ASN).
+    pub fn from_bytes(city: Option<Vec<u8>>, asn: Option<Vec<u8>>) -> Result<Geo, Error> {
+        let city = city.map(Database::from_bytes).transpose()?;
+        let asn = asn.map(Database::from_bytes).transpose()?;
+        Ok(Geo::new(city, asn))
     }
 
     /// Whether any database is loaded.
@@ -152,6 +162,13 @@ impl Geo {
 /// A finite coordinate as a JSON number (callers check finiteness).
 fn number(coordinate: f64) -> serde_json::Number {
     serde_json::Number::from_f64(coordinate).unwrap_or_else(|| serde_json::Number::from(0))
+}
+
+impl Database {
+    /// Opens a database from its contents.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Database, Error> {
+        Reader::from_source(bytes).map(Database).map_err(Error)
+    }
 }
 
 /// A lookup that fails (corrupt record) counts as no data: enrichment never
