@@ -131,6 +131,7 @@ fn bench(criterion: &mut Criterion) {
             full / baseline
         );
     }
+    cold_user_agents();
     let mut group = criterion.benchmark_group("events");
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("full_pipeline", |bencher| {
@@ -149,6 +150,39 @@ fn bench(criterion: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Cost of a cache miss: uap-core parsing (agent, OS, device) of the
+/// distinct user agents of uap-core's `tests/test_ua.yaml`.
+fn cold_user_agents() {
+    let Ok(regexes) = std::fs::read_to_string(enrich::DEFAULT_UAP_REGEXES) else {
+        return;
+    };
+    let Ok(regexes) = enrich::uap::Regexes::from_yaml(&regexes) else {
+        return;
+    };
+    let Ok(suite) = std::fs::read_to_string("/usr/share/uap-core/tests/test_ua.yaml") else {
+        return;
+    };
+    let agents: Vec<&str> = suite
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- user_agent_string: "))
+        .map(|agent| agent.trim_matches(|c| c == '\'' || c == '"'))
+        .collect();
+    // First pass: the regex engines' own lazy state is cold too; second
+    // pass: as in a running agent, only our cache misses.
+    for pass in ["first", "second"] {
+        let start = std::time::Instant::now();
+        for agent in &agents {
+            black_box(regexes.parse(agent));
+        }
+        let elapsed = start.elapsed();
+        eprintln!(
+            "bench: uap parse of a user agent not in our cache ({pass} pass): {:.1} µs over {} agents",
+            elapsed.as_secs_f64() * 1e6 / agents.len().max(1) as f64,
+            agents.len()
+        );
+    }
 }
 
 criterion_group! {

@@ -125,13 +125,12 @@ impl UserAgents {
         let mut writer = Writer::new(&mut members);
         match &self.parser {
             Parser::Uap(regexes) => {
-                let device = regexes.device(agent);
+                let (found, os, device) = regexes.parse(agent);
                 writer.object("device", |device_writer| {
                     device_writer.str("name", device.as_ref().map_or("Other", |d| d.name.as_str()));
                 });
-                let found = regexes.agent(agent);
                 writer.str("name", found.as_ref().map_or("Other", |a| a.name.as_str()));
-                if let Some(os) = regexes.operating_system(agent) {
+                if let Some(os) = os {
                     writer.object("os", |os_writer| {
                         os_writer.str("name", &os.name);
                         if let Some(version) = os.version() {

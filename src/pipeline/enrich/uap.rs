@@ -8,10 +8,22 @@
 //! groups 2–5. `regex_flag: 'i'` makes a regex case-insensitive. Regexes run
 //! on bytes with ASCII classes, as Java's do by default (`\d` is `[0-9]`).
 //! A regex the `regex` crate cannot compile is skipped and counted.
+//!
+//! Trying ~1,500 regexes one by one costs about half a millisecond per
+//! user agent, so a prefilter (the idea of uap-rust's `regex-filtered`)
+//! comes first: from each regex's syntax tree we take literals every match
+//! must contain, as clauses ("one of these, and one of those"), find all
+//! literals in the user agent in one Aho-Corasick pass (ASCII
+//! case-insensitive, so it only ever admits too many), and run, in their
+//! original order, only the regexes whose clauses all hold.
 
 use std::borrow::Cow;
 
+use std::collections::HashMap;
+
+use aho_corasick::AhoCorasick;
 use regex::bytes::{Captures, Regex, RegexBuilder};
+use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 
 /// Compiled uap-core rules.
@@ -22,7 +34,19 @@ pub struct Regexes {
     operating_systems: Vec<Rule>,
     devices: Vec<Rule>,
     skipped: Vec<String>,
+    prefilter: Option<Prefilter>,
 }
+
+/// Which rules can match a user agent, from the literals it contains.
+#[derive(Debug)]
+struct Prefilter {
+    literals: AhoCorasick,
+    /// Per list, per rule, its clauses as literal ids.
+    clauses: [Vec<Vec<Vec<usize>>>; 3],
+}
+
+/// Literals a match must contain: every clause needs one of its literals.
+type Clauses = Vec<Vec<Vec<u8>>>;
 
 /// How replacements are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +82,8 @@ struct Rule {
     regex: Regex,
     name: Option<String>,
     versions: [Option<String>; 4],
+    /// What every match contains (empty: nothing known).
+    clauses: Clauses,
 }
 
 impl Regexes {
@@ -82,7 +108,10 @@ impl Regexes {
                         .size_limit(64 << 20)
                         .build()
                     {
-                        Ok(regex) => Some(kind.rule(regex, entry)),
+                        Ok(regex) => {
+                            let clauses = required_literals(&entry.regex);
+                            Some(kind.rule(regex, clauses, entry))
+                        }
                         Err(_) => {
                             skipped.push(entry.regex);
                             None
@@ -91,13 +120,66 @@ impl Regexes {
                 })
                 .collect()
         };
+        let agents = compile(file.user_agent_parsers, Kind::Agent);
+        let operating_systems = compile(file.os_parsers, Kind::Os);
+        let devices = compile(file.device_parsers, Kind::Device);
+        let prefilter = Prefilter::build([&agents, &operating_systems, &devices]);
         Ok(Regexes {
             semantics,
-            agents: compile(file.user_agent_parsers, Kind::Agent),
-            operating_systems: compile(file.os_parsers, Kind::Os),
-            devices: compile(file.device_parsers, Kind::Device),
+            agents,
+            operating_systems,
+            devices,
             skipped,
+            prefilter,
         })
+    }
+
+    /// Agent, OS and device of `agent` at once (one prefilter pass).
+    pub fn parse(
+        &self,
+        agent: &str,
+    ) -> (
+        Option<VersionedName>,
+        Option<VersionedName>,
+        Option<VersionedName>,
+    ) {
+        let candidates = self.candidates(agent);
+        let lists = [&self.agents, &self.operating_systems, &self.devices];
+        let mut found = lists.iter().enumerate().map(|(list, rules)| {
+            first_match(
+                rules,
+                agent,
+                self.semantics,
+                candidates.as_ref().map(|c| c[list].as_slice()),
+            )
+        });
+        (
+            found.next().flatten(),
+            found.next().flatten(),
+            found.next().flatten(),
+        )
+    }
+
+    /// Per list, which rules may match (`None`: no prefilter, all may).
+    fn candidates(&self, agent: &str) -> Option<[Vec<bool>; 3]> {
+        let prefilter = self.prefilter.as_ref()?;
+        let mut found = vec![false; prefilter.literals.patterns_len()];
+        for literal in prefilter.literals.find_overlapping_iter(agent.as_bytes()) {
+            found[literal.pattern().as_usize()] = true;
+        }
+        let holds = |clauses: &Vec<Vec<usize>>| {
+            clauses.iter().all(|clause| {
+                clause
+                    .iter()
+                    .any(|&id| found.get(id).copied().unwrap_or(true))
+            })
+        };
+        Some(
+            prefilter
+                .clauses
+                .each_ref()
+                .map(|rules| rules.iter().map(holds).collect()),
+        )
     }
 
     /// The regexes that could not be compiled.
@@ -107,17 +189,17 @@ impl Regexes {
 
     /// The user agent (browser, app, bot) of `agent`.
     pub fn agent(&self, agent: &str) -> Option<VersionedName> {
-        first_match(&self.agents, agent, self.semantics)
+        self.parse(agent).0
     }
 
     /// The operating system of `agent`.
     pub fn operating_system(&self, agent: &str) -> Option<VersionedName> {
-        first_match(&self.operating_systems, agent, self.semantics)
+        self.parse(agent).1
     }
 
     /// The device of `agent`.
     pub fn device(&self, agent: &str) -> Option<VersionedName> {
-        first_match(&self.devices, agent, self.semantics)
+        self.parse(agent).2
     }
 }
 
@@ -141,11 +223,172 @@ impl VersionedName {
     }
 }
 
-fn first_match(rules: &[Rule], agent: &str, semantics: Semantics) -> Option<VersionedName> {
-    rules.iter().find_map(|rule| match semantics {
-        Semantics::Elasticsearch => rule.apply(agent.as_bytes()),
-        Semantics::Reference => rule.apply_reference(agent.as_bytes()),
-    })
+fn first_match(
+    rules: &[Rule],
+    agent: &str,
+    semantics: Semantics,
+    candidates: Option<&[bool]>,
+) -> Option<VersionedName> {
+    rules
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| candidates.is_none_or(|c| c.get(*index).copied().unwrap_or(true)))
+        .find_map(|(_, rule)| match semantics {
+            Semantics::Elasticsearch => rule.apply(agent.as_bytes()),
+            Semantics::Reference => rule.apply_reference(agent.as_bytes()),
+        })
+}
+
+impl Prefilter {
+    /// `None` when the literals cannot be compiled (then every rule runs).
+    fn build(lists: [&Vec<Rule>; 3]) -> Option<Prefilter> {
+        let mut ids: HashMap<&[u8], usize> = HashMap::new();
+        let mut literals: Vec<&[u8]> = Vec::new();
+        let clauses = lists.map(|rules| {
+            rules
+                .iter()
+                .map(|rule| {
+                    rule.clauses
+                        .iter()
+                        .map(|clause| {
+                            clause
+                                .iter()
+                                .map(|literal| {
+                                    *ids.entry(literal.as_slice()).or_insert_with(|| {
+                                        literals.push(literal.as_slice());
+                                        literals.len() - 1
+                                    })
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let literals = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&literals)
+            .ok()?;
+        Some(Prefilter { literals, clauses })
+    }
+}
+
+/// What every match of `pattern` contains, compared ASCII-case-
+/// insensitively (empty when nothing useful is known).
+fn required_literals(pattern: &str) -> Clauses {
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    else {
+        return Vec::new();
+    };
+    necessary(&hir)
+        .into_iter()
+        // A one-byte literal (`/`, `;`) is in nearly every user agent.
+        .filter(|clause| clause.iter().all(|literal| literal.len() >= 2))
+        .collect()
+}
+
+/// Most literals in one clause; a bigger clause is dropped.
+const MAX_CLAUSE: usize = 256;
+
+/// Sound by construction: a concatenation's match contains each part's
+/// match (all their clauses hold), an alternation's one branch's (the union
+/// of one clause per branch holds), a repetition of at least one its
+/// body's. Consecutive exact parts of a concatenation are joined into one
+/// longer literal.
+fn necessary(hir: &Hir) -> Clauses {
+    match hir.kind() {
+        HirKind::Literal(_) | HirKind::Class(_) => exact(hir)
+            .map(|literal| vec![vec![literal]])
+            .unwrap_or_default(),
+        HirKind::Capture(capture) => necessary(&capture.sub),
+        HirKind::Repetition(repetition) if repetition.min >= 1 => necessary(&repetition.sub),
+        HirKind::Concat(parts) => {
+            let mut clauses = Vec::new();
+            let mut run: Vec<u8> = Vec::new();
+            for part in parts {
+                match exact(part) {
+                    Some(bytes) => run.extend(bytes),
+                    None => {
+                        if !run.is_empty() {
+                            clauses.push(vec![std::mem::take(&mut run)]);
+                        }
+                        clauses.extend(necessary(part));
+                    }
+                }
+            }
+            if !run.is_empty() {
+                clauses.push(vec![run]);
+            }
+            clauses
+        }
+        HirKind::Alternation(branches) => {
+            let mut union = Vec::new();
+            for branch in branches {
+                // The branch's most selective clause: longest shortest literal.
+                let Some(best) = necessary(branch)
+                    .into_iter()
+                    .filter(|clause| clause.iter().all(|literal| literal.len() >= 2))
+                    .max_by_key(|clause| clause.iter().map(Vec::len).min().unwrap_or(0))
+                else {
+                    return Vec::new();
+                };
+                union.extend(best);
+                if union.len() > MAX_CLAUSE {
+                    return Vec::new();
+                }
+            }
+            vec![union]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The exact bytes `hir` matches, when it matches just one string (ASCII
+/// case aside: `[Dd]` is `d`), looking through captures.
+fn exact(hir: &Hir) -> Option<Vec<u8>> {
+    match hir.kind() {
+        HirKind::Literal(literal) => Some(literal.0.to_vec()),
+        HirKind::Class(class) => {
+            let ranges: Vec<(u32, u32)> = match class {
+                regex_syntax::hir::Class::Bytes(bytes) => bytes
+                    .ranges()
+                    .iter()
+                    .map(|range| (u32::from(range.start()), u32::from(range.end())))
+                    .collect(),
+                regex_syntax::hir::Class::Unicode(unicode) => unicode
+                    .ranges()
+                    .iter()
+                    .map(|range| (u32::from(range.start()), u32::from(range.end())))
+                    .collect(),
+            };
+            let members: Vec<u32> = ranges
+                .iter()
+                .flat_map(|&(start, end)| start..=end.min(start + 2))
+                .collect();
+            let byte = |value: u32| u8::try_from(value).ok().filter(u8::is_ascii);
+            match members[..] {
+                [single] => byte(single).map(|b| vec![b]),
+                [a, b] => {
+                    let (a, b) = (byte(a)?, byte(b)?);
+                    a.eq_ignore_ascii_case(&b).then(|| vec![a])
+                }
+                _ => None,
+            }
+        }
+        HirKind::Capture(capture) => exact(&capture.sub),
+        HirKind::Concat(parts) => {
+            let mut bytes = Vec::new();
+            for part in parts {
+                bytes.extend(exact(part)?);
+            }
+            Some(bytes)
+        }
+        _ => None,
+    }
 }
 
 impl Rule {
@@ -217,10 +460,11 @@ enum Kind {
 }
 
 impl Kind {
-    fn rule(self, regex: Regex, entry: Entry) -> Rule {
+    fn rule(self, regex: Regex, clauses: Clauses, entry: Entry) -> Rule {
         match self {
             Kind::Agent => Rule {
                 regex,
+                clauses,
                 name: entry.family_replacement,
                 versions: [
                     entry.v1_replacement,
@@ -231,6 +475,7 @@ impl Kind {
             },
             Kind::Os => Rule {
                 regex,
+                clauses,
                 name: entry.os_replacement,
                 versions: [
                     entry.os_v1_replacement,
@@ -242,6 +487,7 @@ impl Kind {
             // Elasticsearch reads only the device name.
             Kind::Device => Rule {
                 regex,
+                clauses,
                 name: entry.device_replacement,
                 versions: [None, None, None, None],
             },
@@ -336,6 +582,90 @@ device_parsers:
             regexes.device("Nexus 5 Build").unwrap().name,
             "Google Nexus 5 $2"
         );
+    }
+
+    /// The prefilter never changes a result: uap-core's own rules over its
+    /// agent test strings, with and without it.
+    #[test]
+    fn prefilter_changes_nothing() {
+        let rules = std::fs::read_to_string(crate::pipeline::enrich::DEFAULT_UAP_REGEXES)
+            .expect("Debian's uap-core must be installed (apt-get install uap-core)");
+        let filtered = Regexes::from_yaml(&rules).unwrap();
+        assert!(filtered.prefilter.is_some());
+        let filtered_rules = [
+            &filtered.agents,
+            &filtered.operating_systems,
+            &filtered.devices,
+        ];
+        let with_literals: usize = filtered_rules
+            .iter()
+            .flat_map(|l| l.iter())
+            .filter(|r| !r.clauses.is_empty())
+            .count();
+        let total: usize = filtered_rules.iter().map(|l| l.len()).sum();
+        assert!(
+            with_literals * 2 > total,
+            "only {with_literals} of {total} rules prefiltered"
+        );
+        println!("uap prefilter: {with_literals} of {total} rules have literals");
+        for (name, list) in ["agents", "os", "devices"].iter().zip(filtered_rules) {
+            for rule in list.iter().filter(|r| r.clauses.is_empty()) {
+                println!("uap prefilter: unfiltered {name}: {}", rule.regex.as_str());
+            }
+        }
+        let mut plain = Regexes::from_yaml(&rules).unwrap();
+        plain.prefilter = None;
+        let suite = std::fs::read_to_string("/usr/share/uap-core/tests/test_ua.yaml").unwrap();
+        let agents: Vec<&str> = suite
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("- user_agent_string: "))
+            .map(|agent| agent.trim_matches(|c| c == '\'' || c == '"'))
+            .step_by(3)
+            .collect();
+        assert!(agents.len() > 400);
+        let candidates: usize = agents
+            .iter()
+            .map(|agent| {
+                filtered.candidates(agent).map_or(0, |lists| {
+                    lists
+                        .iter()
+                        .flatten()
+                        .filter(|&&candidate| candidate)
+                        .count()
+                })
+            })
+            .sum();
+        println!(
+            "uap prefilter: {:.1} candidate rules per user agent",
+            candidates as f64 / agents.len() as f64
+        );
+        for agent in agents {
+            assert_eq!(filtered.parse(agent), plain.parse(agent), "{agent}");
+        }
+    }
+
+    #[test]
+    fn required_literals_are_necessary() {
+        let clauses = |pattern: &str| -> Vec<Vec<String>> {
+            required_literals(pattern)
+                .into_iter()
+                .map(|clause| {
+                    clause
+                        .into_iter()
+                        .map(|literal| String::from_utf8(literal).unwrap())
+                        .collect()
+                })
+                .collect()
+        };
+        // Exact parts join; `[Dd]` is `d` (matching is case-insensitive).
+        assert_eq!(clauses(r"(Firefox)/(\d+)"), [["Firefox/"]]);
+        assert_eq!(clauses(r"[Dd]roid (\d+) Build"), [["Droid "], [" Build"]]);
+        // An alternation gives one clause with a literal per branch.
+        assert_eq!(clauses(r"(?:Edge|Chrome)/(\d+)").len(), 1);
+        // Optional parts, classes and one-byte literals give no clause.
+        assert!(clauses(r"(?:Foo)?(\d+)").is_empty());
+        assert!(clauses(r"[A-Z]+/(\d+)").is_empty());
+        assert!(clauses(r"(?:Foo|[a-z])x").is_empty());
     }
 
     #[test]
