@@ -1,7 +1,8 @@
 //! The pipeline: turns one spooled [`RawEvent`] into one ECS [`Document`].
 //!
 //! decode ([`decode`], borrowed [`json`]) → map and enrich ([`ecs`],
-//! [`enrich`], the type table [`types`]) → JSON written directly.
+//! [`enrich`], the type table [`types`], [`coerce`], [`dates`]) → JSON
+//! written directly.
 //!
 //! **Invariant:** pure and synchronous. No I/O, no panics on any input: a
 //! bad event becomes `Err(DropReason)`, which the caller dead-letters. Only
@@ -10,6 +11,8 @@
 //! any of it. The enrichers' databases are loaded by the caller
 //! (`crate::enrichment::load`) and handed in.
 
+pub mod coerce;
+pub mod dates;
 pub mod decode;
 pub mod ecs;
 pub mod enrich;
