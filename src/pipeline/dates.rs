@@ -93,9 +93,22 @@ pub fn log_id_time(log_id: &str) -> Option<OffsetDateTime> {
 /// `2026-11-21T10:00:00.123Z`: millisecond precision, UTC, as Elasticsearch
 /// writes dates.
 pub fn format_timestamp(timestamp: OffsetDateTime) -> String {
+    let mut out = String::with_capacity(24);
+    push_timestamp(&mut out, timestamp);
+    out
+}
+
+/// Appends [`format_timestamp`]'s text as a JSON string (quoted).
+pub fn push_quoted_timestamp(out: &mut String, timestamp: OffsetDateTime) {
+    out.push('"');
+    push_timestamp(out, timestamp);
+    out.push('"');
+}
+
+fn push_timestamp(out: &mut String, timestamp: OffsetDateTime) {
     let utc = timestamp.to_offset(UtcOffset::UTC);
     let Ok(year) = u32::try_from(utc.year()) else {
-        return format!(
+        out.push_str(&format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             utc.year(),
             u8::from(utc.month()),
@@ -104,24 +117,23 @@ pub fn format_timestamp(timestamp: OffsetDateTime) -> String {
             utc.minute(),
             utc.second(),
             utc.millisecond()
-        );
+        ));
+        return;
     };
-    let mut out = String::with_capacity(24);
-    push_padded(&mut out, year, 4);
+    push_padded(out, year, 4);
     out.push('-');
-    push_padded(&mut out, u32::from(u8::from(utc.month())), 2);
+    push_padded(out, u32::from(u8::from(utc.month())), 2);
     out.push('-');
-    push_padded(&mut out, u32::from(utc.day()), 2);
+    push_padded(out, u32::from(utc.day()), 2);
     out.push('T');
-    push_padded(&mut out, u32::from(utc.hour()), 2);
+    push_padded(out, u32::from(utc.hour()), 2);
     out.push(':');
-    push_padded(&mut out, u32::from(utc.minute()), 2);
+    push_padded(out, u32::from(utc.minute()), 2);
     out.push(':');
-    push_padded(&mut out, u32::from(utc.second()), 2);
+    push_padded(out, u32::from(utc.second()), 2);
     out.push('.');
-    push_padded(&mut out, u32::from(utc.millisecond()), 3);
+    push_padded(out, u32::from(utc.millisecond()), 3);
     out.push('Z');
-    out
 }
 
 fn push_padded(out: &mut String, value: u32, width: usize) {

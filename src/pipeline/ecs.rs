@@ -15,7 +15,9 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 use super::coerce::{boolean, coerce_keyword, keyword, kind, to_long, Kind};
-use super::dates::{format_timestamp, is_strict_date, log_id_time, parse_date, unix_ms};
+use super::dates::{
+    format_timestamp, is_strict_date, log_id_time, parse_date, push_quoted_timestamp, unix_ms,
+};
 use super::decode::LogEvent;
 use super::json::{Value, Writer};
 use super::{Inner, ECS_VERSION};
@@ -278,7 +280,9 @@ fn write(
         .and_then(|code| inner.types.get(code));
     let keep_original = config.preserve_original_event || !mapped.notes.is_empty();
 
-    writer.str("@timestamp", &format_timestamp(mapped.timestamp));
+    writer.raw_with("@timestamp", |out| {
+        push_quoted_timestamp(out, mapped.timestamp)
+    });
     writer.object("agent", |agent| {
         agent.str("type", AGENT_TYPE);
         agent.str("version", env!("CARGO_PKG_VERSION"));
@@ -341,19 +345,14 @@ fn write(
             (None, _) => {}
         }
         match known {
-            Some(known) => {
-                let mut categories = Vec::with_capacity(known.categories.len() + 1);
-                categories.push("authentication");
-                categories.extend(known.categories.iter().map(String::as_str));
-                event.str_array("category", &categories);
-            }
+            Some(known) => event.str_array("category", &known.event_categories),
             None => event.str_array("category", &["authentication"]),
         }
         event.str("dataset", DATASET);
         if let Some(id) = mapped.log_id.as_deref().or(envelope_id) {
             event.str("id", id);
         }
-        event.str("ingested", &format_timestamp(now));
+        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
         event.str("kind", "event");
         event.str("module", MODULE);
         if keep_original {
@@ -395,14 +394,18 @@ fn write(
         .as_deref()
         .filter(|name| name.find('@').is_some_and(|at| at > 0));
     let user_id = mapped.user_id.as_deref();
-    let mut related: Vec<&str> = Vec::with_capacity(3);
+    let mut related: [&str; 3] = [""; 3];
+    let mut related_count = 0;
     for user in [user_id, user_name, user_email].into_iter().flatten() {
-        if !related.contains(&user) {
-            related.push(user);
+        if !related[..related_count].contains(&user) {
+            related[related_count] = user;
+            related_count += 1;
         }
     }
-    if !related.is_empty() {
-        writer.object("related", |writer| writer.str_array("user", &related));
+    if related_count > 0 {
+        writer.object("related", |writer| {
+            writer.str_array("user", &related[..related_count]);
+        });
     }
     if let Some((address, text)) = &mapped.source_ip {
         let rendered = inner.enrichers.geo.lookup(*address);
@@ -412,17 +415,13 @@ fn write(
             source.str("ip", text);
         });
     }
-    let mut tags: Vec<&str> = Vec::with_capacity(config.tags.len() + 1);
-    if keep_original {
-        tags.push(PRESERVE_ORIGINAL_TAG);
-    }
-    for tag in &config.tags {
-        if !tags.contains(&tag.as_str()) {
-            tags.push(tag);
-        }
-    }
+    let tags = if keep_original {
+        &inner.tags_preserved
+    } else {
+        &inner.tags
+    };
     if !tags.is_empty() {
-        writer.str_array("tags", &tags);
+        writer.raw("tags", tags);
     }
     if user_id.is_some() || user_name.is_some() {
         writer.object("user", |user| {

@@ -142,6 +142,12 @@ impl<'o> Writer<'o> {
         self.out.push_str(raw);
     }
 
+    /// `"key":` followed by JSON that `write` appends.
+    pub fn raw_with(&mut self, key: &str, write: impl FnOnce(&mut String)) {
+        self.key(key);
+        write(self.out);
+    }
+
     /// `"key":<value>`.
     pub fn value(&mut self, key: &str, value: &Value<'_>) {
         self.key(key);

@@ -68,6 +68,10 @@ pub(crate) struct Inner {
     pub(crate) enrichers: Enrichers,
     pub(crate) types: types::Table,
     pub(crate) user_name: Option<regex::Regex>,
+    /// `tags` as a JSON array (empty when there are none), without and with
+    /// `preserve_original_event` first.
+    pub(crate) tags: String,
+    pub(crate) tags_preserved: String,
 }
 
 impl Config {
@@ -86,8 +90,12 @@ impl Pipeline {
     pub fn new(config: Config, enrichers: Enrichers) -> Pipeline {
         // A constant pattern (a unit test checks it compiles).
         let user_name = regex::Regex::new(ecs::USER_NAME_PATTERN).ok();
+        let tags = tags_json(&config.tags, false);
+        let tags_preserved = tags_json(&config.tags, true);
         Pipeline {
             inner: Arc::new(Inner {
+                tags,
+                tags_preserved,
                 config,
                 enrichers,
                 types: types::Table::embedded(),
@@ -120,6 +128,32 @@ impl Pipeline {
         let log = decode::decode(&event.bytes)?;
         Ok(ecs::document(&self.inner, event, log, now))
     }
+}
+
+/// `["preserve_original_event", …tags]` (when `preserve`) without
+/// duplicates, as JSON; empty when there is no tag.
+fn tags_json(tags: &[String], preserve: bool) -> String {
+    let mut unique: Vec<&str> = Vec::with_capacity(tags.len() + 1);
+    if preserve {
+        unique.push(ecs::PRESERVE_ORIGINAL_TAG);
+    }
+    for tag in tags {
+        if !unique.contains(&tag.as_str()) {
+            unique.push(tag);
+        }
+    }
+    if unique.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("[");
+    for (index, tag) in unique.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        json::write_str(&mut out, tag);
+    }
+    out.push(']');
+    out
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub struct Type {
     pub classification: String,
     /// `event.category` values after `authentication`.
     pub categories: Vec<String>,
+    /// `event.category`: `authentication`, then [`Type::categories`].
+    pub event_categories: Vec<String>,
     /// `event.type`.
     pub types: Vec<String>,
     /// `event.action`.
@@ -85,6 +87,9 @@ fn rows(text: &str) -> impl Iterator<Item = (String, Type)> + '_ {
                     description: description.to_owned(),
                     classification: classification.to_owned(),
                     categories: list(categories),
+                    event_categories: std::iter::once("authentication".to_owned())
+                        .chain(list(categories))
+                        .collect(),
                     types: list(types),
                     action: action.to_owned(),
                     outcome: outcome(classification),
