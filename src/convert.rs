@@ -43,6 +43,14 @@ pub enum Error {
     Write(#[source] io::Error),
 }
 
+impl Error {
+    /// Whether stdout was closed by the reader (`convert … | head`): the
+    /// caller stops quietly.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Write(error) if error.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
 /// Converts `files` (stdin when empty; `-` is stdin too) to `out`,
 /// reporting skipped items to `diagnostics`.
 pub fn run(

@@ -132,6 +132,7 @@ fn main() -> ExitCode {
                     );
                     ExitCode::FAILURE
                 }
+                Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("error: {:#}", anyhow::Error::from(error));
                     ExitCode::FAILURE

@@ -1,6 +1,8 @@
 //! Bytes → [`LogEvent`]: unwraps the log-stream envelope
 //! (`{"log_id":…,"data":{…}}`) or takes a bare log object (as the
-//! Management API returns it). Strings borrow from the input.
+//! Management API returns it). An envelope wrapped as `{"json": …}` (the
+//! shape Elastic's agent and pipeline tests hand over) is unwrapped too.
+//! Strings borrow from the input.
 
 use std::borrow::Cow;
 
@@ -22,6 +24,13 @@ pub fn decode(bytes: &[u8]) -> Result<LogEvent<'_>, DropReason> {
     let Value::Object(mut members) = value else {
         return Err(DropReason::Invalid("not a JSON object".to_owned()));
     };
+    if let [(key, Value::Object(_))] = &members[..] {
+        if key == "json" {
+            if let Some((_, Value::Object(inner))) = members.pop() {
+                members = inner;
+            }
+        }
+    }
     let data_position = members
         .iter()
         .position(|(key, value)| key == "data" && matches!(value, Value::Object(_)));
@@ -58,6 +67,9 @@ mod tests {
         let bare = decode(br#"{"type":"s","log_id":"9"}"#).unwrap();
         assert_eq!(bare.envelope_id, None);
         assert_eq!(bare.data.len(), 2);
+        let wrapped = decode(br#"{"json":{"log_id":"9","data":{"type":"s"}}}"#).unwrap();
+        assert_eq!(wrapped.envelope_id.as_deref(), Some("9"));
+        assert_eq!(wrapped.data.len(), 1);
         // `data` that is not an object: a bare log with a `data` field.
         let odd = decode(br#"{"type":"s","data":"x"}"#).unwrap();
         assert_eq!(odd.data.len(), 2);
