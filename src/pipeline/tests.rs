@@ -559,3 +559,36 @@ mod properties {
         }
     }
 }
+
+/// Golden output: `tests/fixtures/events/tricky.jsonl` mapped with the test
+/// databases, uap-core and fixed clocks must equal
+/// `tests/fixtures/ecs/tricky.json`, a JSON array (`UPDATE_GOLDEN=1 cargo test --lib
+/// golden` rewrites it after an intended change; review the diff).
+#[test]
+fn golden_documents() {
+    let regexes = std::fs::read_to_string(super::enrich::DEFAULT_UAP_REGEXES)
+        .expect("Debian's uap-core must be installed (apt-get install uap-core)");
+    let pipeline = Pipeline::new(
+        Config::defaults(),
+        Enrichers {
+            geo: Geo::from_bytes(Some(city_database()), Some(asn_database())).unwrap(),
+            user_agents: UserAgents::uap(Regexes::from_yaml(&regexes).unwrap()),
+        },
+    );
+    let input = include_str!("../../tests/fixtures/events/tricky.jsonl");
+    let documents: Vec<Value> = input
+        .lines()
+        .map(|line| map_with(&pipeline, Input::Webhook, line))
+        .collect();
+    let output = format!("{}\n", serde_json::to_string_pretty(&documents).unwrap());
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs/tricky.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &output).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        golden == output,
+        "golden output differs: run `UPDATE_GOLDEN=1 cargo test --lib golden` and review\n{output}"
+    );
+}
