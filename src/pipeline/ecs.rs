@@ -387,7 +387,7 @@ fn write(
     let (user_name, user_domain) = mapped
         .user_name
         .as_deref()
-        .map(|name| split_user_name(inner.user_name.as_ref(), name))
+        .map(split_user_name)
         .unwrap_or((None, None));
     let user_email = mapped
         .user_name
@@ -450,24 +450,55 @@ fn write(
 
 /// Elastic's grok: `%{USERNAME:user.name}@%{HOSTNAME:user.domain}`
 /// (unanchored), else the whole text as `user.name`.
-fn split_user_name<'t>(
-    pattern: Option<&regex::Regex>,
-    text: &'t str,
-) -> (Option<&'t str>, Option<&'t str>) {
-    if !text.contains('@') {
-        return (Some(text), None);
+///
+/// Hand-written for speed; the unit tests check it against the regex the
+/// grok patterns expand to. USERNAME is `[a-zA-Z0-9._-]+`, HOSTNAME is
+/// `\b(?:L)(?:\.(?:L))*(\.?|\b)` with `L = [0-9A-Za-z][0-9A-Za-z-]{0,62}`.
+/// The leftmost match starts at the run of USERNAME characters before the
+/// first `@` that has such a run and a host after it.
+pub(crate) fn split_user_name(text: &str) -> (Option<&str>, Option<&str>) {
+    let bytes = text.as_bytes();
+    let is_user = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    for (at, _) in bytes.iter().enumerate().filter(|(_, &b)| b == b'@') {
+        let start = bytes[..at]
+            .iter()
+            .rposition(|&b| !is_user(b))
+            .map_or(0, |p| p + 1);
+        if start == at {
+            continue;
+        }
+        let Some(end) = host_end(bytes, at + 1) else {
+            continue;
+        };
+        return (Some(&text[start..at]), Some(&text[at + 1..end]));
     }
-    match pattern.and_then(|pattern| pattern.captures(text)) {
-        Some(captures) => (
-            captures.get(1).map(|found| found.as_str()),
-            captures
-                .get(2)
-                .map(|found| found.as_str())
-                .filter(|domain| !domain.is_empty()),
-        ),
-        None => (Some(text), None),
-    }
+    (Some(text), None)
 }
 
-/// The regex of [`split_user_name`]: grok's USERNAME and HOSTNAME.
-pub(crate) const USER_NAME_PATTERN: &str = r"([a-zA-Z0-9._-]+)@(\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*(?:\.?|\b))";
+/// The end of the HOSTNAME starting at `from`, if one does.
+fn host_end(bytes: &[u8], from: usize) -> Option<usize> {
+    // One label: an alphanumeric then up to 62 of [0-9A-Za-z-], greedy.
+    let label = |at: usize| -> Option<usize> {
+        if !bytes.get(at)?.is_ascii_alphanumeric() {
+            return None;
+        }
+        let rest = bytes[at + 1..]
+            .iter()
+            .take(62)
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+            .count();
+        Some(at + 1 + rest)
+    };
+    let mut end = label(from)?;
+    while bytes.get(end) == Some(&b'.') {
+        match label(end + 1) {
+            Some(next) => end = next,
+            None => break,
+        }
+    }
+    // `\.?`: a trailing dot belongs to the host.
+    if bytes.get(end) == Some(&b'.') {
+        end += 1;
+    }
+    Some(end)
+}

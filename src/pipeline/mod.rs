@@ -67,7 +67,6 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) enrichers: Enrichers,
     pub(crate) types: types::Table,
-    pub(crate) user_name: Option<regex::Regex>,
     /// `tags` as a JSON array (empty when there are none), without and with
     /// `preserve_original_event` first.
     pub(crate) tags: String,
@@ -88,8 +87,6 @@ impl Config {
 impl Pipeline {
     /// A pipeline with `config` and loaded `enrichers`.
     pub fn new(config: Config, enrichers: Enrichers) -> Pipeline {
-        // A constant pattern (a unit test checks it compiles).
-        let user_name = regex::Regex::new(ecs::USER_NAME_PATTERN).ok();
         let tags = tags_json(&config.tags, false);
         let tags_preserved = tags_json(&config.tags, true);
         Pipeline {
@@ -99,7 +96,6 @@ impl Pipeline {
                 config,
                 enrichers,
                 types: types::Table::embedded(),
-                user_name,
             }),
         }
     }

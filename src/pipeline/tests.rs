@@ -487,15 +487,60 @@ fn document_id_is_the_envelope_or_data_log_id() {
     assert!(pipeline.process(&raw("[]")).is_err());
 }
 
+/// The regex Elastic's grok patterns expand to: the oracle for
+/// `ecs::split_user_name`.
+const USER_NAME_PATTERN: &str = r"([a-zA-Z0-9._-]+)@(\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*(?:\.?|\b))";
+
+fn split_by_regex(text: &str) -> (Option<&str>, Option<&str>) {
+    let pattern = regex::Regex::new(USER_NAME_PATTERN).unwrap();
+    match pattern.captures(text) {
+        Some(captures) => (
+            captures.get(1).map(|found| found.as_str()),
+            captures
+                .get(2)
+                .map(|found| found.as_str())
+                .filter(|d| !d.is_empty()),
+        ),
+        None => (Some(text), None),
+    }
+}
+
 #[test]
-fn user_name_pattern_compiles() {
-    assert!(regex::Regex::new(ecs::USER_NAME_PATTERN).is_ok());
+fn user_name_split_matches_the_grok_regex() {
+    let long = format!("u@{}.x", "a".repeat(70));
+    for text in [
+        "morpheus@test.com",
+        "first+tag@example.org",
+        "a@b",
+        "@x",
+        "a@",
+        "a@-b",
+        "a@@b.c",
+        "x y@b.c.",
+        "a@b..c",
+        "a@b.-c",
+        "é@b.c",
+        "a@b@c.d",
+        "-@a-.b-",
+        long.as_str(),
+        "no at sign",
+        "+14155550100",
+    ] {
+        assert_eq!(ecs::split_user_name(text), split_by_regex(text), "{text}");
+    }
 }
 
 mod properties {
     use proptest::prelude::*;
 
     use super::*;
+
+    proptest! {
+        #[test]
+        fn user_name_split_equals_the_regex(text in "[a-c.@_ +-]{0,12}|[a-zA-Z0-9.@-]{0,80}") {
+            prop_assert_eq!(ecs::split_user_name(&text), split_by_regex(&text));
+        }
+    }
 
     fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
