@@ -5,7 +5,8 @@
 //! `serde_json` does: the last one wins), and is read with `serde_json`'s
 //! parser (so its recursion limit of 128 levels applies). Documents are
 //! written straight into a `String` by [`Writer`] instead of being built as
-//! a `serde_json::Value` first.
+//! a `serde_json::Value` first; integers are formatted with `itoa` (no
+//! `fmt` machinery), strings escaped eight bytes at a time.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
