@@ -56,9 +56,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn documents(count: usize) -> Vec<Document> {
-    let pipeline = Pipeline::new(pipeline::Config {
-        preserve_original_event: false,
-    });
+    let pipeline = Pipeline::new(
+        pipeline::Config::defaults(),
+        auth0_ingest::pipeline::enrich::Enrichers::none(),
+    );
     events(count)
         .into_iter()
         .map(|bytes| {
@@ -221,9 +222,10 @@ fn main() {
             bytes: Bytes::from(bytes),
         })
         .collect();
-    let pipeline = Pipeline::new(pipeline::Config {
-        preserve_original_event: false,
-    });
+    let pipeline = Pipeline::new(
+        pipeline::Config::defaults(),
+        auth0_ingest::pipeline::enrich::Enrichers::none(),
+    );
     let pipeline_ns = measure(1000, || {
         for event in &raw {
             std::hint::black_box(pipeline.process(event).unwrap());

@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::delivery::{self, Delivery};
+use crate::enrichment;
 use crate::inputs::{poller, webhook};
 use crate::outputs::elasticsearch;
 use crate::outputs::file::{self, FileOutput};
@@ -187,12 +188,20 @@ impl App {
             ));
         }
 
+        let enrich_config = config.enrich.clone();
+        let enrichment = tokio::task::spawn_blocking(move || enrichment::load(&enrich_config))
+            .await
+            .context("enrichment loading task failed")?;
+        for warning in &enrichment.warnings {
+            tracing::warn!(%warning, "enrichment disabled");
+        }
+
         let delivery = delivery::spawn(
             delivery::Parts {
                 reader: spool.reader,
                 acker: spool.acker.clone(),
                 dead_letters: spool.dead_letters,
-                pipeline: Pipeline::new(config.pipeline.clone()),
+                pipeline: Pipeline::new(config.pipeline.clone(), enrichment.enrichers),
                 outputs: senders,
                 metrics: Arc::clone(&metrics),
                 abort: abort.clone(),

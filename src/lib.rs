@@ -7,6 +7,9 @@
 //!   framing shared with `convert`).
 //! - [`spool`]: the durable on-disk queue; the durability boundary.
 //! - [`pipeline`]: pure event → ECS document mapping.
+//! - [`convert`]: the `convert` command (events → ECS NDJSON, no network).
+//! - [`enrichment`]: loads the GeoIP databases and uap-core regexes.
+//! - [`fields`]: field definitions (`fields/`) and the index template.
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
 //! - [`outputs`]: Elasticsearch (bulk into a data stream) and NDJSON files.
 //! - [`telemetry`]: logging and metrics.
@@ -14,9 +17,12 @@
 
 pub mod app;
 pub mod config;
+pub mod convert;
 pub mod dedup;
 pub mod delivery;
+pub mod enrichment;
 pub mod event;
+pub mod fields;
 pub mod inputs;
 pub mod outputs;
 pub mod pipeline;

@@ -2,6 +2,7 @@
 //! starts telemetry and the runtime, runs, and maps errors to exit codes.
 //! No logic lives here.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,11 +11,14 @@ use auth0_ingest::app::App;
 use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{Config, LoadError};
 use auth0_ingest::outputs::elasticsearch::setup;
-use auth0_ingest::{shutdown, telemetry};
+use auth0_ingest::pipeline::{self, enrich, Pipeline};
+use auth0_ingest::{convert, enrichment, shutdown, telemetry};
 use clap::{Parser, Subcommand};
 
 /// sysexits' `EX_CONFIG`: the unit sets `RestartPreventExitStatus=78`.
 const EXIT_CONFIG: u8 = 78;
+/// sysexits' `EX_USAGE`: a bad command-line value.
+const EXIT_USAGE: u8 = 64;
 
 /// Gets Auth0 log events into Elasticsearch or NDJSON files as ECS documents.
 #[derive(Debug, Parser)]
@@ -50,6 +54,28 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Convert Auth0 events (files, or stdin; any body the webhook accepts)
+    /// to ECS documents, one per line on stdout, in input order. No network.
+    /// Exits 1 when some items were skipped (reported on stderr).
+    Convert {
+        /// Take `[enrich]` from this config file (else the defaults).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// GeoIP City database (overrides `enrich.geoip_city`; "" for none).
+        #[arg(long)]
+        geoip_city: Option<OsString>,
+        /// GeoIP ASN database (overrides `enrich.geoip_asn`; "" for none).
+        #[arg(long)]
+        geoip_asn: Option<OsString>,
+        /// uap-core regexes file (overrides `enrich.uap_regexes`).
+        #[arg(long)]
+        uap_regexes: Option<PathBuf>,
+        /// `uap`, `woothee` or `off` (overrides `enrich.user_agent`).
+        #[arg(long)]
+        user_agent: Option<String>,
+        /// Input files; `-` or none for stdin.
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +92,68 @@ fn main() -> ExitCode {
             Ok(config) => setup(config, dry_run),
             Err(error) => config_error(&error),
         },
+        Command::Convert {
+            config,
+            geoip_city,
+            geoip_asn,
+            uap_regexes,
+            user_agent,
+            files,
+        } => {
+            let loaded = match config.map(|path| Config::load(&path)).transpose() {
+                Ok(loaded) => loaded,
+                Err(error) => return config_error(&error),
+            };
+            let (pipeline_config, mut enrich_config) = match loaded {
+                Some(config) => (config.pipeline, config.enrich),
+                None => (pipeline::Config::defaults(), enrich::Config::defaults()),
+            };
+            let database = |path: OsString| (!path.is_empty()).then(|| PathBuf::from(path));
+            if let Some(path) = geoip_city {
+                enrich_config.geoip_city = database(path);
+            }
+            if let Some(path) = geoip_asn {
+                enrich_config.geoip_asn = database(path);
+            }
+            if let Some(path) = uap_regexes {
+                enrich_config.uap_regexes = path;
+            }
+            if let Some(name) = user_agent {
+                match enrich::ua::Mode::from_name(&name) {
+                    Some(mode) => enrich_config.user_agent = mode,
+                    None => {
+                        eprintln!("error: unknown --user-agent `{name}`; use uap, woothee or off");
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                }
+            }
+            let loaded = enrichment::load(&enrich_config);
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let pipeline = Pipeline::new(pipeline_config, loaded.enrichers);
+            match convert::run(
+                &pipeline,
+                &files,
+                &mut std::io::stdin().lock(),
+                &mut std::io::BufWriter::new(std::io::stdout().lock()),
+                &mut std::io::stderr(),
+            ) {
+                Ok(summary) if summary.rejected == 0 => ExitCode::SUCCESS,
+                Ok(summary) => {
+                    eprintln!(
+                        "{} converted, {} skipped",
+                        summary.converted, summary.rejected
+                    );
+                    ExitCode::FAILURE
+                }
+                Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {:#}", anyhow::Error::from(error));
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run { config: Some(path) } => match Config::load(&path) {
             Ok(config) => run(config, None),
             Err(error) => config_error(&error),
@@ -88,7 +176,13 @@ fn setup(config: Config, dry_run: bool) -> ExitCode {
         eprintln!("error: the config has no [output.elasticsearch] section");
         return ExitCode::from(EXIT_CONFIG);
     };
-    let templates = setup::templates(&es_config.index);
+    let templates = match setup::templates(&es_config.index) {
+        Ok(templates) => templates,
+        Err(error) => {
+            eprintln!("error: {:#}", anyhow::Error::from(error));
+            return ExitCode::FAILURE;
+        }
+    };
     if dry_run {
         print!("{}", setup::dry_run(&templates));
         return ExitCode::SUCCESS;

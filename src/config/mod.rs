@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use crate::inputs::{self, webhook};
 use crate::outputs::{elasticsearch, file};
+use crate::pipeline::enrich;
 use crate::{pipeline, spool, telemetry};
 use raw::RawConfig;
 use secret::Secret;
@@ -67,6 +68,8 @@ pub struct Config {
     pub elasticsearch: Option<elasticsearch::Config>,
     /// Event → document settings.
     pub pipeline: pipeline::Config,
+    /// Enrichment databases and modes (loaded by `crate::enrichment::load`).
+    pub enrich: enrich::Config,
     /// Logging settings.
     pub telemetry: telemetry::Config,
 }
@@ -223,9 +226,11 @@ impl Config {
                 );
             }
         }
-        let pipeline = pipeline::Config {
-            preserve_original_event: raw.enrich.preserve_original_event.unwrap_or(false),
-        };
+        let (mut pipeline, enrich) = build_enrich(raw.enrich, base, &mut errors);
+        // Documents name the data stream they belong to (`data_stream.namespace`).
+        if let Some(elasticsearch) = &elasticsearch {
+            pipeline.namespace = elasticsearch.namespace.clone();
+        }
         let telemetry = telemetry::Config {
             format: match raw.log.format.as_deref() {
                 None => None,
@@ -254,6 +259,7 @@ impl Config {
                 file_output,
                 elasticsearch,
                 pipeline,
+                enrich,
                 telemetry,
             }),
             (Err(errors), ..) => Err(errors),
@@ -415,6 +421,49 @@ fn build_webhook(
     })
 }
 
+fn build_enrich(
+    raw: raw::RawEnrich,
+    base: &Path,
+    errors: &mut Errors,
+) -> (pipeline::Config, enrich::Config) {
+    let mut pipeline = pipeline::Config::defaults();
+    pipeline.preserve_original_event = raw.preserve_original_event.unwrap_or(false);
+    if let Some(tags) = raw.tags {
+        for (index, tag) in tags.iter().enumerate() {
+            if tag.trim().is_empty() {
+                errors.push(&format!("enrich.tags[{index}]"), "is empty".to_owned());
+            }
+        }
+        pipeline.tags = tags;
+    }
+    let user_agent = match raw.user_agent.as_deref() {
+        None => enrich::ua::Mode::Uap,
+        Some(name) => enrich::ua::Mode::from_name(name).unwrap_or_else(|| {
+            errors.push(
+                "enrich.user_agent",
+                format!("unknown mode `{name}`; use `uap`, `woothee` or `off`"),
+            );
+            enrich::ua::Mode::Uap
+        }),
+    };
+    // An empty path turns a lookup off.
+    let database = |path: Option<PathBuf>, default: &str| match path {
+        Some(path) if path.as_os_str().is_empty() => None,
+        Some(path) => Some(resolve(base, &path)),
+        None => Some(PathBuf::from(default)),
+    };
+    let enrich = enrich::Config {
+        geoip_city: database(raw.geoip_city, enrich::DEFAULT_GEOIP_CITY),
+        geoip_asn: database(raw.geoip_asn, enrich::DEFAULT_GEOIP_ASN),
+        user_agent,
+        uap_regexes: raw.uap_regexes.map_or_else(
+            || PathBuf::from(enrich::DEFAULT_UAP_REGEXES),
+            |path| resolve(base, &path),
+        ),
+    };
+    (pipeline, enrich)
+}
+
 fn positive(errors: &mut Errors, key: &str, value: Option<u64>, default: u64) -> u64 {
     match value {
         Some(0) => {
@@ -494,6 +543,36 @@ mod tests {
         assert_eq!(config.spool.dir, Path::new("/etc/a/spool"));
         assert_eq!(config.spool.max_bytes, DEFAULT_SPOOL_MAX_BYTES);
         assert!(!config.pipeline.preserve_original_event);
+        assert_eq!(config.pipeline.namespace, "default");
+        assert_eq!(config.pipeline.tags, ["forwarded", "auth0-logstream"]);
+        assert_eq!(config.enrich.user_agent, enrich::ua::Mode::Uap);
+        assert_eq!(
+            config.enrich.geoip_city.as_deref(),
+            Some(Path::new(enrich::DEFAULT_GEOIP_CITY))
+        );
+    }
+
+    #[test]
+    fn enrich_keys_are_validated_and_resolved() {
+        let base = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+        let config = Config::from_toml(
+            &format!("{base}[enrich]\ngeoip_city=\"geo/city.mmdb\"\ngeoip_asn=\"\"\nuser_agent=\"woothee\"\ntags=[\"a\"]\npreserve_original_event=true\n"),
+            Path::new("/etc/a"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.enrich.geoip_city.as_deref(),
+            Some(Path::new("/etc/a/geo/city.mmdb"))
+        );
+        assert_eq!(config.enrich.geoip_asn, None);
+        assert_eq!(config.enrich.user_agent, enrich::ua::Mode::Woothee);
+        assert_eq!(config.pipeline.tags, ["a"]);
+        assert!(config.pipeline.preserve_original_event);
+        let mut keys = errors_of(&format!(
+            "{base}[enrich]\nuser_agent=\"fast\"\ntags=[\"\"]\n"
+        ));
+        keys.sort();
+        assert_eq!(keys, ["enrich.tags[0]", "enrich.user_agent"]);
     }
 
     #[test]

@@ -177,8 +177,25 @@ pub struct RawFileOutput {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnrich {
-    /// Keep the event as received in `event.original`. Default false.
+    /// Keep the event as received in `event.original` (and add the tag
+    /// `preserve_original_event`). Default false.
     pub preserve_original_event: Option<bool>,
+    /// GeoIP2/GeoLite2 City database for `source.geo.*`. Default
+    /// `/var/lib/GeoIP/GeoLite2-City.mmdb`; `""` turns geo lookups off. A
+    /// missing file turns them off with one warning.
+    pub geoip_city: Option<PathBuf>,
+    /// GeoLite2 ASN database for `source.as.*`. Default
+    /// `/var/lib/GeoIP/GeoLite2-ASN.mmdb`; `""` turns AS lookups off. A
+    /// missing file turns them off with one warning.
+    pub geoip_asn: Option<PathBuf>,
+    /// `uap` (default: uap-core regexes, Elasticsearch's names), `woothee`
+    /// (faster, woothee's names) or `off`.
+    pub user_agent: Option<String>,
+    /// uap-core's regexes file. Default `/usr/share/uap-core/regexes.yaml`
+    /// (Debian package `uap-core`).
+    pub uap_regexes: Option<PathBuf>,
+    /// `tags` of every document. Default `["forwarded", "auth0-logstream"]`.
+    pub tags: Option<Vec<String>>,
 }
 
 /// `[log]`

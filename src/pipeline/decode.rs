@@ -1,48 +1,84 @@
 //! Bytes → [`LogEvent`]: unwraps the log-stream envelope
 //! (`{"log_id":…,"data":{…}}`) or takes a bare log object (as the
-//! Management API returns it).
+//! Management API returns it). An envelope wrapped as `{"json": …}` (the
+//! shape Elastic's agent and pipeline tests hand over) is unwrapped too.
+//! Strings borrow from the input.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
+use super::json::{self, Value};
 use super::DropReason;
-use crate::event::LogId;
 
 /// One Auth0 log event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LogEvent {
-    /// The event's id, from the envelope or from `data.log_id`.
-    pub log_id: Option<LogId>,
-    /// The log object itself.
-    pub data: Map<String, Value>,
+pub struct LogEvent<'a> {
+    /// The envelope's `log_id`, when there is an envelope with one.
+    pub envelope_id: Option<Cow<'a, str>>,
+    /// The members of the log object itself.
+    pub data: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
-/// Decodes one event.
-pub fn decode(bytes: &[u8]) -> Result<LogEvent, DropReason> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|error| DropReason::Invalid(error.to_string()))?;
-    let Value::Object(mut object) = value else {
+/// Decodes one event; only non-JSON and non-objects are refused.
+pub fn decode(bytes: &[u8]) -> Result<LogEvent<'_>, DropReason> {
+    let value = json::parse(bytes).map_err(|error| DropReason::Invalid(error.to_string()))?;
+    let Value::Object(mut members) = value else {
         return Err(DropReason::Invalid("not a JSON object".to_owned()));
     };
-    let envelope_id = object
-        .get("log_id")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let data = match object.remove("data") {
-        Some(Value::Object(data)) => data,
-        Some(other) => {
-            // Not an envelope after all: a bare log with a `data` field.
-            object.insert("data".to_owned(), other);
-            object
+    if let [(key, Value::Object(_))] = &members[..] {
+        if key == "json" {
+            if let Some((_, Value::Object(inner))) = members.pop() {
+                members = inner;
+            }
         }
-        None => object,
+    }
+    let data_position = members
+        .iter()
+        .position(|(key, value)| key == "data" && matches!(value, Value::Object(_)));
+    let Some(data_position) = data_position else {
+        return Ok(LogEvent {
+            envelope_id: None,
+            data: members,
+        });
     };
-    let log_id = envelope_id
-        .or_else(|| {
-            data.get("log_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .filter(|id| !id.is_empty())
-        .map(LogId);
-    Ok(LogEvent { log_id, data })
+    let (_, data) = members.swap_remove(data_position);
+    let Value::Object(data) = data else {
+        return Err(DropReason::Invalid("`data` is not an object".to_owned()));
+    };
+    let envelope_id = members
+        .into_iter()
+        .find(|(key, _)| key == "log_id")
+        .and_then(|(_, value)| match value {
+            Value::String(id) if !id.is_empty() => Some(id),
+            Value::Number(number) => Some(Cow::Owned(number.to_string())),
+            _ => None,
+        });
+    Ok(LogEvent { envelope_id, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_and_bare_log() {
+        let envelope = decode(br#"{"log_id":"9","data":{"type":"s","log_id":"9"}}"#).unwrap();
+        assert_eq!(envelope.envelope_id.as_deref(), Some("9"));
+        assert_eq!(envelope.data.len(), 2);
+        let bare = decode(br#"{"type":"s","log_id":"9"}"#).unwrap();
+        assert_eq!(bare.envelope_id, None);
+        assert_eq!(bare.data.len(), 2);
+        let wrapped = decode(br#"{"json":{"log_id":"9","data":{"type":"s"}}}"#).unwrap();
+        assert_eq!(wrapped.envelope_id.as_deref(), Some("9"));
+        assert_eq!(wrapped.data.len(), 1);
+        // `data` that is not an object: a bare log with a `data` field.
+        let odd = decode(br#"{"type":"s","data":"x"}"#).unwrap();
+        assert_eq!(odd.data.len(), 2);
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        for bytes in [&b"[1]"[..], b"\"s\"", b"{", b"", b"\xff"] {
+            assert!(decode(bytes).is_err(), "{bytes:?}");
+        }
+    }
 }

@@ -1,134 +1,504 @@
-//! [`LogEvent`] → ECS document (first cut: `@timestamp`, `event.id`,
-//! `event.original`, `ecs.version`, `auth0.logs.data.*`).
+//! [`LogEvent`] + enrichment → ECS document, written straight to JSON.
+//!
+//! Field for field what Elastic's Auth0 integration 1.23 produces (see
+//! `fields/README.md` for the list and the differences), plus what the
+//! agent adds in Elastic's world (`data_stream.*`, `event.dataset`,
+//! `event.module`, `event.ingested`, `input.type`, `tags`, `agent.*`).
+//! Where Elastic fails an event we do not: a bad `date` falls back to the
+//! time in the `log_id`, then the receive time, with `error.message` saying
+//! so and `event.original` kept; values of the wrong JSON type are coerced
+//! so that every field always has one type (see `coerce::Kind`).
 
-use serde_json::{json, Map, Value};
-use time::format_description::well_known::Rfc3339;
+use std::borrow::Cow;
+use std::net::IpAddr;
+
 use time::OffsetDateTime;
 
+use super::coerce::{boolean, coerce_keyword, keyword, kind, to_long, Kind};
+use super::dates::{
+    format_timestamp, is_strict_date, log_id_time, parse_date, push_quoted_timestamp, unix_ms,
+};
 use super::decode::LogEvent;
-use super::{Config, ECS_VERSION};
-use crate::event::{Document, RawEvent};
+use super::json::{Value, Writer};
+use super::{Inner, ECS_VERSION};
+use crate::event::{Document, LogId, RawEvent};
+
+/// `data_stream.type`.
+pub const DATA_STREAM_TYPE: &str = "logs";
+/// `data_stream.dataset` and `event.dataset`.
+pub const DATASET: &str = "auth0.logs";
+/// `event.module`.
+pub const MODULE: &str = "auth0";
+/// `agent.type`.
+pub const AGENT_TYPE: &str = "auth0-ingest";
+/// The tag Elastic adds when `event.original` is kept.
+pub const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
+
+/// The parts of an event the document is written from.
+struct Mapped<'a> {
+    timestamp: OffsetDateTime,
+    notes: Vec<String>,
+    log_id: Option<Cow<'a, str>>,
+    code: Option<Cow<'a, str>>,
+    /// The parsed address and its text as sent (trimmed), which Elastic
+    /// copies to `source.ip` as it is.
+    source_ip: Option<(IpAddr, Cow<'a, str>)>,
+    user_name: Option<Cow<'a, str>>,
+    user_id: Option<Cow<'a, str>>,
+    user_agent: Option<Cow<'a, str>>,
+    log_level_error: bool,
+    login: Login,
+    data: Vec<(Cow<'a, str>, Value<'a>)>,
+}
+
+#[derive(Default)]
+struct Login {
+    initiated_at: Option<String>,
+    completed_at: Option<String>,
+    elapsed_time: Option<i64>,
+    logins_count: Option<i64>,
+}
 
 /// Builds the document of one event.
-pub fn document(log: &LogEvent, raw: &RawEvent, config: &Config) -> Document {
-    let mut event = Map::new();
-    let mut error_message = None;
-    let timestamp = match log.data.get("date").map(parse_date) {
-        Some(Ok(date)) => date,
-        Some(Err(message)) => {
-            error_message = Some(message);
-            raw.received_at
-        }
-        None => {
-            error_message = Some("event has no `date`; @timestamp is the receive time".to_owned());
-            raw.received_at
-        }
+pub(crate) fn document(
+    inner: &Inner,
+    raw: &RawEvent,
+    log: LogEvent<'_>,
+    now: OffsetDateTime,
+) -> Document {
+    let envelope_id = log.envelope_id.clone();
+    let mapped = map(log, envelope_id.as_deref(), raw.received_at);
+    let id = envelope_id
+        .as_deref()
+        .or(mapped.log_id.as_deref())
+        .map(|id| LogId(id.to_owned()));
+    let mut json = String::with_capacity(raw.bytes.len() + 1024);
+    json.push('{');
+    write(
+        &mut Writer::new(&mut json),
+        inner,
+        raw,
+        &mapped,
+        envelope_id.as_deref(),
+        now,
+    );
+    json.push('}');
+    Document { id, json }
+}
+
+fn map<'a>(
+    log: LogEvent<'a>,
+    envelope_id: Option<&str>,
+    received_at: OffsetDateTime,
+) -> Mapped<'a> {
+    let mut notes = Vec::new();
+    let mut date = None;
+    let mut mapped = Mapped {
+        timestamp: received_at,
+        notes: Vec::new(),
+        log_id: None,
+        code: None,
+        source_ip: None,
+        user_name: None,
+        user_id: None,
+        user_agent: None,
+        log_level_error: false,
+        login: Login::default(),
+        data: Vec::with_capacity(log.data.len() + 4),
     };
-    if let Some(log_id) = &log.log_id {
-        event.insert("id".to_owned(), Value::String(log_id.0.clone()));
+    let mut is_mobile: Option<Value<'_>> = None;
+    let mut details: Option<Value<'_>> = None;
+    for (key, value) in log.data {
+        match &*key {
+            "date" => date = Some(value),
+            "type" => mapped.code = keyword(value),
+            "log_id" => mapped.log_id = keyword(value),
+            "ip" => {
+                if let Some(text) = keyword(value) {
+                    match text.trim().parse::<IpAddr>() {
+                        Ok(address) => {
+                            let text = match text {
+                                Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+                                Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+                            };
+                            mapped.source_ip = Some((address, text));
+                        }
+                        Err(_) => {
+                            notes.push(format!("`ip` `{text}` is not an IP address; no source.ip"))
+                        }
+                    }
+                }
+            }
+            "user_name" => mapped.user_name = keyword(value),
+            "user_id" => mapped.user_id = keyword(value),
+            "user_agent" => mapped.user_agent = keyword(value),
+            "_id" | "type_id" | "classification" | "login" => {}
+            "isMobile" => {
+                if is_mobile.is_none() {
+                    is_mobile = Some(value);
+                }
+            }
+            "is_mobile" => is_mobile = Some(value),
+            "details" => details = Some(value),
+            "$event_schema" => {
+                let mut value = value;
+                if let Value::Object(members) = &mut value {
+                    members.retain(|(name, _)| name != "version");
+                }
+                mapped.data.push((key, value));
+            }
+            _ => mapped.data.push((key, value)),
+        }
     }
-    if config.preserve_original_event || error_message.is_some() {
-        event.insert(
-            "original".to_owned(),
-            Value::String(String::from_utf8_lossy(&raw.bytes).into_owned()),
-        );
+
+    match date.as_ref().map(parse_date) {
+        Some(Ok(timestamp)) => {
+            mapped.timestamp = timestamp;
+            // Kept as sent when Elasticsearch's default date format
+            // (`strict_date_optional_time`) takes it, else normalised, so the
+            // `date` field never rejects a document.
+            let date = match date {
+                Some(Value::String(text)) if is_strict_date(&text) => Value::String(text),
+                _ => Value::String(Cow::Owned(format_timestamp(timestamp))),
+            };
+            mapped.data.push((Cow::Borrowed("date"), date));
+        }
+        failure => {
+            let why = match failure {
+                Some(Err(why)) => why,
+                _ => "event has no `date`".to_owned(),
+            };
+            match mapped
+                .log_id
+                .as_deref()
+                .or(envelope_id)
+                .and_then(log_id_time)
+            {
+                Some(timestamp) => {
+                    mapped.timestamp = timestamp;
+                    notes.push(format!("{why}; @timestamp is the time in the log_id"));
+                }
+                None => notes.push(format!("{why}; @timestamp is the receive time")),
+            }
+        }
     }
-    let mut document = json!({
-        "@timestamp": format_timestamp(timestamp),
-        "ecs": { "version": ECS_VERSION },
-        "event": event,
-        "auth0": { "logs": { "data": log.data } },
+
+    if let Some(mut details) = details {
+        if let Value::Object(members) = &mut details {
+            mapped.log_level_error = members
+                .iter()
+                .any(|(key, value)| key == "error" && !value.is_null());
+            for (key, value) in members.iter_mut() {
+                match &**key {
+                    "initiatedAt" | "completedAt" if !value.is_null() => {
+                        let target = if key == "initiatedAt" {
+                            &mut mapped.login.initiated_at
+                        } else {
+                            &mut mapped.login.completed_at
+                        };
+                        match to_long(value).and_then(|millis| Some((millis, unix_ms(millis)?))) {
+                            Some((millis, date)) => {
+                                *value = Value::Number(millis.into());
+                                *target = Some(date);
+                            }
+                            None => notes.push(format!(
+                                "`details.{key}` `{value}` is not a time in milliseconds"
+                            )),
+                        }
+                    }
+                    "elapsedTime" if !value.is_null() => match to_long(value) {
+                        Some(elapsed) => mapped.login.elapsed_time = Some(elapsed),
+                        None => {
+                            notes.push(format!("`details.elapsedTime` `{value}` is not a number"))
+                        }
+                    },
+                    "stats" if mapped.code.as_deref() == Some("s") => {
+                        if let Some(count) =
+                            value.get("loginsCount").filter(|count| !count.is_null())
+                        {
+                            match to_long(count) {
+                                Some(count) => mapped.login.logins_count = Some(count),
+                                None => notes.push(format!(
+                                    "`details.stats.loginsCount` `{count}` is not a number"
+                                )),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        mapped.data.push((Cow::Borrowed("details"), details));
+    }
+    if let Some(value) = is_mobile.and_then(boolean) {
+        mapped
+            .data
+            .push((Cow::Borrowed("is_mobile"), Value::Bool(value)));
+    }
+
+    // Coerce to one JSON type per field, then Elastic's empty sweep.
+    let mut data = std::mem::take(&mut mapped.data);
+    data.retain_mut(|(key, value)| {
+        if key == "date" {
+            return true;
+        }
+        match kind(key) {
+            Kind::Keyword => coerce_keyword(value),
+            Kind::Flattened => {
+                if !matches!(value, Value::Object(_)) && !value.is_null() {
+                    let inner = std::mem::replace(value, Value::Null);
+                    *value = Value::Object(vec![(Cow::Borrowed("value"), inner)]);
+                }
+            }
+            Kind::KeywordGroup => match value {
+                Value::Object(members) => members
+                    .iter_mut()
+                    .for_each(|(_, member)| coerce_keyword(member)),
+                _ => *value = Value::Null,
+            },
+            Kind::Boolean | Kind::Unmapped => {}
+        }
+        !value.sweep()
     });
-    if let (Some(message), Value::Object(object)) = (error_message, &mut document) {
-        object.insert("error".to_owned(), json!({ "message": message }));
-    }
-    Document {
-        id: log.log_id.clone(),
-        json: document.to_string(),
-    }
+    mapped.data = data;
+    mapped.notes = notes;
+    mapped
 }
 
-fn parse_date(value: &Value) -> Result<OffsetDateTime, String> {
-    let Value::String(text) = value else {
-        return Err("`date` is not a string; @timestamp is the receive time".to_owned());
+fn write(
+    writer: &mut Writer<'_>,
+    inner: &Inner,
+    raw: &RawEvent,
+    mapped: &Mapped<'_>,
+    envelope_id: Option<&str>,
+    now: OffsetDateTime,
+) {
+    let config = &inner.config;
+    let known = mapped
+        .code
+        .as_deref()
+        .and_then(|code| inner.types.get(code));
+    let keep_original = config.preserve_original_event || !mapped.notes.is_empty();
+
+    writer.raw_with("@timestamp", |out| {
+        push_quoted_timestamp(out, mapped.timestamp)
+    });
+    writer.object("agent", |agent| {
+        agent.str("type", AGENT_TYPE);
+        agent.str("version", env!("CARGO_PKG_VERSION"));
+    });
+    writer.object("auth0", |auth0| {
+        auth0.object("logs", |logs| {
+            logs.object("data", |data| {
+                for (key, value) in &mapped.data {
+                    data.member(key, value);
+                }
+                if let Some(code) = mapped.code.as_deref() {
+                    data.str(
+                        "type",
+                        known.map_or(code, |known| known.description.as_str()),
+                    );
+                    data.str("type_id", code);
+                    if let Some(known) = known {
+                        data.str("classification", &known.classification);
+                    }
+                }
+                let login = &mapped.login;
+                if login.initiated_at.is_some()
+                    || login.completed_at.is_some()
+                    || login.elapsed_time.is_some()
+                    || login.logins_count.is_some()
+                {
+                    data.object("login", |writer| {
+                        if let Some(date) = &login.completed_at {
+                            writer.str("completedAt", date);
+                        }
+                        if let Some(elapsed) = login.elapsed_time {
+                            writer.i64("elapsedTime", elapsed);
+                        }
+                        if let Some(date) = &login.initiated_at {
+                            writer.str("initiatedAt", date);
+                        }
+                        if let Some(count) = login.logins_count {
+                            writer.object("stats", |stats| stats.i64("loginsCount", count));
+                        }
+                    });
+                }
+            });
+        });
+    });
+    writer.object("data_stream", |data_stream| {
+        data_stream.str("dataset", DATASET);
+        data_stream.str("namespace", &config.namespace);
+        data_stream.str("type", DATA_STREAM_TYPE);
+    });
+    writer.object("ecs", |ecs| ecs.str("version", ECS_VERSION));
+    if !mapped.notes.is_empty() {
+        writer.object("error", |error| {
+            error.str("message", &mapped.notes.join("; "))
+        });
+    }
+    writer.object("event", |event| {
+        match (mapped.code.as_deref(), known) {
+            (Some(_), Some(known)) => event.str("action", &known.action),
+            (Some(code), None) => event.str("action", &format!("unknown-{code}")),
+            (None, _) => {}
+        }
+        match known {
+            Some(known) => event.str_array("category", &known.event_categories),
+            None => event.str_array("category", &["authentication"]),
+        }
+        event.str("dataset", DATASET);
+        if let Some(id) = mapped.log_id.as_deref().or(envelope_id) {
+            event.str("id", id);
+        }
+        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
+        event.str("kind", "event");
+        event.str("module", MODULE);
+        if keep_original {
+            event.str("original", &String::from_utf8_lossy(&raw.bytes));
+        }
+        if let Some(known) = known {
+            event.str("outcome", known.outcome);
+        }
+        match (mapped.code.as_deref(), known) {
+            (_, Some(known)) => event.str_array("type", &known.types),
+            (Some(_), None) => event.str_array("type", &["info"]),
+            (None, None) => {}
+        }
+    });
+    writer.object("input", |input| input.str("type", raw.input.as_str()));
+    writer.object("log", |log| {
+        log.str(
+            "level",
+            if mapped.log_level_error {
+                "error"
+            } else {
+                "info"
+            },
+        );
+    });
+    if let Some((address, _)) = &mapped.source_ip {
+        writer.object("network", |network| {
+            network.str("type", if address.is_ipv6() { "ipv6" } else { "ipv4" });
+        });
+    }
+
+    let (user_name, user_domain) = mapped
+        .user_name
+        .as_deref()
+        .map(split_user_name)
+        .unwrap_or((None, None));
+    let user_email = mapped
+        .user_name
+        .as_deref()
+        .filter(|name| name.find('@').is_some_and(|at| at > 0));
+    let user_id = mapped.user_id.as_deref();
+    let mut related: [&str; 3] = [""; 3];
+    let mut related_count = 0;
+    for user in [user_id, user_name, user_email].into_iter().flatten() {
+        if !related[..related_count].contains(&user) {
+            related[related_count] = user;
+            related_count += 1;
+        }
+    }
+    if related_count > 0 {
+        writer.object("related", |writer| {
+            writer.str_array("user", &related[..related_count]);
+        });
+    }
+    if let Some((address, text)) = &mapped.source_ip {
+        let rendered = inner.enrichers.geo.lookup(*address);
+        writer.object("source", |source| {
+            source.members(&rendered.autonomous_system);
+            source.members(&rendered.geo);
+            source.str("ip", text);
+        });
+    }
+    let tags = if keep_original {
+        &inner.tags_preserved
+    } else {
+        &inner.tags
     };
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|error| {
-        format!("`date` `{text}` is not RFC 3339 ({error}); @timestamp is the receive time")
-    })
+    if !tags.is_empty() {
+        writer.raw("tags", tags);
+    }
+    if user_id.is_some() || user_name.is_some() {
+        writer.object("user", |user| {
+            if let Some(domain) = user_domain {
+                user.str("domain", domain);
+            }
+            if let Some(email) = user_email {
+                user.str("email", email);
+            }
+            if let Some(id) = user_id {
+                user.str("id", id);
+            }
+            if let Some(name) = user_name {
+                user.str("name", name);
+            }
+        });
+    }
+    if let Some(agent) = mapped.user_agent.as_deref() {
+        let members = inner.enrichers.user_agents.members(agent);
+        writer.object("user_agent", |user_agent| {
+            user_agent.members(&members);
+            user_agent.str("original", agent);
+        });
+    }
 }
 
-/// `2026-11-21T10:00:00.123Z`: millisecond precision, UTC, as Elasticsearch
-/// writes dates.
-pub fn format_timestamp(timestamp: OffsetDateTime) -> String {
-    let utc = timestamp.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day(),
-        utc.hour(),
-        utc.minute(),
-        utc.second(),
-        utc.millisecond()
-    )
+/// Elastic's grok: `%{USERNAME:user.name}@%{HOSTNAME:user.domain}`
+/// (unanchored), else the whole text as `user.name`.
+///
+/// Hand-written for speed; the unit tests check it against the regex the
+/// grok patterns expand to. USERNAME is `[a-zA-Z0-9._-]+`, HOSTNAME is
+/// `\b(?:L)(?:\.(?:L))*(\.?|\b)` with `L = [0-9A-Za-z][0-9A-Za-z-]{0,62}`.
+/// The leftmost match starts at the run of USERNAME characters before the
+/// first `@` that has such a run and a host after it.
+pub(crate) fn split_user_name(text: &str) -> (Option<&str>, Option<&str>) {
+    let bytes = text.as_bytes();
+    let is_user = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    for (at, _) in bytes.iter().enumerate().filter(|(_, &b)| b == b'@') {
+        let start = bytes[..at]
+            .iter()
+            .rposition(|&b| !is_user(b))
+            .map_or(0, |p| p + 1);
+        if start == at {
+            continue;
+        }
+        let Some(end) = host_end(bytes, at + 1) else {
+            continue;
+        };
+        return (Some(&text[start..at]), Some(&text[at + 1..end]));
+    }
+    (Some(text), None)
 }
 
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-
-    use super::*;
-    use crate::event::Input;
-    use crate::pipeline::decode::decode;
-
-    fn map(event: &str, preserve: bool) -> Value {
-        let raw = RawEvent {
-            input: Input::Webhook,
-            received_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
-            bytes: Bytes::copy_from_slice(event.as_bytes()),
-        };
-        let log = decode(&raw.bytes).unwrap();
-        let config = Config {
-            preserve_original_event: preserve,
-        };
-        serde_json::from_str(&document(&log, &raw, &config).json).unwrap()
+/// The end of the HOSTNAME starting at `from`, if one does.
+fn host_end(bytes: &[u8], from: usize) -> Option<usize> {
+    // One label: an alphanumeric then up to 62 of [0-9A-Za-z-], greedy.
+    let label = |at: usize| -> Option<usize> {
+        if !bytes.get(at)?.is_ascii_alphanumeric() {
+            return None;
+        }
+        let rest = bytes[at + 1..]
+            .iter()
+            .take(62)
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+            .count();
+        Some(at + 1 + rest)
+    };
+    let mut end = label(from)?;
+    while bytes.get(end) == Some(&b'.') {
+        match label(end + 1) {
+            Some(next) => end = next,
+            None => break,
+        }
     }
-
-    #[test]
-    fn envelope_maps_timestamp_id_and_data() {
-        let document = map(
-            r#"{"log_id":"900","data":{"date":"2021-11-03T03:25:28.923+01:00","type":"s","log_id":"900"}}"#,
-            false,
-        );
-        assert_eq!(
-            document,
-            json!({
-                "@timestamp": "2021-11-03T02:25:28.923Z",
-                "ecs": {"version": "8.11.0"},
-                "event": {"id": "900"},
-                "auth0": {"logs": {"data": {"date": "2021-11-03T03:25:28.923+01:00", "type": "s", "log_id": "900"}}}
-            })
-        );
+    // `\.?`: a trailing dot belongs to the host.
+    if bytes.get(end) == Some(&b'.') {
+        end += 1;
     }
-
-    #[test]
-    fn bad_date_falls_back_to_receive_time_and_keeps_the_original() {
-        let document = map(r#"{"log_id":"1","date":"yesterday"}"#, false);
-        assert_eq!(document["@timestamp"], "2023-11-14T22:13:20.000Z");
-        assert!(document["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not RFC 3339"));
-        assert_eq!(
-            document["event"]["original"],
-            r#"{"log_id":"1","date":"yesterday"}"#
-        );
-    }
-
-    #[test]
-    fn original_is_kept_when_asked() {
-        let event = r#"{"log_id":"1","data":{"date":"2021-11-03T03:25:28Z"}}"#;
-        assert_eq!(map(event, true)["event"]["original"], event);
-        assert!(map(event, false)["event"].get("original").is_none());
-    }
+    Some(end)
 }

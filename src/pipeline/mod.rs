@@ -1,22 +1,51 @@
 //! The pipeline: turns one spooled [`RawEvent`] into one ECS [`Document`].
 //!
+//! decode ([`decode`], borrowed [`json`]) → map and enrich ([`ecs`],
+//! [`enrich`], the type table [`types`], [`coerce`], [`dates`]) → JSON
+//! written directly.
+//!
 //! **Invariant:** pure and synchronous. No I/O, no panics on any input: a
-//! bad event becomes `Err(DropReason)`, which the caller dead-letters. It
-//! runs on the spool's read side, so events are durable before any of it.
+//! bad event becomes `Err(DropReason)`, which the caller dead-letters. Only
+//! input that is not a JSON object is refused; every object becomes a
+//! document. It runs on the spool's read side, so events are durable before
+//! any of it. The enrichers' databases are loaded by the caller
+//! (`crate::enrichment::load`) and handed in.
 
+pub mod coerce;
+pub mod dates;
 pub mod decode;
 pub mod ecs;
+pub mod enrich;
+pub mod json;
+pub mod types;
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
 
 use crate::event::{Document, RawEvent};
+use enrich::Enrichers;
 
 /// The ECS version documents claim.
 pub const ECS_VERSION: &str = "8.11.0";
+/// `data_stream.namespace` when none is configured.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// Elastic's default tags for the integration.
+pub const DEFAULT_TAGS: [&str; 2] = ["forwarded", "auth0-logstream"];
 
-/// Event → document settings (`[enrich]`).
-#[derive(Debug, Clone)]
+/// Event → document settings (`[enrich]`, plus the namespace).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Keep the event as received in `event.original`.
+    /// Keep the event as received in `event.original` (and tag it
+    /// `preserve_original_event`, as Elastic does).
     pub preserve_original_event: bool,
+    /// `data_stream.namespace`. The Elasticsearch output's
+    /// `[output.elasticsearch] namespace` is meant to feed this (documents
+    /// must name the data stream they are written to); until that output
+    /// exists it is [`DEFAULT_NAMESPACE`].
+    pub namespace: String,
+    /// `tags` (`enrich.tags`; default [`DEFAULT_TAGS`]).
+    pub tags: Vec<String>,
 }
 
 /// Why an event produced no document.
@@ -27,21 +56,101 @@ pub enum DropReason {
     Invalid(String),
 }
 
-/// A configured pipeline; cheap to share between threads.
+/// A configured pipeline; cheap to clone and share between threads.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    config: Config,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) enrichers: Enrichers,
+    pub(crate) types: types::Table,
+    /// `tags` as a JSON array (empty when there are none), without and with
+    /// `preserve_original_event` first.
+    pub(crate) tags: String,
+    pub(crate) tags_preserved: String,
+}
+
+impl Config {
+    /// The defaults: no `event.original`, namespace `default`, Elastic's tags.
+    pub fn defaults() -> Config {
+        Config {
+            preserve_original_event: false,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            tags: DEFAULT_TAGS.iter().map(|tag| (*tag).to_owned()).collect(),
+        }
+    }
 }
 
 impl Pipeline {
-    /// A pipeline with `config`.
-    pub fn new(config: Config) -> Pipeline {
-        Pipeline { config }
+    /// A pipeline with `config` and loaded `enrichers`.
+    pub fn new(config: Config, enrichers: Enrichers) -> Pipeline {
+        let tags = tags_json(&config.tags, false);
+        let tags_preserved = tags_json(&config.tags, true);
+        Pipeline {
+            inner: Arc::new(Inner {
+                tags,
+                tags_preserved,
+                config,
+                enrichers,
+                types: types::Table::embedded(),
+            }),
+        }
     }
 
-    /// Maps one event.
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The enrichers.
+    pub fn enrichers(&self) -> &Enrichers {
+        &self.inner.enrichers
+    }
+
+    /// Maps one event, with `event.ingested` = now.
     pub fn process(&self, event: &RawEvent) -> Result<Document, DropReason> {
+        self.process_at(event, OffsetDateTime::now_utc())
+    }
+
+    /// Maps one event, with `event.ingested` = `now`.
+    pub fn process_at(
+        &self,
+        event: &RawEvent,
+        now: OffsetDateTime,
+    ) -> Result<Document, DropReason> {
         let log = decode::decode(&event.bytes)?;
-        Ok(ecs::document(&log, event, &self.config))
+        Ok(ecs::document(&self.inner, event, log, now))
     }
 }
+
+/// `["preserve_original_event", …tags]` (when `preserve`) without
+/// duplicates, as JSON; empty when there is no tag.
+fn tags_json(tags: &[String], preserve: bool) -> String {
+    let mut unique: Vec<&str> = Vec::with_capacity(tags.len() + 1);
+    if preserve {
+        unique.push(ecs::PRESERVE_ORIGINAL_TAG);
+    }
+    for tag in tags {
+        if !unique.contains(&tag.as_str()) {
+            unique.push(tag);
+        }
+    }
+    if unique.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("[");
+    for (index, tag) in unique.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        json::write_str(&mut out, tag);
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests;

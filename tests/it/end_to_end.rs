@@ -55,7 +55,9 @@ async fn posted_events_become_documents_and_redelivery_is_not_duplicated() {
     let first = &documents[0];
     assert_eq!(first["event"]["id"], support::log_id(0));
     assert_eq!(first["@timestamp"], "2026-11-21T10:00:00.120Z");
-    assert_eq!(first["auth0"]["logs"]["data"]["type"], "s");
+    assert_eq!(first["auth0"]["logs"]["data"]["type_id"], "s");
+    assert_eq!(first["auth0"]["logs"]["data"]["type"], "Successful login");
+    assert_eq!(first["event"]["action"], "successful-login");
     assert_eq!(
         first["event"]["original"],
         support::event(&support::log_id(0))
@@ -185,8 +187,9 @@ async fn sigkill_loses_no_acknowledged_event() {
         "SIGTERM should stop the agent cleanly: {status}"
     );
     // The spool delivers the unacknowledged tail again after the crash; the
-    // file output's window, seeded from its files, keeps those out.
-    let documents = support::documents(&out);
+    // file output's window, seeded from its files, keeps those out. The
+    // agent has stopped: every line must be whole.
+    let documents = support::documents_complete(&out);
     let distinct: std::collections::BTreeSet<&str> = documents
         .iter()
         .map(|document| document["event"]["id"].as_str().unwrap())

@@ -5,9 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod conformance;
+mod convert;
 mod end_to_end;
 mod es_output;
 mod poller;
 mod spool;
 mod support;
+mod uap_suite;
 mod webhook;

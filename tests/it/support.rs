@@ -68,21 +68,42 @@ pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) ->
     }
 }
 
-/// Every document line in the NDJSON files of `dir`, parsed.
+/// Every complete document line in the NDJSON files of `dir`, parsed. A
+/// last line still being written (no newline yet) is left out, so it can be
+/// called while the agent runs.
 pub fn documents(dir: &Path) -> Vec<serde_json::Value> {
+    read_documents(dir, false)
+}
+
+/// Every line of the NDJSON files of `dir`, parsed; panics on a partial
+/// line. For a stopped agent.
+pub fn documents_complete(dir: &Path) -> Vec<serde_json::Value> {
+    read_documents(dir, true)
+}
+
+fn read_documents(dir: &Path, strict: bool) -> Vec<serde_json::Value> {
     let Ok(files) = auth0_ingest::outputs::file::list(dir) else {
         return Vec::new();
     };
-    files
-        .iter()
-        .flat_map(|file| {
-            std::fs::read_to_string(file)
-                .unwrap()
+    let mut documents = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let whole = match text.rfind('\n') {
+            Some(index) => &text[..=index],
+            None => "",
+        };
+        assert!(
+            !strict || whole.len() == text.len(),
+            "partial line in {}",
+            file.display()
+        );
+        documents.extend(
+            whole
                 .lines()
-                .map(|line| serde_json::from_str(line).unwrap())
-                .collect::<Vec<serde_json::Value>>()
-        })
-        .collect()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()),
+        );
+    }
+    documents
 }
 
 /// An Auth0-like envelope of about 1.5 KB for `log_id`.

@@ -121,6 +121,10 @@ pub struct Client {
 /// path (start-up check, `setup`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The embedded field definitions do not build a template (a bug the
+    /// unit tests catch).
+    #[error(transparent)]
+    Fields(#[from] crate::fields::Error),
     /// The transport could not be built (bad CA certificate, TLS set-up).
     #[error("cannot build the elasticsearch client")]
     Build(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -54,45 +54,19 @@ pub enum Change {
 }
 
 /// The templates for documents going to `index` (the data stream; a custom
-/// `index` outside `logs-auth0.logs-*` gets its own pattern too).
-pub fn templates(index: &str) -> Vec<Template> {
+/// `index` outside `logs-auth0.logs-*` gets its own pattern too). The
+/// component template carries the mappings and settings generated from
+/// `fields/` ([`crate::fields::index_template`]).
+pub fn templates(index: &str) -> Result<Vec<Template>, crate::fields::Error> {
     let mut patterns = vec![format!("{DATA_STREAM_PREFIX}*")];
     if !index.starts_with(DATA_STREAM_PREFIX) {
         patterns.push(index.to_owned());
     }
-    // lead: replace the mappings with the fields/ template (issue 3); the
-    // rest of this function (names, composition, digests) stays.
-    let mappings = json!({
-        "properties": {
-            "@timestamp": { "type": "date" },
-            "event": {
-                "properties": {
-                    "id": { "type": "keyword" },
-                    "original": { "type": "keyword", "index": false, "doc_values": false }
-                }
-            },
-            "auth0": {
-                "properties": {
-                    "logs": {
-                        "properties": {
-                            "data": {
-                                "properties": {
-                                    "date": { "type": "date" },
-                                    "type": { "type": "keyword" },
-                                    "log_id": { "type": "keyword" },
-                                    "details": { "type": "flattened" }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    });
+    let generated = crate::fields::index_template("*")?;
     let component = json!({
         "template": {
-            "settings": { "index": { "mapping": { "total_fields": { "limit": 2000 } } } },
-            "mappings": mappings
+            "settings": generated["template"]["settings"],
+            "mappings": generated["template"]["mappings"],
         },
         "_meta": { "managed_by": "auth0-ingest" }
     });
@@ -115,10 +89,10 @@ pub fn templates(index: &str) -> Vec<Template> {
         ],
         "_meta": { "managed_by": "auth0-ingest" }
     });
-    vec![
+    Ok(vec![
         with_digest(Kind::Component, "auth0-ingest@package", component),
         with_digest(Kind::Index, "auth0-ingest", index_template),
-    ]
+    ])
 }
 
 impl Kind {
@@ -164,7 +138,7 @@ pub fn dry_run(templates: &[Template]) -> String {
 pub async fn install(config: &Config) -> Result<(Cluster, Vec<(Template, Change)>), Error> {
     let client = Client::from_config(config)?;
     let cluster = health::check(&client).await?;
-    let changes = apply(&client, &templates(&config.index)).await?;
+    let changes = apply(&client, &templates(&config.index)?).await?;
     Ok((cluster, changes))
 }
 
@@ -229,7 +203,7 @@ mod tests {
 
     #[test]
     fn templates_make_a_data_stream_with_flattened_details() {
-        let templates = templates("logs-auth0.logs-default");
+        let templates = templates("logs-auth0.logs-default").unwrap();
         assert_eq!(templates.len(), 2);
         let component = &templates[0];
         assert_eq!(component.kind, Kind::Component);
@@ -251,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_custom_index_gets_its_own_pattern() {
-        let templates = templates("auth0-audit");
+        let templates = templates("auth0-audit").unwrap();
         assert_eq!(
             templates[1].body["index_patterns"],
             json!(["logs-auth0.logs-*", "auth0-audit"])
@@ -261,18 +235,18 @@ mod tests {
     #[test]
     fn digests_are_stable_and_change_with_the_body() {
         assert_eq!(
-            templates("logs-auth0.logs-a"),
-            templates("logs-auth0.logs-b")
+            templates("logs-auth0.logs-a").unwrap(),
+            templates("logs-auth0.logs-b").unwrap()
         );
         assert_ne!(
-            templates("logs-auth0.logs-a")[1].body["_meta"]["digest"],
-            templates("other")[1].body["_meta"]["digest"]
+            templates("logs-auth0.logs-a").unwrap()[1].body["_meta"]["digest"],
+            templates("other").unwrap()[1].body["_meta"]["digest"]
         );
     }
 
     #[test]
     fn dry_run_prints_paths_and_json() {
-        let text = dry_run(&templates("logs-auth0.logs-default"));
+        let text = dry_run(&templates("logs-auth0.logs-default").unwrap());
         assert!(text.starts_with("PUT /_component_template/auth0-ingest@package\n{"));
         assert!(text.contains("PUT /_index_template/auth0-ingest\n{"));
     }

@@ -1,0 +1,227 @@
+//! The Auth0 type-code table (`types.tsv`, embedded): each code's
+//! description, classification and ECS categorisation.
+//!
+//! The file's header says where every value comes from. Elastic's rules
+//! apply to lookups: a known code gives its row; an unknown one gives
+//! `event.action = "unknown-<code>"` and `event.type = ["info"]` with no
+//! classification and no outcome.
+
+use std::collections::HashMap;
+
+/// The embedded table.
+const TABLE: &str = include_str!("types.tsv");
+
+/// One code's mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Type {
+    /// The long description that replaces `auth0.logs.data.type`.
+    pub description: String,
+    /// `auth0.logs.data.classification`.
+    pub classification: String,
+    /// `event.category` values after `authentication`.
+    pub categories: Vec<String>,
+    /// `event.category`: `authentication`, then [`Type::categories`].
+    pub event_categories: Vec<String>,
+    /// `event.type`.
+    pub types: Vec<String>,
+    /// `event.action`.
+    pub action: String,
+    /// `event.outcome`, derived from the classification.
+    pub outcome: &'static str,
+    /// Whether the row is Elastic's (else derived by us).
+    pub from_elastic: bool,
+}
+
+/// The parsed table.
+#[derive(Debug, Clone)]
+pub struct Table {
+    types: HashMap<String, Type>,
+}
+
+impl Table {
+    /// Parses the embedded table. Lines that do not have seven columns are
+    /// skipped (a unit test checks there are none).
+    pub fn embedded() -> Table {
+        Table {
+            types: rows(TABLE).collect(),
+        }
+    }
+
+    /// The mapping of `code`, if known.
+    pub fn get(&self, code: &str) -> Option<&Type> {
+        self.types.get(code)
+    }
+
+    /// Every known code.
+    pub fn codes(&self) -> impl Iterator<Item = &str> {
+        self.types.keys().map(String::as_str)
+    }
+}
+
+/// Elastic's outcome rule: the lower-cased classification contains
+/// "success" → `success`, "failure" → `failure`, else `unknown`.
+pub fn outcome(classification: &str) -> &'static str {
+    let lower = classification.to_ascii_lowercase();
+    if lower.contains("success") {
+        "success"
+    } else if lower.contains("failure") {
+        "failure"
+    } else {
+        "unknown"
+    }
+}
+
+fn rows(text: &str) -> impl Iterator<Item = (String, Type)> + '_ {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.starts_with("code\t"))
+        .filter_map(|line| {
+            let columns: Vec<&str> = line.split('\t').collect();
+            let [code, classification, categories, types, action, source, description] =
+                columns[..]
+            else {
+                return None;
+            };
+            Some((
+                code.to_owned(),
+                Type {
+                    description: description.to_owned(),
+                    classification: classification.to_owned(),
+                    categories: list(categories),
+                    event_categories: std::iter::once("authentication".to_owned())
+                        .chain(list(categories))
+                        .collect(),
+                    types: list(types),
+                    action: action.to_owned(),
+                    outcome: outcome(classification),
+                    from_elastic: source == "elastic",
+                },
+            ))
+        })
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ECS 8.11 allowed values.
+    const CATEGORIES: &[&str] = &[
+        "api",
+        "authentication",
+        "configuration",
+        "database",
+        "driver",
+        "email",
+        "file",
+        "host",
+        "iam",
+        "intrusion_detection",
+        "library",
+        "malware",
+        "network",
+        "package",
+        "process",
+        "registry",
+        "session",
+        "threat",
+        "vulnerability",
+        "web",
+    ];
+    const TYPES: &[&str] = &[
+        "access",
+        "admin",
+        "allowed",
+        "change",
+        "connection",
+        "creation",
+        "deletion",
+        "denied",
+        "end",
+        "error",
+        "group",
+        "indicator",
+        "info",
+        "installation",
+        "protocol",
+        "start",
+        "user",
+    ];
+
+    #[test]
+    fn every_line_parses_and_values_are_ecs() {
+        let data_lines = TABLE
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.starts_with("code\t"))
+            .count();
+        let table = Table::embedded();
+        assert_eq!(table.types.len(), data_lines);
+        assert!(data_lines >= 190, "{data_lines}");
+        let elastic = table.types.values().filter(|t| t.from_elastic).count();
+        assert_eq!(elastic, 105);
+        let mut actions = std::collections::HashSet::new();
+        for (code, row) in &table.types {
+            assert!(!row.description.is_empty(), "{code}");
+            assert!(!row.classification.is_empty(), "{code}");
+            assert!(
+                actions.insert(row.action.clone()),
+                "duplicate action of {code}"
+            );
+            assert!(
+                row.action
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{code}: {}",
+                row.action
+            );
+            for category in &row.categories {
+                assert!(
+                    CATEGORIES.contains(&category.as_str()),
+                    "{code}: {category}"
+                );
+            }
+            assert!(!row.types.is_empty(), "{code}");
+            for kind in &row.types {
+                assert!(TYPES.contains(&kind.as_str()), "{code}: {kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn elastic_rows_and_outcomes() {
+        let table = Table::embedded();
+        let slo = table.get("slo").unwrap();
+        assert_eq!(slo.description, "User successfully logged out");
+        assert_eq!(slo.categories, ["session"]);
+        assert_eq!(slo.types, ["info", "end"]);
+        assert_eq!(slo.outcome, "success");
+        // 1.21.2: no more threat/indicator.
+        let limit_wc = table.get("limit_wc").unwrap();
+        assert_eq!(limit_wc.categories, ["intrusion_detection"]);
+        assert_eq!(limit_wc.types, ["info", "denied"]);
+        assert_eq!(table.get("w").unwrap().outcome, "unknown");
+        assert_eq!(table.get("ss").unwrap().outcome, "unknown");
+        assert_eq!(table.get("fn").unwrap().outcome, "failure");
+    }
+
+    #[test]
+    fn derived_rows_follow_their_family() {
+        let table = Table::embedded();
+        let cls = table.get("cls").unwrap();
+        assert_eq!(cls.classification, "Other");
+        assert_eq!(cls.action, "code-link-sent");
+        assert_eq!(cls.outcome, "unknown");
+        let ciba = table.get("ciba_exchange_failed").unwrap();
+        assert_eq!(ciba.classification, "Token Exchange - Failure");
+        assert_eq!(ciba.categories, ["network", "web"]);
+        assert_eq!(ciba.types, ["info", "protocol", "error"]);
+        assert_eq!(ciba.outcome, "failure");
+        assert_eq!(table.get("feta").unwrap().outcome, "failure");
+        assert!(table.get("no_such_code").is_none());
+    }
+}
