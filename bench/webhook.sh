@@ -13,6 +13,14 @@ target/release/auth0-ingest --version >/dev/null
 # Certificate via the embedded default's generator: run it once in $work.
 (cd "$work" && timeout 3 "$OLDPWD/target/release/auth0-ingest" run >/dev/null 2>&1 || true)
 data="$work/auth0-ingest-data"
+# GeoIP enrichment with MaxMind's test databases when ../shared has them
+# (the generated events' IP is in them); without, GeoIP is off.
+geoip='geoip_city = ""
+geoip_asn = ""'
+if [ -f ../shared/geoip/GeoLite2-City-Test.mmdb ]; then
+  geoip="geoip_city = \"$PWD/../shared/geoip/GeoLite2-City-Test.mmdb\"
+geoip_asn = \"$PWD/../shared/geoip/GeoLite2-ASN-Test.mmdb\""
+fi
 cat > "$work/bench.toml" <<TOML
 [webhook]
 listen = "127.0.0.1:18383"
@@ -26,6 +34,9 @@ max_bytes = "4GiB"
 [output.file]
 dir = "$work/out"
 max_file_bytes = "1GiB"
+[enrich]
+user_agent = "uap"
+$geoip
 [log]
 format = "json"
 level = "warn"

@@ -79,6 +79,15 @@ impl Append {
         Append::default()
     }
 
+    /// An empty batch with room for about `bytes` of events, so framing a
+    /// body does not grow the buffer step by step.
+    pub fn with_capacity(bytes: usize) -> Append {
+        Append {
+            frames: Vec::with_capacity(bytes + bytes / 16 + 64),
+            ..Append::default()
+        }
+    }
+
     /// Adds an event to be spooled.
     pub fn push(&mut self, input: Input, received_at: OffsetDateTime, event: &[u8]) {
         record::encode(&mut self.frames, input, received_at, event);

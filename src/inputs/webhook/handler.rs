@@ -150,7 +150,7 @@ async fn append(state: &State, body: Bytes) -> Response<Full<Bytes>> {
     let received_at = OffsetDateTime::now_utc();
     let inline = body_is_small(body.len());
     let frame = move || {
-        let mut append = Append::new();
+        let mut append = Append::with_capacity(body.len());
         for item in framing::split(&body) {
             match item {
                 Item::Event(event) => append.push(Input::Webhook, received_at, event),
