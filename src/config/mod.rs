@@ -517,11 +517,54 @@ fn resolve_credential(base: &Path, path: &Path) -> PathBuf {
     resolve(base, path)
 }
 
+/// A secret given inline (`key`) or in a file (`key_file`), not both.
+fn inline_or_file_secret(
+    errors: &mut Errors,
+    base: &Path,
+    key: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+) -> Option<Secret<String>> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            errors.push(key, format!("give `{key}` or `{key}_file`, not both"));
+            None
+        }
+        (Some(value), None) if value.trim().is_empty() => {
+            errors.push(key, "is empty".to_owned());
+            None
+        }
+        (Some(value), None) => Some(Secret::new(value)),
+        (None, Some(file)) => {
+            let path = resolve_credential(base, &file);
+            match std::fs::read_to_string(&path) {
+                Ok(text) if !text.trim().is_empty() => Some(Secret::new(text.trim().to_owned())),
+                Ok(_) => {
+                    errors.push(
+                        &format!("{key}_file"),
+                        format!("`{}` is empty", path.display()),
+                    );
+                    None
+                }
+                Err(error) => {
+                    errors.push(
+                        &format!("{key}_file"),
+                        format!("cannot read `{}`: {error}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn errors_of(text: &str) -> Vec<String> {
+    /// The keys of every problem in `text` (or the parse error).
+    pub(super) fn errors_of(text: &str) -> Vec<String> {
         match Config::from_toml(text, Path::new("/tmp")) {
             Ok(_) => Vec::new(),
             Err(FromTomlError::Invalid(errors)) => errors.0.into_iter().map(|e| e.key).collect(),

@@ -2,12 +2,11 @@
 //! problem collected with its key (a child of `config`, so it shares the
 //! parent's `Errors`, `positive`, `duration` and path helpers).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::raw::RawElasticsearchOutput;
-use super::secret::Secret;
-use super::{duration, positive, resolve, resolve_credential, Errors};
+use super::{duration, inline_or_file_secret, positive, resolve, Errors};
 use crate::outputs::elasticsearch;
 
 /// Elastic's default namespace; operators split tenants or environments by it.
@@ -64,14 +63,14 @@ pub(super) fn build(
             Err(error) => errors.push(&key, format!("`{host}` is not a URL: {error}")),
         }
     }
-    let api_key = secret(
+    let api_key = inline_or_file_secret(
         errors,
         base,
         "output.elasticsearch.api_key",
         raw.api_key,
         raw.api_key_file,
     );
-    let password = secret(
+    let password = inline_or_file_secret(
         errors,
         base,
         "output.elasticsearch.password",
@@ -228,60 +227,11 @@ fn is_certificate_pem(pem: &[u8]) -> bool {
     any
 }
 
-/// A secret given inline (`key`) or in a file (`key_file`), not both.
-fn secret(
-    errors: &mut Errors,
-    base: &Path,
-    key: &str,
-    inline: Option<String>,
-    file: Option<PathBuf>,
-) -> Option<Secret<String>> {
-    match (inline, file) {
-        (Some(_), Some(_)) => {
-            errors.push(key, format!("give `{key}` or `{key}_file`, not both"));
-            None
-        }
-        (Some(value), None) if value.trim().is_empty() => {
-            errors.push(key, "is empty".to_owned());
-            None
-        }
-        (Some(value), None) => Some(Secret::new(value)),
-        (None, Some(file)) => {
-            let path = resolve_credential(base, &file);
-            match std::fs::read_to_string(&path) {
-                Ok(text) if !text.trim().is_empty() => Some(Secret::new(text.trim().to_owned())),
-                Ok(_) => {
-                    errors.push(
-                        &format!("{key}_file"),
-                        format!("`{}` is empty", path.display()),
-                    );
-                    None
-                }
-                Err(error) => {
-                    errors.push(
-                        &format!("{key}_file"),
-                        format!("cannot read `{}`: {error}", path.display()),
-                    );
-                    None
-                }
-            }
-        }
-        (None, None) => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::tests::errors_of;
     use super::super::{Config, FromTomlError};
     use super::*;
-
-    fn errors_of(text: &str) -> Vec<String> {
-        match Config::from_toml(text, Path::new("/tmp")) {
-            Ok(_) => Vec::new(),
-            Err(FromTomlError::Invalid(errors)) => errors.0.into_iter().map(|e| e.key).collect(),
-            Err(FromTomlError::Parse(message)) => vec![format!("parse: {message}")],
-        }
-    }
 
     #[test]
     fn elasticsearch_alone_is_an_output_with_defaults() {

@@ -9,8 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::raw::RawPoller;
-use super::secret::Secret;
-use super::{duration, resolve, resolve_credential, Errors};
+use super::{duration, inline_or_file_secret, resolve, Errors};
 use crate::event::LogId;
 use crate::inputs::poller::{self, checkpoint, StartFrom};
 
@@ -67,47 +66,20 @@ pub(super) fn build(
             None
         }
     };
-    let client_secret = match (raw.client_secret, raw.client_secret_file) {
-        (Some(_), Some(_)) => {
-            errors.push(
-                "poller.client_secret",
-                "set either `client_secret` or `client_secret_file`, not both".to_owned(),
-            );
-            None
-        }
-        (Some(secret), None) if secret.trim().is_empty() => {
-            errors.push("poller.client_secret", "is empty".to_owned());
-            None
-        }
-        (Some(secret), None) => Some(Secret::new(secret)),
-        (None, Some(file)) => {
-            let path = resolve_credential(base, &file);
-            match std::fs::read_to_string(&path) {
-                Ok(text) if !text.trim().is_empty() => Some(Secret::new(text.trim().to_owned())),
-                Ok(_) => {
-                    errors.push(
-                        "poller.client_secret_file",
-                        format!("`{}` is empty", path.display()),
-                    );
-                    None
-                }
-                Err(error) => {
-                    errors.push(
-                        "poller.client_secret_file",
-                        format!("cannot read `{}`: {error}", path.display()),
-                    );
-                    None
-                }
-            }
-        }
-        (None, None) => {
-            errors.push(
-                "poller.client_secret_file",
-                "missing: a file with the application's client secret (or `client_secret`)"
-                    .to_owned(),
-            );
-            None
-        }
+    let client_secret = if raw.client_secret.is_none() && raw.client_secret_file.is_none() {
+        errors.push(
+            "poller.client_secret_file",
+            "missing: a file with the application's client secret (or `client_secret`)".to_owned(),
+        );
+        None
+    } else {
+        inline_or_file_secret(
+            errors,
+            base,
+            "poller.client_secret",
+            raw.client_secret,
+            raw.client_secret_file,
+        )
     };
     let batch_size = raw.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
     if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {

@@ -218,15 +218,7 @@ fn large_batches_rotate_segments_across_crashes() {
 
 #[test]
 fn acknowledged_segments_are_deleted() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = spool::Config {
-        dir: dir.path().to_owned(),
-        max_bytes: 8 * 1024 * 1024,
-    };
+    let (runtime, dir, config) = small_spool();
     let mut open = spool::open(&config).unwrap();
     let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
     let segments = || {
@@ -262,15 +254,7 @@ fn acknowledged_segments_are_deleted() {
 /// past it.
 #[test]
 fn r2_reader_reads_a_segment_to_its_end_after_the_writer_moves_on() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = spool::Config {
-        dir: dir.path().to_owned(),
-        max_bytes: 8 * 1024 * 1024, // 1 MiB segments
-    };
+    let (runtime, _dir, config) = small_spool();
     let mut open = spool::open(&config).unwrap();
     let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
     let mut next = 0;
@@ -292,4 +276,18 @@ fn r2_reader_reads_a_segment_to_its_end_after_the_writer_moves_on() {
         read.extend(batch.events.iter().map(|e| number(&e.bytes)));
     }
     assert_eq!(read, (0..120).collect::<Vec<u64>>());
+}
+
+/// A runtime and an 8 MiB spool config (1 MiB segments) in a fresh directory.
+fn small_spool() -> (tokio::runtime::Runtime, tempfile::TempDir, spool::Config) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = spool::Config {
+        dir: dir.path().to_owned(),
+        max_bytes: 8 * 1024 * 1024,
+    };
+    (runtime, dir, config)
 }

@@ -28,33 +28,80 @@ struct Listener {
     _acker: spool::Acker,
 }
 
+/// The webhook of config `text` serving on the spool of that config.
+struct Served {
+    addr: SocketAddr,
+    path: String,
+    reader: Reader,
+    acker: spool::Acker,
+    writer_thread: std::thread::JoinHandle<()>,
+    spool_dir: PathBuf,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Starts `webhook::serve` for config `text` (paths relative to `dir`) with
+/// the spool's only writer, so the writer thread stops with the server.
+async fn serve(text: &str, dir: &Path, drain: Duration) -> Served {
+    let config = Config::from_toml(text, dir).unwrap();
+    let webhook_config = config.webhook.unwrap();
+    let spool::Spool {
+        writer,
+        reader,
+        acker,
+        writer_thread,
+        ..
+    } = spool::open(&config.spool).unwrap();
+    let listener = webhook::bind(&webhook_config).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let path = webhook_config.path.clone();
+    let server = tokio::spawn(webhook::serve(
+        listener,
+        webhook_config,
+        writer,
+        Arc::new(Metrics::default()),
+        shutdown.clone(),
+        drain,
+    ));
+    Served {
+        addr,
+        path,
+        reader,
+        acker,
+        writer_thread,
+        spool_dir: config.spool.dir.clone(),
+        shutdown,
+        server,
+    }
+}
+
+/// A plain-HTTP config with `webhook_extra` in its `[webhook]` table.
+fn plain_config(dir: &Path, webhook_extra: &str) -> String {
+    format!(
+        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n{webhook_extra}\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
+        dir.join("spool").display(),
+        dir.join("out").display()
+    )
+}
+
 async fn listener(extra: &str) -> Listener {
     let dir = tempfile::tempdir().unwrap();
     let tls = support::tls_files(dir.path());
-    let config =
-        Config::from_toml(&support::config_text(dir.path(), &tls, extra), dir.path()).unwrap();
-    let webhook_config = config.webhook.unwrap();
-    let spool = spool::open(&config.spool).unwrap();
-    let listener = webhook::bind(&webhook_config).await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let path = webhook_config.path.clone();
-    tokio::spawn(webhook::serve(
-        listener,
-        webhook_config,
-        spool.writer,
-        Arc::new(Metrics::default()),
-        shutdown.clone(),
-        Duration::from_secs(5),
-    ));
+    let text = support::config_text(dir.path(), &tls, extra);
+    listener_from_text(dir, &tls, &text).await
+}
+
+async fn listener_from_text(dir: tempfile::TempDir, tls: &support::Tls, text: &str) -> Listener {
+    let served = serve(text, dir.path(), Duration::from_secs(5)).await;
     Listener {
-        url: format!("https://127.0.0.1:{}{path}", addr.port()),
+        url: format!("https://127.0.0.1:{}{}", served.addr.port(), served.path),
         client: support::client(&tls.cert_pem),
-        reader: spool.reader,
-        spool_dir: config.spool.dir.clone(),
-        shutdown,
+        reader: served.reader,
+        spool_dir: served.spool_dir,
+        shutdown: served.shutdown,
         _dir: dir,
-        _acker: spool.acker,
+        _acker: served.acker,
     }
 }
 
@@ -263,33 +310,6 @@ async fn listener_with_limit(limit: &str) -> Listener {
     listener_from_text(dir, &tls, &text).await
 }
 
-async fn listener_from_text(dir: tempfile::TempDir, tls: &support::Tls, text: &str) -> Listener {
-    let config = Config::from_toml(text, dir.path()).unwrap();
-    let webhook_config = config.webhook.unwrap();
-    let spool = spool::open(&config.spool).unwrap();
-    let listener = webhook::bind(&webhook_config).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let path = webhook_config.path.clone();
-    tokio::spawn(webhook::serve(
-        listener,
-        webhook_config,
-        spool.writer,
-        Arc::new(Metrics::default()),
-        shutdown.clone(),
-        Duration::from_secs(5),
-    ));
-    Listener {
-        url: format!("https://127.0.0.1:{}{path}", addr.port()),
-        client: support::client(&tls.cert_pem),
-        reader: spool.reader,
-        spool_dir: config.spool.dir.clone(),
-        shutdown,
-        _dir: dir,
-        _acker: spool.acker,
-    }
-}
-
 #[tokio::test]
 async fn empty_bodies_are_400() {
     let mut listener = listener("").await;
@@ -362,37 +382,23 @@ async fn full_spool_is_503_with_retry_after_and_recovers_after_acks() {
 #[tokio::test]
 async fn plain_http_without_tls_section() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
-        dir.path().join("spool").display(),
-        dir.path().join("out").display()
-    );
-    let config = Config::from_toml(&text, dir.path()).unwrap();
-    let webhook_config = config.webhook.unwrap();
-    assert!(webhook_config.tls.is_none());
-    let mut spool = spool::open(&config.spool).unwrap();
-    let listener = webhook::bind(&webhook_config).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(webhook::serve(
-        listener,
-        webhook_config,
-        spool.writer.clone(),
-        Arc::new(Metrics::default()),
-        shutdown.clone(),
+    let mut served = serve(
+        &plain_config(dir.path(), ""),
+        dir.path(),
         Duration::from_secs(5),
-    ));
+    )
+    .await;
     let response = reqwest::Client::new()
-        .post(format!("http://{addr}/auth0/logs"))
+        .post(format!("http://{}/auth0/logs", served.addr))
         .header("Authorization", TOKEN)
         .body(A)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let batch = spool.reader.read(10, 1 << 20).unwrap().unwrap();
+    let batch = served.reader.read(10, 1 << 20).unwrap().unwrap();
     assert_eq!(batch.events[0].bytes, A.as_bytes());
-    shutdown.cancel();
+    served.shutdown.cancel();
 }
 
 #[tokio::test]
@@ -438,26 +444,13 @@ async fn concurrent_requests_all_land() {
 /// `webhook_extra` in its `[webhook]` table.
 async fn plain_listener(webhook_extra: &str) -> (SocketAddr, CancellationToken, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n{webhook_extra}\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
-        dir.path().join("spool").display(),
-        dir.path().join("out").display()
-    );
-    let config = Config::from_toml(&text, dir.path()).unwrap();
-    let webhook_config = config.webhook.unwrap();
-    let spool = spool::open(&config.spool).unwrap();
-    let listener = webhook::bind(&webhook_config).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(webhook::serve(
-        listener,
-        webhook_config,
-        spool.writer,
-        Arc::new(Metrics::default()),
-        shutdown.clone(),
+    let served = serve(
+        &plain_config(dir.path(), webhook_extra),
+        dir.path(),
         Duration::from_secs(5),
-    ));
-    (addr, shutdown, dir)
+    )
+    .await;
+    (served.addr, served.shutdown, dir)
 }
 
 /// Reads until the server closes the connection (or `limit` passes) and
@@ -532,25 +525,13 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 async fn shutdown_closes_connections_that_outlive_the_drain() {
     use tokio::io::AsyncWriteExt;
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\nbody_timeout = \"1h\"\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
-        dir.path().join("spool").display(),
-        dir.path().join("out").display()
-    );
-    let config = Config::from_toml(&text, dir.path()).unwrap();
-    let webhook_config = config.webhook.unwrap();
-    let spool = spool::open(&config.spool).unwrap();
-    let listener = webhook::bind(&webhook_config).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(webhook::serve(
-        listener,
-        webhook_config,
-        spool.writer,
-        Arc::new(Metrics::default()),
-        shutdown.clone(),
+    let served = serve(
+        &plain_config(dir.path(), "body_timeout = \"1h\""),
+        dir.path(),
         Duration::from_millis(200),
-    ));
+    )
+    .await;
+    let (addr, shutdown, server) = (served.addr, served.shutdown, served.server);
     // A body that never completes (body_timeout is an hour).
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
@@ -567,7 +548,7 @@ async fn shutdown_closes_connections_that_outlive_the_drain() {
     // With every connection gone, the spool writer can stop.
     tokio::time::timeout(
         Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || spool.writer_thread.join().unwrap()),
+        tokio::task::spawn_blocking(move || served.writer_thread.join().unwrap()),
     )
     .await
     .expect("a connection still holds the spool writer")
