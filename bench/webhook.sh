@@ -33,7 +33,9 @@ dir = "$work/spool"
 max_bytes = "4GiB"
 [output.file]
 dir = "$work/out"
-max_file_bytes = "1GiB"
+max_file_bytes = "256MiB"
+# Old files are deleted so the page cache does not fill up run after run.
+max_files = 2
 [enrich]
 user_agent = "uap"
 $geoip
@@ -49,6 +51,8 @@ common=(--url https://127.0.0.1:18383/auth0/logs --token "$token" --cacert "$dat
 for run in $(seq "$runs"); do
   target/release/examples/loadgen "${common[@]}" --connections 8 --seconds 10
 done
+# Let the throughput runs' writeback finish: it competes with every fsync.
+sync
 for run in $(seq "$runs"); do
   target/release/examples/loadgen "${common[@]}" --connections 8 --seconds 10 --rate 20000
 done
