@@ -142,6 +142,26 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
     Ok(())
 }
 
+/// Maps one event. The pipeline promises not to panic; should it break that
+/// promise on some input, the event is dead-lettered (and the bug logged)
+/// instead of taking the process down: the event would stay in the spool
+/// and crash every restart, stopping all delivery.
+fn process(
+    pipeline: &Pipeline,
+    event: &crate::event::RawEvent,
+) -> Result<Document, crate::pipeline::DropReason> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.process(event)))
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                input = event.input.as_str(),
+                "the pipeline panicked on an event (a bug); dead-lettering it"
+            );
+            Err(crate::pipeline::DropReason::Invalid(
+                "pipeline bug: mapping this event panicked".to_owned(),
+            ))
+        })
+}
+
 /// Maps every event, in order, splitting large batches over the pipelines.
 fn map(
     pipelines: &mut [Pipeline],
@@ -151,7 +171,10 @@ fn map(
         let Some(pipeline) = pipelines.first_mut() else {
             return Vec::new();
         };
-        return events.iter().map(|event| pipeline.process(event)).collect();
+        return events
+            .iter()
+            .map(|event| process(pipeline, event))
+            .collect();
     }
     let chunk = events.len().div_ceil(pipelines.len());
     std::thread::scope(|scope| {
@@ -162,15 +185,15 @@ fn map(
                 scope.spawn(move || {
                     events
                         .iter()
-                        .map(|event| pipeline.process(event))
+                        .map(|event| process(pipeline, event))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         handles
             .into_iter()
-            // A panic in the pipeline is a bug; let it take the process down
-            // (the spool makes the restart safe).
+            // `process` catches pipeline panics, so a worker panicking is
+            // a bug here: let it take the process down.
             .flat_map(|handle| match handle.join() {
                 Ok(results) => results,
                 Err(panic) => std::panic::resume_unwind(panic),

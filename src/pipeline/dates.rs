@@ -24,22 +24,54 @@ pub fn from_unix_ms(millis: i64) -> Option<OffsetDateTime> {
 }
 
 /// `YYYY-MM-DDThh:mm:ss[.f…](Z|±hh:mm)` with an upper-case `T` and `Z`,
-/// which `strict_date_optional_time` parses (callers have parsed it).
+/// which `strict_date_optional_time` parses (callers have parsed it): no
+/// surrounding white space, seconds up to 59, at most 9 fraction digits,
+/// an offset of at most 18 hours (Java's limits).
 pub fn is_strict_date(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes.len() >= 20
+    let shape = bytes.len() >= 20
+        && text.trim() == text
         && bytes.get(10) == Some(&b'T')
-        && !bytes.iter().any(|&b| b == b't' || b == b'z' || b == b' ')
+        && !bytes.iter().any(|&b| b == b't' || b == b'z' || b == b' ');
+    if !shape
+        || bytes
+            .get(17..19)
+            .is_none_or(|seconds| seconds > b"59".as_slice())
+    {
+        return false;
+    }
+    let fraction = match bytes.get(19) {
+        Some(b'.') => bytes[20..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count(),
+        _ => 0,
+    };
+    if fraction > 9 {
+        return false;
+    }
+    match bytes.last() {
+        Some(b'Z') => true,
+        _ => {
+            let offset = &bytes[bytes.len().saturating_sub(6)..];
+            matches!(offset.first(), Some(b'+' | b'-'))
+                && offset
+                    .get(1..3)
+                    .is_some_and(|hours| hours < b"18".as_slice())
+                || offset.get(1..6) == Some(b"18:00".as_slice())
+        }
+    }
 }
 
 /// `date` as Elasticsearch's ISO-8601 parser reads it: RFC 3339, or a local
 /// date-time or date taken as UTC; a number is epoch milliseconds.
 pub fn parse_date(value: &Value<'_>) -> Result<OffsetDateTime, String> {
     let date = parse_any_date(value)?;
-    if (1..=9999).contains(&date.to_offset(UtcOffset::UTC).year()) {
-        Ok(date)
-    } else {
-        Err(format!("`date` `{value}` is out of range"))
+    // `checked_`: a year-9999 date with a negative offset is year 10000 in
+    // UTC, which `to_offset` panics on.
+    match date.checked_to_offset(UtcOffset::UTC) {
+        Some(utc) if (1..=9999).contains(&utc.year()) => Ok(utc),
+        _ => Err(format!("`date` `{value}` is out of range")),
     }
 }
 
@@ -106,7 +138,11 @@ pub fn push_quoted_timestamp(out: &mut String, timestamp: OffsetDateTime) {
 }
 
 fn push_timestamp(out: &mut String, timestamp: OffsetDateTime) {
-    let utc = timestamp.to_offset(UtcOffset::UTC);
+    // Callers pass dates checked to be in range in UTC; should one not be,
+    // its own offset's fields are written rather than panicking.
+    let utc = timestamp
+        .checked_to_offset(UtcOffset::UTC)
+        .unwrap_or(timestamp);
     let Ok(year) = u32::try_from(utc.year()) else {
         out.push_str(&format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -176,5 +212,16 @@ mod tests {
         assert_eq!(unix_ms(-62_135_596_800_001), None); // before year 1
         assert!(is_strict_date("2021-11-03T03:25:28Z"));
         assert!(!is_strict_date("2021-11-03 03:25:28Z"));
+        assert!(is_strict_date("2021-11-03T03:25:28.123456789+18:00"));
+        assert!(is_strict_date("2021-11-03T03:25:28-05:30"));
+        for rejected in [
+            "2021-11-03T03:25:28Z\n",
+            "2021-11-03T03:25:28+19:00",
+            "2021-11-03T03:25:28+18:01",
+            "2021-11-03T03:25:28.1234567890Z",
+            "2021-11-03T23:59:60Z",
+        ] {
+            assert!(!is_strict_date(rejected), "{rejected:?}");
+        }
     }
 }

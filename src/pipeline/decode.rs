@@ -55,6 +55,55 @@ pub fn decode(bytes: &[u8]) -> Result<LogEvent<'_>, DropReason> {
     Ok(LogEvent { envelope_id, data })
 }
 
+/// A valid JSON object the full parse refuses (an escaped lone surrogate,
+/// as JavaScript's `JSON.stringify` writes; a number beyond `f64`) is still
+/// an Auth0 event: this probe recovers what identifies it (`log_id`,
+/// `type`, `date`, from the envelope or the bare log) so it becomes a
+/// document (with `event.original` and the reason) instead of vanishing
+/// from the index. `None` when even that is impossible.
+pub fn salvage(bytes: &[u8]) -> Option<LogEvent<'static>> {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        log_id: Option<&'a RawValue>,
+        #[serde(borrow, rename = "type")]
+        code: Option<&'a RawValue>,
+        #[serde(borrow)]
+        date: Option<&'a RawValue>,
+        #[serde(borrow)]
+        data: Option<&'a RawValue>,
+    }
+    fn string(raw: Option<&RawValue>) -> Option<String> {
+        raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let outer: Probe<'_> = serde_json::from_str(text).ok()?;
+    let inner = outer
+        .data
+        .and_then(|data| serde_json::from_str::<Probe<'_>>(data.get()).ok());
+    let envelope_id = string(outer.log_id);
+    let log = inner.as_ref().unwrap_or(&outer);
+    let mut data = Vec::new();
+    for (key, value) in [
+        ("log_id", string(log.log_id).or_else(|| envelope_id.clone())),
+        ("type", string(log.code)),
+        ("date", string(log.date)),
+    ] {
+        if let Some(value) = value {
+            data.push((Cow::Borrowed(key), Value::String(Cow::Owned(value))));
+        }
+    }
+    Some(LogEvent {
+        envelope_id: inner
+            .is_some()
+            .then_some(envelope_id)
+            .flatten()
+            .map(Cow::Owned),
+        data,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,14 +60,19 @@ struct Login {
 }
 
 /// Builds the document of one event.
+/// `note`, when given, leads `error.message` (and keeps `event.original`).
 pub(crate) fn document(
     inner: &Inner,
     raw: &RawEvent,
     log: LogEvent<'_>,
     now: OffsetDateTime,
+    note: Option<String>,
 ) -> Document {
     let envelope_id = log.envelope_id.clone();
-    let mapped = map(log, envelope_id.as_deref(), raw.received_at);
+    let mut mapped = map(log, envelope_id.as_deref(), raw.received_at);
+    if let Some(note) = note {
+        mapped.notes.insert(0, note);
+    }
     let id = envelope_id
         .as_deref()
         .or(mapped.log_id.as_deref())

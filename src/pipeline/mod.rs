@@ -121,8 +121,18 @@ impl Pipeline {
         event: &RawEvent,
         now: OffsetDateTime,
     ) -> Result<Document, DropReason> {
-        let log = decode::decode(&event.bytes)?;
-        Ok(ecs::document(&self.inner, event, log, now))
+        match decode::decode(&event.bytes) {
+            Ok(log) => Ok(ecs::document(&self.inner, event, log, now, None)),
+            Err(reason) => match decode::salvage(&event.bytes) {
+                Some(log) => {
+                    let note = format!(
+                        "the event could not be read in full ({reason}); only its log_id, type and date are mapped"
+                    );
+                    Ok(ecs::document(&self.inner, event, log, now, Some(note)))
+                }
+                None => Err(reason),
+            },
+        }
     }
 }
 

@@ -637,3 +637,48 @@ fn golden_documents() {
         "golden output differs: run `UPDATE_GOLDEN=1 cargo test --lib golden` and review\n{output}"
     );
 }
+
+/// Regression (review): a year-9999 date with a negative offset is year
+/// 10000 in UTC, and `to_offset` panicked; the delivery side would have
+/// crashed on the spooled event after every restart.
+#[test]
+fn dates_past_year_9999_in_utc_fall_back_instead_of_panicking() {
+    let document = map(
+        r#"{"log_id":"90020211103032530111223343147286033102509916061341581378","data":{"type":"s","date":"9999-12-31T23:59:59-00:01"}}"#,
+    );
+    assert_eq!(document["@timestamp"], "2021-11-03T03:25:30.000Z");
+    assert!(document["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("out of range"));
+}
+
+/// Regression (review): valid JSON objects the parser refuses (JavaScript
+/// writes lone surrogates as escapes; numbers beyond f64) were dropped from
+/// the index, so a crafted user name could hide a failed login.
+#[test]
+fn events_the_parser_refuses_still_become_documents() {
+    for (event, action) in [
+        (
+            r#"{"log_id":"90020211103032530111223343147286033102509916061341581378","data":{"type":"fp","date":"2021-11-03T03:25:28.923Z","user_name":"a\ud800b"}}"#,
+            "incorrect-password",
+        ),
+        (
+            r#"{"log_id":"90020211103032530111223343147286033102509916061341581378","type":"s","date":"2021-11-03T03:25:28.923Z","n":1e400}"#,
+            "successful-login",
+        ),
+    ] {
+        let document = map(event);
+        assert_eq!(document["@timestamp"], "2021-11-03T03:25:28.923Z");
+        assert_eq!(
+            document["event"]["id"],
+            "90020211103032530111223343147286033102509916061341581378"
+        );
+        assert_eq!(document["event"]["action"], action);
+        assert_eq!(document["event"]["original"], event);
+        assert!(document["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the event could not be read in full"));
+    }
+}

@@ -213,7 +213,7 @@ impl StartFrom {
 /// as `YYYYMMDDhhmmss`, and 39 zeros (Auth0's `log_id` layout; the trick
 /// Elastic's poller uses).
 pub fn date_cursor(date: OffsetDateTime) -> LogId {
-    let utc = date.to_offset(time::UtcOffset::UTC);
+    let utc = date.checked_to_offset(time::UtcOffset::UTC).unwrap_or(date);
     LogId(format!(
         "900{:04}{:02}{:02}{:02}{:02}{:02}{}",
         utc.year().clamp(0, 9999),
