@@ -124,6 +124,33 @@ impl App {
             senders.push(sender);
         }
 
+        // Everything that can fail is read before the webhook accepts a
+        // request: the enrichment databases and the poller's cursor.
+        let enrich_config = config.enrich.clone();
+        let enrichment = tokio::task::spawn_blocking(move || enrichment::load(&enrich_config))
+            .await
+            .context("enrichment loading task failed")?;
+        for warning in &enrichment.warnings {
+            tracing::warn!(%warning, "enrichment disabled");
+        }
+
+        let poller_start = match config.poller.clone() {
+            None => None,
+            Some(poller_config) => {
+                let http = poller::http_client(&poller_config).context("starting the poller")?;
+                let state_dir = poller_config.state_dir.clone();
+                let start_config = poller_config.clone();
+                let start =
+                    tokio::task::spawn_blocking(move || poller::start_cursor(&start_config))
+                        .await
+                        .context("poller start task failed")?
+                        .with_context(|| {
+                            format!("reading the poller cursor in `{}`", state_dir.display())
+                        })?;
+                Some((poller_config, http, start))
+            }
+        };
+
         let shutdown = CancellationToken::new();
         let mut webhook_addr = None;
         let mut webhook_task = None;
@@ -164,16 +191,7 @@ impl App {
         }
 
         let mut poller_task = None;
-        if let Some(poller_config) = config.poller.clone() {
-            let http = poller::http_client(&poller_config).context("starting the poller")?;
-            let state_dir = poller_config.state_dir.clone();
-            let start_config = poller_config.clone();
-            let start = tokio::task::spawn_blocking(move || poller::start_cursor(&start_config))
-                .await
-                .context("poller start task failed")?
-                .with_context(|| {
-                    format!("reading the poller cursor in `{}`", state_dir.display())
-                })?;
+        if let Some((poller_config, http, start)) = poller_start {
             tracing::info!(url = %poller_config.url, batch_size = poller_config.batch_size, "poller starting");
             poller_task = Some(tokio::spawn(
                 poller::run(
@@ -186,14 +204,6 @@ impl App {
                 )
                 .instrument(tracing::info_span!("poller")),
             ));
-        }
-
-        let enrich_config = config.enrich.clone();
-        let enrichment = tokio::task::spawn_blocking(move || enrichment::load(&enrich_config))
-            .await
-            .context("enrichment loading task failed")?;
-        for warning in &enrichment.warnings {
-            tracing::warn!(%warning, "enrichment disabled");
         }
 
         let delivery = delivery::spawn(
