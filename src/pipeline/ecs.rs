@@ -73,10 +73,10 @@ pub(crate) fn document(
     if let Some(note) = note {
         mapped.notes.insert(0, note);
     }
-    let id = envelope_id
-        .as_deref()
-        .or(mapped.log_id.as_deref())
-        .map(|id| LogId(id.to_owned()));
+    // One order for `_id` and `event.id`: the envelope's id first, so that
+    // the two never disagree.
+    let event_id = envelope_id.as_deref().or(mapped.log_id.as_deref());
+    let id = event_id.map(|id| LogId(id.to_owned()));
     let mut json = String::with_capacity(raw.bytes.len() + 1024);
     json.push('{');
     write(
@@ -84,7 +84,7 @@ pub(crate) fn document(
         inner,
         raw,
         &mapped,
-        envelope_id.as_deref(),
+        event_id,
         now,
     );
     json.push('}');
@@ -392,7 +392,7 @@ fn write(
     inner: &Inner,
     raw: &RawEvent,
     mapped: &Mapped<'_>,
-    envelope_id: Option<&str>,
+    event_id: Option<&str>,
     now: OffsetDateTime,
 ) {
     let config = &inner.config;
@@ -471,7 +471,7 @@ fn write(
             None => event.str_array("category", &["authentication"]),
         }
         event.str("dataset", DATASET);
-        if let Some(id) = mapped.log_id.as_deref().or(envelope_id) {
+        if let Some(id) = event_id {
             event.str("id", id);
         }
         event.raw_with("ingested", |out| push_quoted_timestamp(out, now));

@@ -12,7 +12,7 @@ use super::enrich::ua::UserAgents;
 use super::enrich::uap::Regexes;
 use super::enrich::Enrichers;
 use super::*;
-use crate::event::Input;
+use crate::event::{Input, LogId};
 
 const RECEIVED: i64 = 1_700_000_000; // 2023-11-14T22:13:20Z
 const NOW: i64 = 1_800_000_000; // 2027-01-15T08:00:00Z
@@ -735,4 +735,24 @@ fn keys_elasticsearch_rejects_are_renamed_with_a_note() {
         "{message}"
     );
     assert_eq!(document["event"]["original"], event);
+}
+
+/// Regression (review): the document `_id` preferred the envelope's
+/// `log_id` and `event.id` the record's, so the two could disagree.
+#[test]
+fn document_id_and_event_id_agree() {
+    let pipeline = pipeline(Config::defaults());
+    let raw = RawEvent {
+        input: Input::Webhook,
+        received_at: OffsetDateTime::from_unix_timestamp(RECEIVED).unwrap(),
+        bytes: Bytes::from_static(
+            br#"{"log_id":"envelope","data":{"log_id":"record","type":"s","date":"2021-11-03T03:25:28.923Z"}}"#,
+        ),
+    };
+    let document = pipeline
+        .process_at(&raw, OffsetDateTime::from_unix_timestamp(NOW).unwrap())
+        .unwrap();
+    assert_eq!(document.id, Some(LogId("envelope".to_owned())));
+    let json: Value = serde_json::from_str(&document.json).unwrap();
+    assert_eq!(json["event"]["id"], "envelope");
 }
