@@ -72,6 +72,14 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         drop(retired);
         value
     }
+
+    /// Whether nothing is cached.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.generations
+            .lock()
+            .is_ok_and(|generations| generations.young.is_empty() && generations.old.is_empty())
+    }
 }
 
 impl<K: Hash + Eq, V> Generations<K, V> {
