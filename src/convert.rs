@@ -5,7 +5,8 @@
 //! `{"logs": […]}` object, one event), split by
 //! [`crate::inputs::framing`]. Items that are not events, and events the
 //! pipeline refuses, are reported on stderr with their position and
-//! counted; every other event is still converted.
+//! counted; every other event is still converted. A file that cannot be
+//! read is reported and counted too, and the next one converted.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,20 +25,14 @@ pub struct Summary {
     pub converted: u64,
     /// Items skipped (not an event, or refused by the pipeline).
     pub rejected: u64,
+    /// Input files (or stdin) that could not be read.
+    pub unreadable: u64,
 }
 
-/// Conversion errors (reading input or writing output).
+/// Conversion errors: writing output (unreadable input is reported and
+/// counted in [`Summary::unreadable`] instead).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An input file could not be read.
-    #[error("cannot read `{path}`")]
-    Read {
-        /// The file (`-` for stdin).
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
     /// Writing a document failed (e.g. a closed pipe).
     #[error("cannot write to stdout")]
     Write(#[source] io::Error),
@@ -52,7 +47,7 @@ impl Error {
 }
 
 /// Converts `files` (stdin when empty; `-` is stdin too) to `out`,
-/// reporting skipped items to `diagnostics`.
+/// reporting skipped items and unreadable files to `diagnostics`.
 pub fn run(
     pipeline: &Pipeline,
     files: &[PathBuf],
@@ -74,10 +69,12 @@ pub fn run(
         } else {
             std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut body).map(|_| ()))
         };
-        read.map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        if let Err(error) = read {
+            summary.unreadable += 1;
+            // Diagnostics are best effort.
+            let _ = writeln!(diagnostics, "{}: cannot read: {error}", path.display());
+            continue;
+        }
         let received_at = OffsetDateTime::now_utc();
         for (index, item) in framing::split(&body).into_iter().enumerate() {
             let position = index + 1;
@@ -131,7 +128,8 @@ mod tests {
             summary,
             Summary {
                 converted: 2,
-                rejected: 2
+                rejected: 2,
+                unreadable: 0
             }
         );
         let lines: Vec<serde_json::Value> = String::from_utf8(out)
@@ -153,16 +151,38 @@ mod tests {
         );
     }
 
+    /// Regression (review): the first unreadable file stopped the
+    /// conversion, so the files after it were never converted.
     #[test]
-    fn missing_file_is_an_error() {
+    fn unreadable_file_is_reported_and_the_next_converted() {
         let pipeline = Pipeline::new(Config::defaults(), Enrichers::none());
-        let result = run(
+        let mut stdin: &[u8] = b"{\"log_id\":\"2\",\"data\":{\"type\":\"s\"}}\n";
+        let mut out = Vec::new();
+        let mut diagnostics = Vec::new();
+        let summary = run(
             &pipeline,
-            &[PathBuf::from("/nonexistent/events.jsonl")],
-            &mut io::empty(),
-            &mut Vec::new(),
-            &mut Vec::new(),
+            &[
+                PathBuf::from("/nonexistent/events.jsonl"),
+                PathBuf::from("-"),
+            ],
+            &mut stdin,
+            &mut out,
+            &mut diagnostics,
+        )
+        .unwrap();
+        assert_eq!(
+            summary,
+            Summary {
+                converted: 1,
+                rejected: 0,
+                unreadable: 1
+            }
         );
-        assert!(matches!(result, Err(Error::Read { .. })));
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
+        let diagnostics = String::from_utf8(diagnostics).unwrap();
+        assert!(
+            diagnostics.starts_with("/nonexistent/events.jsonl: cannot read: "),
+            "{diagnostics}"
+        );
     }
 }

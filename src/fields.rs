@@ -105,6 +105,13 @@ struct RawField {
     index: Option<bool>,
     doc_values: Option<bool>,
     dynamic: Option<bool>,
+    /// Longest leaf value indexed (keyword: overrides
+    /// [`KEYWORD_IGNORE_ABOVE`]; flattened: Elasticsearch rejects the
+    /// whole document for a leaf over 32,766 bytes without it).
+    ignore_above: Option<u64>,
+    /// Deepest nesting a `flattened` field takes (Elasticsearch's default
+    /// is 20; deeper objects reject the document).
+    depth_limit: Option<u64>,
 }
 
 impl RawField {
@@ -185,8 +192,17 @@ fn mapping(field: &RawField) -> Value {
     let kind = field.kind.as_deref().unwrap_or("keyword");
     let mut properties = Map::new();
     properties.insert("type".to_owned(), Value::String(kind.to_owned()));
-    if kind == "keyword" {
-        properties.insert("ignore_above".to_owned(), json!(KEYWORD_IGNORE_ABOVE));
+    match field.ignore_above {
+        Some(ignore_above) => {
+            properties.insert("ignore_above".to_owned(), json!(ignore_above));
+        }
+        None if kind == "keyword" => {
+            properties.insert("ignore_above".to_owned(), json!(KEYWORD_IGNORE_ABOVE));
+        }
+        None => {}
+    }
+    if let Some(depth_limit) = field.depth_limit {
+        properties.insert("depth_limit".to_owned(), json!(depth_limit));
     }
     if let Some(index) = field.index {
         properties.insert("index".to_owned(), Value::Bool(index));

@@ -19,6 +19,8 @@ use clap::{Parser, Subcommand};
 const EXIT_CONFIG: u8 = 78;
 /// sysexits' `EX_USAGE`: a bad command-line value.
 const EXIT_USAGE: u8 = 64;
+/// sysexits' `EX_NOINPUT`: `convert` could not read an input file.
+const EXIT_NO_INPUT: u8 = 66;
 
 /// Gets Auth0 log events into Elasticsearch or NDJSON files as ECS documents.
 #[derive(Debug, Parser)]
@@ -56,7 +58,9 @@ enum Command {
     },
     /// Convert Auth0 events (files, or stdin; any body the webhook accepts)
     /// to ECS documents, one per line on stdout, in input order. No network.
-    /// Exits 1 when some items were skipped (reported on stderr).
+    /// Exits 66 when an input file could not be read (the others are still
+    /// converted), else 1 when some items were skipped, else 0; both are
+    /// reported on stderr.
     Convert {
         /// Take `[enrich]` from this config file (else the defaults).
         #[arg(long, short)]
@@ -139,13 +143,19 @@ fn main() -> ExitCode {
                 &mut std::io::BufWriter::new(std::io::stdout().lock()),
                 &mut std::io::stderr(),
             ) {
-                Ok(summary) if summary.rejected == 0 => ExitCode::SUCCESS,
+                Ok(summary) if summary.rejected == 0 && summary.unreadable == 0 => {
+                    ExitCode::SUCCESS
+                }
                 Ok(summary) => {
                     eprintln!(
-                        "{} converted, {} skipped",
-                        summary.converted, summary.rejected
+                        "{} converted, {} skipped, {} unreadable",
+                        summary.converted, summary.rejected, summary.unreadable
                     );
-                    ExitCode::FAILURE
+                    if summary.unreadable > 0 {
+                        ExitCode::from(EXIT_NO_INPUT)
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
                 Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
                 Err(error) => {

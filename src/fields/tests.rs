@@ -91,6 +91,44 @@ fn template_maps_the_promised_types() {
     assert_eq!(template["template"]["mappings"]["dynamic"], json!(false));
 }
 
+/// Regression (review): a leaf over 32,766 bytes, or nested deeper than 20,
+/// in a `flattened` field made Elasticsearch reject the whole document.
+#[test]
+fn flattened_fields_bound_leaf_length_and_depth() {
+    fn visit(name: &str, mapping: &serde_json::Value, found: &mut usize) {
+        if mapping["type"] == "flattened" {
+            *found += 1;
+            assert_eq!(mapping["ignore_above"], json!(8191), "{name}");
+            assert_eq!(mapping["depth_limit"], json!(50), "{name}");
+        }
+        for (key, child) in mapping["properties"].as_object().into_iter().flatten() {
+            visit(&full_name(name, key), child, found);
+        }
+    }
+    let template = index_template("*").unwrap();
+    let mut found = 0;
+    for (name, mapping) in template["template"]["mappings"]["properties"]
+        .as_object()
+        .unwrap()
+    {
+        visit(name, mapping, &mut found);
+    }
+    let flattened = definitions()
+        .unwrap()
+        .iter()
+        .filter(|field| field.kind == "flattened")
+        .count();
+    assert!(flattened >= 7, "{flattened}");
+    assert_eq!(found, flattened);
+    // Keyword fields keep the default unless they set their own.
+    let data = &template["template"]["mappings"]["properties"]["auth0"]["properties"]["logs"]
+        ["properties"]["data"]["properties"];
+    assert_eq!(
+        data["client_id"]["ignore_above"],
+        json!(KEYWORD_IGNORE_ABOVE)
+    );
+}
+
 /// Leaf paths of a document; array elements share their array's path.
 fn paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
     match value {

@@ -73,10 +73,10 @@ pub(crate) fn document(
     if let Some(note) = note {
         mapped.notes.insert(0, note);
     }
-    let id = envelope_id
-        .as_deref()
-        .or(mapped.log_id.as_deref())
-        .map(|id| LogId(id.to_owned()));
+    // One order for `_id` and `event.id`: the envelope's id first, so that
+    // the two never disagree.
+    let event_id = envelope_id.as_deref().or(mapped.log_id.as_deref());
+    let id = event_id.map(|id| LogId(id.to_owned()));
     let mut json = String::with_capacity(raw.bytes.len() + 1024);
     json.push('{');
     write(
@@ -84,7 +84,7 @@ pub(crate) fn document(
         inner,
         raw,
         &mapped,
-        envelope_id.as_deref(),
+        event_id,
         now,
     );
     json.push('}');
@@ -241,8 +241,12 @@ fn map<'a>(
             .push((Cow::Borrowed("is_mobile"), Value::Bool(value)));
     }
 
-    // Coerce to one JSON type per field, then Elastic's empty sweep.
+    // Keys Elasticsearch rejects are renamed first, so that the coercion
+    // below sees the names that are written.
     let mut data = std::mem::take(&mut mapped.data);
+    let mut renames = Renames::default();
+    rename_members(&mut data, is_reserved, &mut renames);
+    // Coerce to one JSON type per field, then Elastic's empty sweep.
     data.retain_mut(|(key, value)| {
         if key == "date" {
             return true;
@@ -256,18 +260,131 @@ fn map<'a>(
                 }
             }
             Kind::KeywordGroup => match value {
-                Value::Object(members) => members
-                    .iter_mut()
-                    .for_each(|(_, member)| coerce_keyword(member)),
+                Value::Object(members) => {
+                    rename_members(members, |_| false, &mut renames);
+                    members
+                        .iter_mut()
+                        .for_each(|(_, member)| coerce_keyword(member));
+                }
                 _ => *value = Value::Null,
             },
-            Kind::Boolean | Kind::Unmapped => {}
+            Kind::Unmapped => rename_tree(value, &mut renames),
+            Kind::Boolean => {}
         }
         !value.sweep()
     });
     mapped.data = data;
+    if let Some(note) = renames.note() {
+        notes.push(note);
+    }
     mapped.notes = notes;
     mapped
+}
+
+/// Keys renamed because Elasticsearch would reject them.
+#[derive(Default)]
+struct Renames {
+    count: usize,
+    /// The first few, as `` `old` as `new` ``.
+    examples: Vec<String>,
+}
+
+/// How many renamed keys the note names.
+const RENAME_EXAMPLES: usize = 3;
+
+impl Renames {
+    fn push(&mut self, old: &str, new: &str) {
+        self.count += 1;
+        if self.examples.len() < RENAME_EXAMPLES {
+            self.examples.push(format!("`{old}` as `{new}`"));
+        }
+    }
+
+    fn note(&self) -> Option<String> {
+        if self.count == 0 {
+            return None;
+        }
+        let more = self.count - self.examples.len();
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "renamed {} `auth0.logs.data` key(s) Elasticsearch rejects: {}{more}",
+            self.count,
+            self.examples.join(", ")
+        ))
+    }
+}
+
+/// Whether a top-level member of `auth0.logs.data` named `name` would be
+/// mapped or written by us, so that a renamed key must not take the name.
+fn is_reserved(name: &str) -> bool {
+    kind(name) != Kind::Unmapped
+        || matches!(
+            name,
+            "classification" | "date" | "login" | "type" | "type_id"
+        )
+}
+
+/// Whether Elasticsearch could reject `key` as a field name: empty or blank
+/// keys always, and any dot, since a dotted key is a path whose parts may
+/// be empty (`a.`, `.`) or name a mapped leaf (`client_id.x`).
+fn needs_rename(key: &str) -> bool {
+    key.trim().is_empty() || key.contains('.')
+}
+
+/// Renames the keys of `members` that [`needs_rename`]: blank keys as
+/// `_empty`, dots as `_`, with `_2`, `_3`… added when the name is taken by
+/// another member or `reserved`. Keys stay unique, as Elasticsearch's
+/// duplicate-key check demands.
+fn rename_members<'a>(
+    members: &mut [(Cow<'a, str>, Value<'a>)],
+    reserved: impl Fn(&str) -> bool,
+    renames: &mut Renames,
+) {
+    if !members.iter().any(|(key, _)| needs_rename(key)) {
+        return;
+    }
+    for index in 0..members.len() {
+        let key = &members[index].0;
+        if !needs_rename(key) {
+            continue;
+        }
+        let base = if key.trim().is_empty() {
+            "_empty".to_owned()
+        } else {
+            key.replace('.', "_")
+        };
+        let mut name = base.clone();
+        let mut suffix = 1;
+        while reserved(&name) || members.iter().any(|(other, _)| *other == name) {
+            suffix += 1;
+            name = format!("{base}_{suffix}");
+        }
+        renames.push(&members[index].0, &name);
+        // Owned: the old key may have needed escaping, and so may the new.
+        members[index].0 = Cow::Owned(name);
+    }
+}
+
+/// [`rename_members`] on every object in an unmapped subtree.
+fn rename_tree(value: &mut Value<'_>, renames: &mut Renames) {
+    match value {
+        Value::Object(members) => {
+            rename_members(members, |_| false, renames);
+            for (_, member) in members.iter_mut() {
+                rename_tree(member, renames);
+            }
+        }
+        Value::Array(elements) => {
+            for element in elements.iter_mut() {
+                rename_tree(element, renames);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn write(
@@ -275,7 +392,7 @@ fn write(
     inner: &Inner,
     raw: &RawEvent,
     mapped: &Mapped<'_>,
-    envelope_id: Option<&str>,
+    event_id: Option<&str>,
     now: OffsetDateTime,
 ) {
     let config = &inner.config;
@@ -354,7 +471,7 @@ fn write(
             None => event.str_array("category", &["authentication"]),
         }
         event.str("dataset", DATASET);
-        if let Some(id) = mapped.log_id.as_deref().or(envelope_id) {
+        if let Some(id) = event_id {
             event.str("id", id);
         }
         event.raw_with("ingested", |out| push_quoted_timestamp(out, now));

@@ -12,7 +12,7 @@ use super::enrich::ua::UserAgents;
 use super::enrich::uap::Regexes;
 use super::enrich::Enrichers;
 use super::*;
-use crate::event::Input;
+use crate::event::{Input, LogId};
 
 const RECEIVED: i64 = 1_700_000_000; // 2023-11-14T22:13:20Z
 const NOW: i64 = 1_800_000_000; // 2027-01-15T08:00:00Z
@@ -681,4 +681,78 @@ fn events_the_parser_refuses_still_become_documents() {
             .unwrap()
             .starts_with("the event could not be read in full"));
     }
+}
+
+/// Regression (review): Elasticsearch rejects the whole document for an
+/// empty key, a key ending in `.`, and a dotted key under a mapped leaf
+/// (`client_id.x`), even with `dynamic: false`. Such keys are renamed (with
+/// a note) at the top of `auth0.logs.data`, in `location_info` and in
+/// unmapped subtrees; `flattened` fields take dots and keep their keys.
+#[test]
+fn keys_elasticsearch_rejects_are_renamed_with_a_note() {
+    let event = r#"{"date":"2021-11-03T03:25:28.923Z","type":"s","client_id":"c","":1,"a.":2,"a_":3,"client_id.x":4,"date.x":5,"type.id":6," ":7,"location_info":{"country_code":"DE","country_code.x":"x"},"extra":{"b.":{"":1},"list":[{"c.d":2}]},"details":{"x.y":1}}"#;
+    let document = map(event);
+    let data = &document["auth0"]["logs"]["data"];
+    assert_eq!(data["client_id"], "c", "{document:#}");
+    assert_eq!(data["_empty"], 1, "{document:#}");
+    assert_eq!(data["a_"], 3, "{document:#}");
+    assert_eq!(data["a__2"], 2, "{document:#}");
+    assert_eq!(data["client_id_x"], 4, "{document:#}");
+    assert_eq!(data["date_x"], 5, "{document:#}");
+    // `type_id` is written by us from `type`, so the renamed key steps aside.
+    assert_eq!(data["type_id"], "s", "{document:#}");
+    assert_eq!(data["type_id_2"], 6, "{document:#}");
+    assert_eq!(data["_empty_2"], 7, "{document:#}");
+    assert_eq!(data["location_info"]["country_code"], "DE");
+    assert_eq!(data["location_info"]["country_code_x"], "x");
+    assert_eq!(data["extra"]["b_"]["_empty"], 1, "{document:#}");
+    assert_eq!(data["extra"]["list"][0]["c_d"], 2, "{document:#}");
+    assert_eq!(data["details"]["x.y"], 1, "{document:#}");
+    fn check_keys(path: &str, value: &Value) {
+        match value {
+            Value::Object(members) => {
+                for (key, member) in members {
+                    let path = format!("{path}/{key}");
+                    if path != "/details/x.y" {
+                        assert!(
+                            !key.trim().is_empty() && !key.contains('.'),
+                            "key {path:?} kept"
+                        );
+                    }
+                    check_keys(&path, member);
+                }
+            }
+            Value::Array(elements) => elements.iter().for_each(|e| check_keys(path, e)),
+            _ => {}
+        }
+    }
+    check_keys("", data);
+    let message = document["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "renamed 10 `auth0.logs.data` key(s) Elasticsearch rejects: `` as `_empty`"
+        ),
+        "{message}"
+    );
+    assert_eq!(document["event"]["original"], event);
+}
+
+/// Regression (review): the document `_id` preferred the envelope's
+/// `log_id` and `event.id` the record's, so the two could disagree.
+#[test]
+fn document_id_and_event_id_agree() {
+    let pipeline = pipeline(Config::defaults());
+    let raw = RawEvent {
+        input: Input::Webhook,
+        received_at: OffsetDateTime::from_unix_timestamp(RECEIVED).unwrap(),
+        bytes: Bytes::from_static(
+            br#"{"log_id":"envelope","data":{"log_id":"record","type":"s","date":"2021-11-03T03:25:28.923Z"}}"#,
+        ),
+    };
+    let document = pipeline
+        .process_at(&raw, OffsetDateTime::from_unix_timestamp(NOW).unwrap())
+        .unwrap();
+    assert_eq!(document.id, Some(LogId("envelope".to_owned())));
+    let json: Value = serde_json::from_str(&document.json).unwrap();
+    assert_eq!(json["event"]["id"], "envelope");
 }

@@ -79,7 +79,36 @@ fn files_in_order_and_skipped_items_exit_1() {
         .collect();
     assert_eq!(ids, ["a1", "b1"]);
     assert!(stderr.contains("a.jsonl: item 2: invalid JSON"), "{stderr}");
-    assert!(stderr.contains("2 converted, 1 skipped"), "{stderr}");
+    assert!(
+        stderr.contains("2 converted, 1 skipped, 0 unreadable"),
+        "{stderr}"
+    );
+}
+
+/// Regression (review): an unreadable file stopped the conversion; now it
+/// is reported, the next file converted, and the exit code is 66
+/// (`EX_NOINPUT`), even when items were skipped too.
+#[test]
+fn unreadable_file_is_skipped_and_exits_66() {
+    let directory = tempfile::tempdir().unwrap();
+    let missing = directory.path().join("missing.jsonl");
+    let present = directory.path().join("b.jsonl");
+    std::fs::write(
+        &present,
+        "{\"log_id\":\"b1\",\"data\":{\"type\":\"s\"}}\nnot json\n",
+    )
+    .unwrap();
+    let (code, documents, stderr) =
+        convert(&[missing.to_str().unwrap(), present.to_str().unwrap()], "");
+    assert_eq!(code, 66, "{stderr}");
+    assert_eq!(documents.len(), 1);
+    assert_eq!(documents[0]["event"]["id"], "b1");
+    assert!(stderr.contains("missing.jsonl: cannot read: "), "{stderr}");
+    assert!(stderr.contains("b.jsonl: item 2: invalid JSON"), "{stderr}");
+    assert!(
+        stderr.contains("1 converted, 1 skipped, 1 unreadable"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! this crate forbids. GeoLite2-City is ~60 MB, read once at startup.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use maxminddb::Reader;
 use serde::Deserialize;
@@ -29,6 +30,9 @@ pub struct Geo {
     city: Option<Reader<Vec<u8>>>,
     asn: Option<Reader<Vec<u8>>>,
     cache: Cache<IpAddr, Rendered>,
+    /// What every address renders to when no database is loaded, shared so
+    /// that such lookups neither lock the cache nor allocate.
+    empty: Arc<Rendered>,
 }
 
 /// One opened MaxMind database (City or ASN layout).
@@ -56,6 +60,7 @@ impl Geo {
             city: None,
             asn: None,
             cache: Cache::new(CACHE_CAPACITY),
+            empty: Arc::default(),
         }
     }
 
@@ -65,6 +70,7 @@ impl Geo {
             city: city.map(|database| database.0),
             asn: asn.map(|database| database.0),
             cache: Cache::new(CACHE_CAPACITY),
+            empty: Arc::default(),
         }
     }
 
@@ -81,7 +87,10 @@ impl Geo {
     }
 
     /// What `address` adds to `source`.
-    pub fn lookup(&self, address: IpAddr) -> std::sync::Arc<Rendered> {
+    pub fn lookup(&self, address: IpAddr) -> Arc<Rendered> {
+        if !self.is_enabled() {
+            return Arc::clone(&self.empty);
+        }
         self.cache
             .get_or_insert(&address, |address| self.render(*address))
     }
@@ -233,6 +242,20 @@ pub mod tests {
     use serde::Serialize;
 
     use super::*;
+
+    /// Regression (review): with no database loaded every lookup still
+    /// locked (and filled) the cache.
+    #[test]
+    fn no_database_leaves_the_cache_alone() {
+        for geo in [Geo::none(), Geo::new(None, None)] {
+            let rendered = geo.lookup("8.8.8.8".parse().unwrap());
+            assert_eq!(*rendered, Rendered::default());
+            assert!(geo.cache.is_empty());
+        }
+        let geo = Geo::from_bytes(Some(city_database()), None).unwrap();
+        geo.lookup("8.8.8.8".parse().unwrap());
+        assert!(!geo.cache.is_empty());
+    }
 
     #[derive(Serialize)]
     struct TestNamed {
