@@ -55,17 +55,9 @@ struct Model {
 }
 
 fn run(ops: Vec<Op>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = spool::Config {
-        dir: dir.path().join("spool"),
-        // Small, so 1 MiB segments rotate often, mid-read, and appends can
-        // meet a full spool.
-        max_bytes: 8 * 1024 * 1024,
-    };
+    // Small, so 1 MiB segments rotate often, mid-read, and appends can meet
+    // a full spool.
+    let (runtime, _dir, config) = small_spool();
     let mut open = spool::open(&config).unwrap();
     let mut model = Model {
         appended: Vec::new(),
