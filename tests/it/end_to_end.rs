@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use auth0_ingest::app::App;
 use auth0_ingest::config::Config;
 use reqwest::StatusCode;
 
-use super::support::{self, TOKEN};
+use super::support::{self, Agent, TOKEN};
 
 #[tokio::test]
 async fn posted_events_become_documents_and_redelivery_is_not_duplicated() {
@@ -70,22 +70,10 @@ async fn posted_events_become_documents_and_redelivery_is_not_duplicated() {
     assert_eq!(support::documents(&out).len(), 100);
 }
 
-/// The built binary with `config`, its webhook URL read from its log.
-struct Agent {
-    child: Child,
-    url: String,
-}
-
-fn start_agent(config: &Path) -> Agent {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+/// The built binary with `config`, and its webhook URL read from its log.
+fn start_agent(config: &Path) -> (Agent, String) {
+    let mut agent = Agent::spawn(config, Stdio::piped());
+    let stderr = agent.child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let url = loop {
         let line = lines
@@ -101,7 +89,7 @@ fn start_agent(config: &Path) -> Agent {
     };
     // Keep draining stderr so the agent never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Agent { child, url }
+    (agent, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,13 +102,13 @@ async fn sigkill_loses_no_acknowledged_event() {
         support::config_text(dir.path(), &tls, "[log]\nformat = \"json\"\n"),
     )
     .unwrap();
-    let mut agent = start_agent(&config);
+    let (agent, url) = start_agent(&config);
     let client = support::client(&tls.cert_pem);
     let acknowledged = Arc::new(Mutex::new(Vec::<usize>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut posters = Vec::new();
     for poster in 0..4usize {
-        let (client, url) = (client.clone(), agent.url.clone());
+        let (client, url) = (client.clone(), url.clone());
         let (acknowledged, stop) = (Arc::clone(&acknowledged), Arc::clone(&stop));
         posters.push(tokio::spawn(async move {
             let mut round = 0;
@@ -153,15 +141,14 @@ async fn sigkill_loses_no_acknowledged_event() {
         .await,
         "the agent acknowledged too little"
     );
-    agent.child.kill().unwrap(); // SIGKILL
-    agent.child.wait().unwrap();
+    agent.kill();
     stop.store(true, Ordering::Relaxed);
     for poster in posters {
         poster.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
 
-    let mut restarted = start_agent(&config);
+    let (restarted, _) = start_agent(&config);
     let out = dir.path().join("out");
     let expected: std::collections::BTreeSet<String> = acknowledged
         .iter()
@@ -179,8 +166,7 @@ async fn sigkill_loses_no_acknowledged_event() {
         all_present(&support::documents(&out))
     })
     .await;
-    sigterm(&restarted.child);
-    let status = restarted.child.wait().unwrap();
+    let status = restarted.terminate();
     assert!(found, "an acknowledged event is missing after the crash");
     assert!(
         status.success(),
@@ -204,16 +190,6 @@ async fn sigkill_loses_no_acknowledged_event() {
         acknowledged.len(),
         documents.len()
     );
-}
-
-/// Asks the agent to stop with SIGTERM (via the `kill` command: the crate
-/// forbids unsafe code, and std has no signal API).
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Regression (review): only the Elasticsearch task was supervised; a read

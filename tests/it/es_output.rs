@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +20,8 @@ use auth0_ingest::app::App;
 use auth0_ingest::config::Config;
 
 use fake::FakeEs;
+
+use super::support::Agent;
 
 const TOKEN: &str = "it-token";
 
@@ -1023,36 +1025,6 @@ async fn setup_installs_templates_once() {
     assert_eq!(fake.state.lock().unwrap().template_puts, 2);
 }
 
-/// The built binary, run on a config file, killed with SIGKILL mid-load.
-struct Agent {
-    child: Child,
-}
-
-impl Agent {
-    fn start(config: &Path) -> Agent {
-        let child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
-            .args(["run", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Agent { child }
-    }
-
-    fn kill(mut self) {
-        // `Child::kill` is SIGKILL on Unix: no shutdown code runs.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
@@ -1086,7 +1058,7 @@ async fn sigkill_during_bulk_indexing_then_restart_indexes_every_acknowledged_ev
     .unwrap();
     let client = reqwest::Client::new();
 
-    let agent = Agent::start(&path);
+    let agent = Agent::spawn(&path, Stdio::null());
     wait_listening(addr).await;
     let mut acked = HashSet::new();
     let mut round = 0;
@@ -1107,7 +1079,7 @@ async fn sigkill_during_bulk_indexing_then_restart_indexes_every_acknowledged_ev
     let at_kill = fake.count(INDEX);
     assert!(at_kill < acked.len());
 
-    let agent = Agent::start(&path);
+    let agent = Agent::spawn(&path, Stdio::null());
     wait_listening(addr).await;
     wait_for(Duration::from_secs(60), "every acknowledged event", || {
         fake.count(INDEX) >= acked.len()

@@ -10,7 +10,6 @@ mod fake_tenant;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,8 @@ use auth0_ingest::app::App;
 use auth0_ingest::config::Config;
 use auth0_ingest::outputs::file;
 use time::macros::datetime;
+
+use super::support::Agent;
 
 use fake_tenant::{FakeTenant, Options, CLIENT_ID, CLIENT_SECRET};
 
@@ -399,49 +400,13 @@ async fn webhook_and_poller_together_make_one_document_per_event() {
     );
 }
 
-struct Agent {
-    child: Child,
-}
-
-impl Agent {
-    fn spawn(config: &Path, log: &Path) -> Agent {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
-            .args(["run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "auth0_ingest=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Agent { child }
-    }
-
-    /// SIGKILL: no shutdown of any kind.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM and wait for a clean exit.
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "agent exited with {status}");
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `path`, opened for appending: the agents of one test share a log.
+fn log_file(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
 }
 
 fn saved_cursor(dir: &Path) -> Option<String> {
@@ -471,7 +436,7 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
     std::fs::write(&config, config_text(&fake.url(), &dir, "")).unwrap();
     let log = dir.join("agent.log");
 
-    let agent = Agent::spawn(&config, &log);
+    let agent = Agent::spawn(&config, log_file(&log));
     eventually("1,200 logs served", || fake.served_total() >= 1_200).await;
     agent.kill();
     eventually("the dead agent's last request answered", || {
@@ -484,17 +449,18 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
 
     // Second kill: while pages flow (30 ms each), wherever it lands:
     // between a fetch, its spool append and its cursor save.
-    let agent = Agent::spawn(&config, &log);
+    let agent = Agent::spawn(&config, log_file(&log));
     eventually("2,000 logs served", || fake.served_total() >= 2_000).await;
     agent.kill();
     let served_at_second_kill = fake.served_total();
 
-    let agent = Agent::spawn(&config, &log);
+    let agent = Agent::spawn(&config, log_file(&log));
     eventually("all 3,000 logs in the output", || {
         output_ids(&dir).iter().collect::<HashSet<_>>().len() >= 3_000
     })
     .await;
-    agent.terminate();
+    let status = agent.terminate();
+    assert!(status.success(), "agent exited with {status}");
 
     let output = output_ids(&dir);
     let distinct: HashSet<&String> = output.iter().collect();

@@ -1,6 +1,7 @@
 //! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use auth0_ingest::inputs::webhook::tls;
@@ -133,4 +134,48 @@ pub fn batch(first: usize, count: usize) -> String {
 /// A 56-digit Auth0-style log id for `n`.
 pub fn log_id(n: usize) -> String {
     format!("90020261121100000{n:039}")
+}
+
+/// The built binary running `run --config <config>`, its stderr going to
+/// `stderr`. Dropping it kills it (SIGKILL), so a failing test leaves no
+/// agent behind.
+pub struct Agent {
+    pub child: Child,
+}
+
+impl Agent {
+    pub fn spawn(config: &Path, stderr: impl Into<Stdio>) -> Agent {
+        let child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "auth0_ingest=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        Agent { child }
+    }
+
+    /// SIGKILL (`Child::kill` on Unix): no shutdown code runs.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM (through the `kill` command: the crate forbids unsafe code
+    /// and std has no signal API), then the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
