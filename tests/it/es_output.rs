@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use auth0_ingest::app::App;
 use auth0_ingest::config::Config;
+use auth0_ingest::telemetry::metrics::Metrics;
 
 use fake::FakeEs;
 
@@ -452,6 +453,14 @@ async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
     }
 }
 
+/// Waits until `count` spool records are acknowledged (every output done).
+async fn wait_acked(metrics: &Metrics, count: u64, what: &str) {
+    wait_for(Duration::from_secs(20), what, || {
+        metrics.spool_acked.load(Ordering::Relaxed) == count
+    })
+    .await;
+}
+
 const INDEX: &str = "logs-auth0.logs-default";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,10 +483,7 @@ async fn duplicate_posts_of_the_same_batch_make_one_document_each() {
     })
     .await;
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "acknowledgements", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 100
-    })
-    .await;
+    wait_acked(&metrics, 100, "acknowledgements").await;
     app.stop().await.unwrap();
 
     // Again to a restarted agent: 409s again.
@@ -491,10 +497,7 @@ async fn duplicate_posts_of_the_same_batch_make_one_document_each() {
         metrics.documents_duplicate_es.load(Ordering::Relaxed) == 50
     })
     .await;
-    wait_for(Duration::from_secs(20), "acknowledgements", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 50
-    })
-    .await;
+    wait_acked(&metrics, 50, "acknowledgements").await;
     app.stop().await.unwrap();
 
     assert_eq!(fake.count(INDEX), 50);
@@ -520,10 +523,7 @@ async fn file_and_elasticsearch_outputs_both_get_every_document() {
     let batch = ids("900202611211000000000000000000000000000000000", 0..25);
     assert_eq!(post(&client, addr, body(&batch)).await, 200);
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 25
-    })
-    .await;
+    wait_acked(&metrics, 25, "the batch acknowledged").await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 25);
     let mut lines = 0;
@@ -571,10 +571,7 @@ async fn https_with_ca_cert_and_without_verification_but_never_untrusted() {
         .await
         .unwrap();
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "the batch over TLS", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 10
-    })
-    .await;
+    wait_acked(&metrics, 10, "the batch over TLS").await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 10);
 
@@ -588,12 +585,7 @@ async fn https_with_ca_cert_and_without_verification_but_never_untrusted() {
         200
     );
     let metrics = Arc::clone(app.metrics());
-    wait_for(
-        Duration::from_secs(20),
-        "the batch without verification",
-        || metrics.spool_acked.load(Ordering::Relaxed) == 5,
-    )
-    .await;
+    wait_acked(&metrics, 5, "the batch without verification").await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 15);
 }
@@ -627,12 +619,7 @@ async fn api_keys_and_basic_credentials_are_sent_and_refusals_retried() {
     assert_eq!(fake.count(INDEX), 0);
     // The operator fixes the cluster side: the same batch goes through.
     fake.state.lock().unwrap().authorization = Some("ApiKey aWQ6c2VjcmV0".to_owned());
-    wait_for(
-        Duration::from_secs(20),
-        "the batch with the API key",
-        || metrics.spool_acked.load(Ordering::Relaxed) == 10,
-    )
-    .await;
+    wait_acked(&metrics, 10, "the batch with the API key").await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 10);
 
@@ -651,10 +638,7 @@ async fn api_keys_and_basic_credentials_are_sent_and_refusals_retried() {
         200
     );
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "the batch with basic auth", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 5
-    })
-    .await;
+    wait_acked(&metrics, 5, "the batch with basic auth").await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 15);
 }
@@ -710,10 +694,7 @@ async fn elasticsearch_down_for_seconds_under_load_loses_nothing() {
     )
     .await;
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "every batch acknowledged", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 3000
-    })
-    .await;
+    wait_acked(&metrics, 3000, "every batch acknowledged").await;
     app.stop().await.unwrap();
 
     let stored: HashSet<String> = fake.ids(INDEX).into_iter().collect();
@@ -747,10 +728,7 @@ async fn mixed_item_failures_retry_the_right_items_and_dead_letter_mapping_error
     ));
     assert_eq!(post(&client, addr, text).await, 200);
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 11
-    })
-    .await;
+    wait_acked(&metrics, 11, "the batch acknowledged").await;
     app.stop().await.unwrap();
 
     let state = fake.state.lock().unwrap();
@@ -808,10 +786,7 @@ async fn too_large_requests_are_split_and_a_too_large_document_dead_lettered() {
     text.push_str(&event(&huge).replace("\"n\":1", &format!("\"pad\":\"{}\"", "x".repeat(3000))));
     assert_eq!(post(&client, addr, text).await, 200);
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 41
-    })
-    .await;
+    wait_acked(&metrics, 41, "the batch acknowledged").await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 40);
     assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 1);
@@ -871,10 +846,7 @@ async fn a_document_that_breaks_the_whole_request_is_isolated_and_dead_lettered(
     batch.insert(0, poison.clone());
     assert_eq!(post(&client, addr, body(&batch)).await, 200);
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 11
-    })
-    .await;
+    wait_acked(&metrics, 11, "the batch acknowledged").await;
     app.stop().await.unwrap();
 
     assert_eq!(fake.count(INDEX), 10);
@@ -897,10 +869,7 @@ async fn an_oversized_response_is_not_read_and_the_request_is_retried() {
     let client = reqwest::Client::new();
     assert_eq!(post(&client, addr, body(&batch)).await, 200);
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "the batch acknowledged", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 5
-    })
-    .await;
+    wait_acked(&metrics, 5, "the batch acknowledged").await;
     app.stop().await.unwrap();
 
     let state = fake.state.lock().unwrap();
@@ -978,10 +947,7 @@ async fn shutdown_with_elasticsearch_down_leaves_the_batch_in_the_spool() {
         .await
         .unwrap();
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(20), "redelivery after restart", || {
-        metrics.spool_acked.load(Ordering::Relaxed) == 30
-    })
-    .await;
+    wait_acked(&metrics, 30, "redelivery after restart").await;
     app.stop().await.unwrap();
     assert_eq!(fake.count(INDEX), 30);
 }
