@@ -92,10 +92,27 @@ struct RawItem {
 
 #[derive(Deserialize)]
 struct RawError {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default, deserialize_with = "lenient_text")]
     kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
     reason: Option<String>,
     caused_by: Option<Box<RawError>>,
+}
+
+/// A string as itself, any other JSON value as its text, `null` as `None`:
+/// an odd error description from a proxy or a plugin must not make the
+/// whole bulk response unreadable (which would retry it for ever).
+fn lenient_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(text)) => Some(text),
+            Some(other) => Some(other.to_string()),
+        },
+    )
 }
 
 /// Reads a `2xx` bulk response for `expected` documents.
@@ -327,10 +344,71 @@ mod tests {
         ));
     }
 
+    /// One bulk item of any status, error type and shape Elasticsearch (or
+    /// a proxy pretending to be it) might send.
+    fn item() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let kind = prop_oneof![
+            Just(serde_json::Value::Null),
+            Just(serde_json::json!("mapper_parsing_exception")),
+            Just(serde_json::json!("es_rejected_execution_exception")),
+            Just(serde_json::json!("index_closed_exception")),
+            "[a-z_]{0,12}".prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+        ];
+        let reason = prop_oneof![
+            Just(serde_json::Value::Null),
+            "\\PC{0,40}".prop_map(serde_json::Value::from),
+            Just(serde_json::json!({"nested": true})),
+        ];
+        (
+            prop_oneof![Just("create"), Just("index"), Just("delete")],
+            0u16..=600,
+            proptest::option::of((kind, reason)),
+        )
+            .prop_map(|(action, status, error)| {
+                let mut result = serde_json::json!({ "status": status });
+                if let Some((kind, reason)) = error {
+                    result["error"] = serde_json::json!({ "type": kind, "reason": reason,
+                        "caused_by": { "type": "x", "reason": "no write index is defined" } });
+                }
+                serde_json::json!({ action: result })
+            })
+    }
+
     proptest::proptest! {
+        /// Any bytes: an error at worst, never a panic.
         #[test]
-        fn parse_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256), expected in 0usize..4) {
+        fn parse_never_panics_on_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256), expected in 0usize..4) {
             let _ = parse(&body, expected);
+        }
+
+        /// Well-formed responses with arbitrary items: one outcome per item
+        /// when the count matches, a count error otherwise, never a panic;
+        /// 201 is always indexed and 409 always a duplicate.
+        #[test]
+        fn structured_responses_give_one_outcome_per_item(
+            items in proptest::collection::vec(item(), 0..20),
+            errors in proptest::bool::ANY,
+            extra in 0usize..2,
+        ) {
+            let body = serde_json::json!({ "took": 1, "errors": errors, "items": items }).to_string();
+            let expected = items.len() + extra;
+            match parse(body.as_bytes(), expected) {
+                Ok(outcomes) => {
+                    proptest::prop_assert_eq!(outcomes.len(), expected);
+                    for (item, outcome) in items.iter().zip(&outcomes) {
+                        let result = item.get("create").or_else(|| item.get("index"));
+                        match result.and_then(|result| result["status"].as_u64()) {
+                            Some(201) => proptest::prop_assert_eq!(outcome, &Outcome::Indexed),
+                            Some(409) => proptest::prop_assert_eq!(outcome, &Outcome::Duplicate),
+                            None => proptest::prop_assert!(matches!(outcome, Outcome::Retry(_))),
+                            Some(_) => {}
+                        }
+                    }
+                }
+                Err(_) => proptest::prop_assert!(extra > 0 || (!errors && items.is_empty() && expected > 0)),
+            }
         }
     }
 }
