@@ -10,8 +10,6 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-/// Name of the index template (as Fleet would name it).
-pub const TEMPLATE_NAME: &str = "logs-auth0.logs";
 /// Above Elasticsearch's built-in `logs-*-*` template (priority 100).
 pub const TEMPLATE_PRIORITY: u64 = 200;
 /// Longest keyword value indexed; longer ones are kept in `_source` only.

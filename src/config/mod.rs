@@ -372,10 +372,12 @@ fn build_webhook(
             format!("must be at most {MAX_BODY_BYTES} bytes (256MiB): one event must fit a spool record"),
         );
     }
-    let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-    if max_connections == 0 {
-        errors.push("webhook.max_connections", "must be at least 1".to_owned());
-    }
+    let max_connections = at_least_one(
+        errors,
+        "webhook.max_connections",
+        raw.max_connections,
+        DEFAULT_MAX_CONNECTIONS,
+    );
     let header_timeout = duration(
         errors,
         "webhook.header_timeout",
@@ -473,6 +475,15 @@ fn positive(errors: &mut Errors, key: &str, value: Option<u64>, default: u64) ->
         Some(value) => value,
         None => default,
     }
+}
+
+/// A count that must be at least 1 (`default` when absent).
+fn at_least_one(errors: &mut Errors, key: &str, value: Option<usize>, default: usize) -> usize {
+    let value = value.unwrap_or(default);
+    if value == 0 {
+        errors.push(key, "must be at least 1".to_owned());
+    }
+    value
 }
 
 fn duration(errors: &mut Errors, key: &str, value: Option<String>, default: Duration) -> Duration {

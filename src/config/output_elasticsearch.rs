@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::raw::RawElasticsearchOutput;
-use super::{duration, inline_or_file_secret, positive, resolve, Errors};
+use super::{at_least_one, duration, inline_or_file_secret, positive, resolve, Errors};
 use crate::outputs::elasticsearch;
 
 /// Elastic's default namespace; operators split tenants or environments by it.
@@ -158,13 +158,12 @@ pub(super) fn build(
         }
         None => format!("{}{namespace}", elasticsearch::DATA_STREAM_PREFIX),
     };
-    let batch_max_events = raw.batch_max_events.unwrap_or(DEFAULT_BATCH_MAX_EVENTS);
-    if batch_max_events == 0 {
-        errors.push(
-            "output.elasticsearch.batch_max_events",
-            "must be at least 1".to_owned(),
-        );
-    }
+    let batch_max_events = at_least_one(
+        errors,
+        "output.elasticsearch.batch_max_events",
+        raw.batch_max_events,
+        DEFAULT_BATCH_MAX_EVENTS,
+    );
     let batch_max_bytes = positive(
         errors,
         "output.elasticsearch.batch_max_bytes",
@@ -177,13 +176,12 @@ pub(super) fn build(
         raw.flush_interval,
         DEFAULT_FLUSH_INTERVAL,
     );
-    let max_in_flight = raw.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
-    if max_in_flight == 0 {
-        errors.push(
-            "output.elasticsearch.max_in_flight",
-            "must be at least 1".to_owned(),
-        );
-    }
+    let max_in_flight = at_least_one(
+        errors,
+        "output.elasticsearch.max_in_flight",
+        raw.max_in_flight,
+        DEFAULT_MAX_IN_FLIGHT,
+    );
     let request_timeout = duration(
         errors,
         "output.elasticsearch.request_timeout",

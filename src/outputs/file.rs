@@ -131,11 +131,6 @@ impl FileOutput {
         })
     }
 
-    /// The file being written.
-    pub fn current_path(&self) -> &Path {
-        &self.path
-    }
-
     /// Writes the documents not written recently, one per line, and syncs
     /// them: [`FileOutput::select`] then [`FileOutput::flush`]. Blocking.
     pub fn write(&mut self, documents: &[Document]) -> Result<Written, Error> {

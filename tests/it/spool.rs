@@ -54,6 +54,18 @@ struct Model {
     acked_prefix: usize,
 }
 
+impl Model {
+    /// Events of the receipts acknowledged contiguously from the start of
+    /// this open: what the watermark covers.
+    fn delivered(&self) -> usize {
+        self.receipts
+            .iter()
+            .take_while(|(_, _, acked)| *acked)
+            .map(|(_, numbers, _)| numbers.len())
+            .sum()
+    }
+}
+
 fn run(ops: Vec<Op>) {
     // Small, so 1 MiB segments rotate often, mid-read, and appends can meet
     // a full spool.
@@ -135,14 +147,7 @@ fn run(ops: Vec<Op>) {
                             .unwrap();
                         file.write_all(&garbage).unwrap();
                     }
-                    // The acked prefix: receipts acked contiguously from the start.
-                    let delivered: usize = model
-                        .receipts
-                        .iter()
-                        .take_while(|(_, _, acked)| *acked)
-                        .map(|(_, numbers, _)| numbers.len())
-                        .sum();
-                    model.acked_prefix += delivered;
+                    model.acked_prefix += model.delivered();
                     model.receipts.clear();
                     model.read.clear();
                 }
@@ -152,12 +157,7 @@ fn run(ops: Vec<Op>) {
     }
     // Final check: everything not in the acked prefix is delivered, in order.
     let rest = drain(open);
-    let delivered: usize = model
-        .receipts
-        .iter()
-        .take_while(|(_, _, acked)| *acked)
-        .map(|(_, numbers, _)| numbers.len())
-        .sum();
+    let delivered = model.delivered();
     let unread_from = model.acked_prefix + model.read.len();
     assert_eq!(rest, model.appended[unread_from..]);
     // And a reopen now would start exactly after the acked prefix.
