@@ -103,7 +103,8 @@ impl App {
             let client = elasticsearch::Client::from_config(&es_config)
                 .context("building the elasticsearch client")?;
             tracing::info!(
-                hosts = es_config.hosts.len(),
+                // Validation refuses URLs with credentials, so these hold none.
+                hosts = %es_config.hosts.iter().map(|url| url.as_str()).collect::<Vec<_>>().join(" "),
                 index = %es_config.index,
                 "elasticsearch output ready"
             );

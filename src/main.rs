@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use auth0_ingest::app::App;
 use auth0_ingest::config::embedded::{self, Embedded};
-use auth0_ingest::config::{Config, LoadError};
+use auth0_ingest::config::{check, sections, Config, ConfigError, LoadError};
 use auth0_ingest::outputs::elasticsearch::setup;
 use auth0_ingest::pipeline::{self, enrich, Pipeline};
 use auth0_ingest::{convert, enrichment, shutdown, telemetry};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// sysexits' `EX_CONFIG`: the unit sets `RestartPreventExitStatus=78`.
 const EXIT_CONFIG: u8 = 78;
@@ -22,9 +22,29 @@ const EXIT_USAGE: u8 = 64;
 /// sysexits' `EX_NOINPUT`: `convert` could not read an input file.
 const EXIT_NO_INPUT: u8 = 66;
 
+/// What `run --help` adds: where the reference config is, how to log more,
+/// and what the exit status means (for systemd units and scripts).
+const RUN_AFTER_HELP: &str = "\
+Configuration:
+  Every key, with its default and what it does, is in the example config:
+  /etc/auth0-ingest/auth0-ingest.toml as installed by the Debian package
+  (also /usr/share/doc/auth0-ingest/, and packaging/auth0-ingest.toml in the
+  source). `auth0-ingest check-config --config FILE` lists every problem.
+
+Logging:
+  [log] level in the file; the RUST_LOG environment variable overrides it
+  (e.g. RUST_LOG=auth0_ingest=debug). Logs go to stderr: text under systemd
+  or a terminal, JSON otherwise ([log] format).
+
+Exit status:
+  0   stopped by SIGTERM/SIGINT after draining
+  1   failed at run time (see the log)
+  78  configuration problem (missing or unreadable file included); the unit
+      sets RestartPreventExitStatus=78, so systemd does not restart it";
+
 /// Gets Auth0 log events into Elasticsearch or NDJSON files as ECS documents.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "auth0-ingest", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,6 +55,7 @@ enum Command {
     /// Run the agent. Without --config, runs the embedded default: an HTTPS
     /// webhook on 127.0.0.1:8383 with a development certificate, writing
     /// NDJSON files under ./auth0-ingest-data.
+    #[command(after_help = RUN_AFTER_HELP)]
     Run {
         /// The TOML config file.
         #[arg(long, short)]
@@ -50,7 +71,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Validate a config file and exit: 0 when valid, 78 listing every problem.
+    /// Validate a config file and exit: 0 when valid, 78 listing every
+    /// problem. Also checks that the directories can be created and written
+    /// by the current user and that the files it names are readable.
     CheckConfig {
         /// The TOML config file.
         #[arg(long, short)]
@@ -80,21 +103,34 @@ enum Command {
         /// Input files; `-` or none for stdin.
         files: Vec<PathBuf>,
     },
+    /// Write the man page and shell completions generated from these
+    /// definitions into a directory (used to build the Debian package).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Directory to write `auth0-ingest.1`, `auth0-ingest.bash` and
+        /// `_auth0-ingest` (zsh) into.
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(_) => {
-                println!("{}: ok", config.display());
-                ExitCode::SUCCESS
-            }
+            Ok(loaded) => check_config(&config, &loaded),
             Err(error) => config_error(&error),
         },
-        Command::Setup { config, dry_run } => match Config::load(&config) {
+        Command::Setup { config, dry_run } => match sections::setup(&config) {
             Ok(config) => setup(config, dry_run),
             Err(error) => config_error(&error),
+        },
+        Command::GenerateAssets { out_dir } => match generate_assets(&out_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
         },
         Command::Convert {
             config,
@@ -104,14 +140,12 @@ fn main() -> ExitCode {
             user_agent,
             files,
         } => {
-            let loaded = match config.map(|path| Config::load(&path)).transpose() {
+            let loaded = match config.map(|path| sections::convert(&path)).transpose() {
                 Ok(loaded) => loaded,
                 Err(error) => return config_error(&error),
             };
-            let (pipeline_config, mut enrich_config) = match loaded {
-                Some(config) => (config.pipeline, config.enrich),
-                None => (pipeline::Config::defaults(), enrich::Config::defaults()),
-            };
+            let (pipeline_config, mut enrich_config) = loaded
+                .unwrap_or_else(|| (pipeline::Config::defaults(), enrich::Config::defaults()));
             let database = |path: OsString| (!path.is_empty()).then(|| PathBuf::from(path));
             if let Some(path) = geoip_city {
                 enrich_config.geoip_city = database(path);
@@ -170,7 +204,7 @@ fn main() -> ExitCode {
         },
         Command::Run { config: None } => match embedded::prepare(Path::new(embedded::DATA_DIR)) {
             Ok(embedded) => {
-                let banner = banner(&embedded);
+                let banner = Banner::of(&embedded);
                 run(embedded.config, Some(banner))
             }
             Err(error) => {
@@ -181,11 +215,50 @@ fn main() -> ExitCode {
     }
 }
 
-fn setup(config: Config, dry_run: bool) -> ExitCode {
-    let Some(es_config) = config.elasticsearch else {
-        eprintln!("error: the config has no [output.elasticsearch] section");
-        return ExitCode::from(EXIT_CONFIG);
-    };
+fn check_config(path: &Path, config: &Config) -> ExitCode {
+    let report = check::environment(config);
+    for warning in config.warnings.iter().chain(&report.warnings) {
+        eprintln!("warning: `{}`: {}", warning.key, warning.message);
+    }
+    if report.errors.is_empty() {
+        println!("{}: ok", path.display());
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "error: config file `{}` has {} problem(s) on this machine:",
+        path.display(),
+        report.errors.len()
+    );
+    for ConfigError { key, message } in &report.errors {
+        eprintln!("  `{key}`: {message}");
+    }
+    ExitCode::from(EXIT_CONFIG)
+}
+
+/// The man page and bash/zsh completions, from the clap definitions.
+fn generate_assets(out_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("creating `{}`", out_dir.display()))?;
+    let command = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone())
+        .render(&mut page)
+        .context("rendering the man page")?;
+    let man = out_dir.join("auth0-ingest.1");
+    std::fs::write(&man, page).with_context(|| format!("writing `{}`", man.display()))?;
+    for (shell, name) in [
+        (clap_complete::Shell::Bash, "auth0-ingest.bash"),
+        (clap_complete::Shell::Zsh, "_auth0-ingest"),
+    ] {
+        let path = out_dir.join(name);
+        let mut file = std::fs::File::create(&path)
+            .with_context(|| format!("writing `{}`", path.display()))?;
+        clap_complete::generate(shell, &mut command.clone(), "auth0-ingest", &mut file);
+    }
+    Ok(())
+}
+
+fn setup(es_config: auth0_ingest::outputs::elasticsearch::Config, dry_run: bool) -> ExitCode {
     let templates = match setup::templates(&es_config.index) {
         Ok(templates) => templates,
         Err(error) => {
@@ -225,37 +298,70 @@ fn setup(config: Config, dry_run: bool) -> ExitCode {
     }
 }
 
+/// Every configuration problem, the unreadable file included, exits 78.
 fn config_error(error: &LoadError) -> ExitCode {
-    eprintln!("error: {error}");
     match error {
-        LoadError::Read { .. } => ExitCode::FAILURE,
-        LoadError::Parse { .. } | LoadError::Invalid { .. } => ExitCode::from(EXIT_CONFIG),
+        LoadError::Read { source, .. } => eprintln!("error: {error}: {source}"),
+        LoadError::Parse { .. } | LoadError::Invalid { .. } => eprintln!("error: {error}"),
+    }
+    ExitCode::from(EXIT_CONFIG)
+}
+
+/// What the embedded default tells a newcomer, logged in the log format
+/// (the token itself stays in its file: secrets are never logged).
+struct Banner {
+    webhook: String,
+    token_file: String,
+    certificate: String,
+    documents: String,
+}
+
+impl Banner {
+    fn of(embedded: &Embedded) -> Banner {
+        let webhook = embedded
+            .config
+            .webhook
+            .as_ref()
+            .map_or_else(String::new, |webhook| {
+                format!("https://{}{}", webhook.listen, webhook.path)
+            });
+        let documents = embedded
+            .config
+            .file_output
+            .as_ref()
+            .map_or_else(String::new, |file| {
+                format!("{}/*.ndjson", file.dir.display())
+            });
+        Banner {
+            webhook,
+            token_file: embedded.data_dir.join("token").display().to_string(),
+            certificate: embedded.certificate.display().to_string(),
+            documents,
+        }
+    }
+
+    fn log(&self) {
+        let Banner {
+            webhook,
+            token_file,
+            certificate,
+            documents,
+        } = self;
+        tracing::info!(
+            %webhook, %token_file, %certificate, %documents,
+            "embedded default running: send the token file's line as the Authorization header; the certificate is self-signed, for local tests"
+        );
+        tracing::info!(
+            "try: curl --cacert {certificate} -H \"Authorization: $(cat {token_file})\" --data-binary @packaging/sample-batch.jsonl {webhook}"
+        );
     }
 }
 
-/// What the embedded default tells a newcomer.
-fn banner(embedded: &Embedded) -> String {
-    let listen = embedded
-        .config
-        .webhook
-        .as_ref()
-        .map_or_else(String::new, |webhook| {
-            format!("https://{}{}", webhook.listen, webhook.path)
-        });
-    let out = embedded
-        .config
-        .file_output
-        .as_ref()
-        .map_or_else(String::new, |file| file.dir.display().to_string());
-    format!(
-        "auth0-ingest embedded default\n  webhook:   {listen}\n  token:     {token}   (send as the Authorization header)\n  cert:      {cert}   (self-signed, for local tests)\n  documents: {out}/*.ndjson\n  try:       curl --cacert {cert} -H 'Authorization: {token}' --data-binary @packaging/sample-batch.jsonl {listen}\n",
-        token = embedded.token,
-        cert = embedded.certificate.display(),
-    )
-}
-
-fn run(config: Config, banner: Option<String>) -> ExitCode {
+fn run(config: Config, banner: Option<Banner>) -> ExitCode {
     telemetry::init(&config.telemetry);
+    for warning in &config.warnings {
+        tracing::warn!(key = %warning.key, "{}", warning.message);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("auth0-ingest")
@@ -270,7 +376,7 @@ fn run(config: Config, banner: Option<String>) -> ExitCode {
     let result: anyhow::Result<()> = runtime.block_on(async move {
         let app = App::start(config).await.context("starting")?;
         if let Some(banner) = banner {
-            eprint!("{banner}");
+            banner.log();
         }
         app.run_until(shutdown::signal()).await
     });

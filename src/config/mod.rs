@@ -10,11 +10,17 @@
 //! systemd's `$CREDENTIALS_DIRECTORY` searched first) and wrapped in
 //! [`Secret`], so they never reach `Debug` output.
 
+pub mod check;
 pub mod embedded;
+mod hint;
+mod log;
 pub mod output_elasticsearch;
+pub mod parse;
 mod poller;
 pub mod raw;
 pub mod secret;
+pub mod sections;
+mod trusted_proxies;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -72,7 +78,17 @@ pub struct Config {
     pub enrich: enrich::Config,
     /// Logging settings.
     pub telemetry: telemetry::Config,
+    /// Things that work but are likely mistakes (a short token): `run` logs
+    /// them at `warn`, `check-config` prints them.
+    pub warnings: Vec<ConfigError>,
 }
+
+/// The webhook token the packaging once shipped as a placeholder: refused,
+/// since anyone who read the package could send events.
+pub const PLACEHOLDER_TOKEN: &str = "change-me-to-the-output-of-openssl-rand-hex-32";
+/// Tokens shorter than this get a warning: Auth0's stream token is the only
+/// thing between the internet and the spool.
+pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// One problem with one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,12 +115,12 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not valid TOML or has unknown keys or wrong types.
-    #[error("config file `{path}` is not valid: {message}")]
+    /// The file is not TOML (unknown keys and wrong types are `Invalid`).
+    #[error("config file `{path}` is not valid TOML: {message}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// toml's description, which names the key and line.
+        /// Where and what, without the source text (which may hold a secret).
         message: String,
     },
     /// The file parsed but some values are invalid.
@@ -133,28 +149,31 @@ impl Config {
     /// Reads, parses and validates a config file. Relative paths in it are
     /// taken relative to the file's directory.
     pub fn load(path: &Path) -> Result<Config, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = read(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_toml(&text, base).map_err(|error| match error {
-            FromTomlError::Parse(message) => LoadError::Parse {
-                path: path.to_owned(),
-                message,
-            },
-            FromTomlError::Invalid(errors) => LoadError::Invalid {
-                path: path.to_owned(),
-                errors,
-            },
-        })
+        Config::from_toml(&text, base).map_err(|error| load_error(path, error))
     }
 
-    /// Parses and validates TOML text; relative paths are resolved against `base`.
+    /// Parses and validates TOML text; relative paths are resolved against
+    /// `base`. Every problem is reported: type errors and unknown keys (see
+    /// [`parse`]) as well as invalid values.
     pub fn from_toml(text: &str, base: &Path) -> Result<Config, FromTomlError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|error| FromTomlError::Parse(error.to_string()))?;
-        Config::from_raw(raw, base).map_err(FromTomlError::Invalid)
+        let table = parse::table(text).map_err(|error| FromTomlError::Parse(error.to_string()))?;
+        let parsed = parse::deserialize::<RawConfig>(table);
+        let mut errors = parsed.errors;
+        let built = parsed.raw.map(|raw| Config::from_raw(raw, base));
+        match built {
+            Some(Ok(config)) if errors.is_empty() => Ok(config),
+            Some(Ok(_)) | None => Err(FromTomlError::Invalid(ConfigErrors(errors))),
+            Some(Err(ConfigErrors(more))) => {
+                let reported = errors.clone();
+                errors.extend(
+                    more.into_iter()
+                        .filter(|error| !follows_from(error, &reported)),
+                );
+                Err(FromTomlError::Invalid(ConfigErrors(errors)))
+            }
+        }
     }
 
     /// Validates a parsed file, collecting every problem before failing.
@@ -168,9 +187,10 @@ impl Config {
                 );
             }
         }
+        let mut warnings = Vec::new();
         let webhook = raw
             .webhook
-            .map(|webhook| build_webhook(webhook, base, &mut errors));
+            .map(|webhook| build_webhook(webhook, base, &mut errors, &mut warnings));
         if webhook.is_none() && raw.poller.is_none() {
             errors.push(
                 "webhook",
@@ -246,8 +266,8 @@ impl Config {
             },
             level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
         };
-        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&telemetry.level) {
-            errors.push("log.level", format!("invalid filter: {error}"));
+        if let Err(message) = log::check_level(&telemetry.level) {
+            errors.push("log.level", message);
         }
         match (errors.into_result(), spool) {
             // Every invalid section pushed an error, so with no errors
@@ -261,6 +281,7 @@ impl Config {
                 pipeline,
                 enrich,
                 telemetry,
+                warnings,
             }),
             (Err(errors), ..) => Err(errors),
             // Every `None` above pushed an error, so this arm is unreachable in
@@ -309,6 +330,7 @@ fn build_webhook(
     raw: raw::RawWebhook,
     base: &Path,
     errors: &mut Errors,
+    warnings: &mut Vec<ConfigError>,
 ) -> Option<webhook::Config> {
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = match listen_text.parse::<SocketAddr>() {
@@ -360,6 +382,8 @@ fn build_webhook(
             ),
         }
     }
+    check_tokens(&tokens, errors, warnings);
+    let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
     let max_body_bytes = positive(
         errors,
         "webhook.max_body_bytes",
@@ -420,6 +444,67 @@ fn build_webhook(
         body_timeout,
         retry_after,
         tls,
+        trusted_proxies,
+    })
+}
+
+/// The placeholder token is an error, a short one a warning. Tokens are
+/// named by position, never shown.
+fn check_tokens(tokens: &[Secret<String>], errors: &mut Errors, warnings: &mut Vec<ConfigError>) {
+    for (index, token) in tokens.iter().enumerate() {
+        let value = token.expose().trim();
+        if value == PLACEHOLDER_TOKEN {
+            errors.push(
+                "webhook.tokens",
+                format!("token {} is the placeholder from the example: generate one with `openssl rand -hex 32`", index + 1),
+            );
+        } else if value.chars().count() < MIN_TOKEN_CHARS {
+            warnings.push(ConfigError {
+                key: "webhook.tokens".to_owned(),
+                message: format!(
+                    "token {} is shorter than {MIN_TOKEN_CHARS} characters: easy to guess; use `openssl rand -hex 32`",
+                    index + 1
+                ),
+            });
+        }
+    }
+}
+
+/// Reads a config file; a missing or unreadable file is a configuration
+/// problem like any other (exit 78).
+fn read(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn load_error(path: &Path, error: FromTomlError) -> LoadError {
+    match error {
+        FromTomlError::Parse(message) => LoadError::Parse {
+            path: path.to_owned(),
+            message,
+        },
+        FromTomlError::Invalid(errors) => LoadError::Invalid {
+            path: path.to_owned(),
+            errors,
+        },
+    }
+}
+
+/// Whether `error` (from validation) is a consequence of a key already
+/// reported and dropped while parsing: the same key, or one inside or
+/// around it (a dropped `[spool]` makes validation say `spool` is missing).
+fn follows_from(error: &ConfigError, reported: &[ConfigError]) -> bool {
+    let within = |inner: &str, outer: &str| {
+        inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    reported.iter().any(|earlier| {
+        let dropped = earlier.key.as_str();
+        within(&error.key, dropped) || within(dropped, &error.key)
     })
 }
 
@@ -655,7 +740,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         let keys = errors_of("[webhook]\nlisten_addr=\"x\"\n");
-        assert!(keys[0].contains("unknown field `listen_addr`"), "{keys:?}");
+        assert_eq!(keys, ["webhook.listen_addr", "spool", "output"]);
     }
 
     #[test]

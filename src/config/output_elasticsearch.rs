@@ -59,6 +59,11 @@ pub(super) fn build(
                     hosts.push(url);
                 }
             }
+            // A URL with `user:password@` must not be echoed.
+            Ok(_) | Err(_) if host.contains('@') => errors.push(
+                &key,
+                "is not a valid URL and seems to hold credentials (value \"…\"); use `username` and `password_file`".to_owned(),
+            ),
             Ok(_) => errors.push(&key, format!("`{host}` is not an http(s) URL with a host")),
             Err(error) => errors.push(&key, format!("`{host}` is not a URL: {error}")),
         }

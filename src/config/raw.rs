@@ -60,6 +60,10 @@ pub struct RawWebhook {
     pub retry_after: Option<String>,
     /// TLS material; omit to serve plain HTTP behind a TLS-terminating reverse proxy.
     pub tls: Option<RawTls>,
+    /// Reverse proxies (addresses or CIDR networks, e.g. `["127.0.0.1"]`)
+    /// whose `X-Forwarded-For` names the client in the webhook's logs.
+    /// Default none: the client is the connection's peer.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// `[webhook.tls]`

@@ -1,7 +1,8 @@
 //! The NDJSON file output: one document per line, files rotated by size.
 //!
 //! Files are named `auth0-logs-<UTC start time>-<sequence>.ndjson` in
-//! `output.file.dir`; each start of the agent opens a new file. A batch is
+//! `output.file.dir`; each start of the agent writes a new file, created
+//! with its first document (a restart without traffic adds none). A batch is
 //! written and `fdatasync`ed before its spool records are acknowledged. A
 //! crash can leave a partial last line in the newest file: on open it is cut
 //! back to its last complete line (that batch was not acknowledged, so the
@@ -73,7 +74,9 @@ pub enum Error {
 pub struct FileOutput {
     config: Config,
     path: PathBuf,
-    file: File,
+    /// The file being written: created with the first document, so a
+    /// restart without traffic leaves no empty file behind.
+    file: Option<File>,
     size: u64,
     sequence: u64,
     buffer: Vec<u8>,
@@ -108,7 +111,8 @@ pub struct Written {
 }
 
 impl FileOutput {
-    /// Creates the directory, repairs a torn last line, and opens a new file.
+    /// Creates the directory and repairs a torn last line; the new file is
+    /// created when the first document comes.
     pub fn open(config: Config) -> Result<FileOutput, Error> {
         fs::create_dir_all(&config.dir).map_err(io(&config.dir))?;
         let existing = list(&config.dir).map_err(io(&config.dir))?;
@@ -119,11 +123,10 @@ impl FileOutput {
         for id in recent_ids(&existing).map_err(io(&config.dir))? {
             window.insert(&id);
         }
-        let (path, file) = create(&config.dir, 0)?;
         Ok(FileOutput {
+            path: config.dir.clone(),
             config,
-            path,
-            file,
+            file: None,
             size: 0,
             sequence: 0,
             buffer: Vec::with_capacity(1 << 20),
@@ -169,9 +172,13 @@ impl FileOutput {
         if selection.indices.is_empty() {
             return Ok(());
         }
-        if self.size >= self.config.max_file_bytes {
+        if self.file.is_none() || self.size >= self.config.max_file_bytes {
             self.rotate()?;
         }
+        let Some(file) = self.file.as_mut() else {
+            // `rotate` succeeded, so a file is open.
+            return Ok(());
+        };
         let mut written = 0u64;
         let mut result = Ok(());
         self.buffer.clear();
@@ -183,7 +190,7 @@ impl FileOutput {
             self.buffer.extend_from_slice(document.json.as_bytes());
             self.buffer.push(b'\n');
             if self.buffer.len() >= WRITE_CHUNK {
-                result = self.file.write_all(&self.buffer);
+                result = file.write_all(&self.buffer);
                 if result.is_err() {
                     break;
                 }
@@ -192,15 +199,15 @@ impl FileOutput {
             }
         }
         if result.is_ok() && !self.buffer.is_empty() {
-            result = self.file.write_all(&self.buffer);
+            result = file.write_all(&self.buffer);
             written += self.buffer.len() as u64;
         }
         if result.is_ok() {
-            result = self.file.sync_data();
+            result = file.sync_data();
         }
         if let Err(source) = result {
             // Cut a partial write so the retry does not leave a torn line.
-            let _ = self.file.set_len(self.size);
+            let _ = file.set_len(self.size);
             return Err(Error::Io {
                 path: self.path.clone(),
                 source,
@@ -210,11 +217,14 @@ impl FileOutput {
         Ok(())
     }
 
+    /// Starts the next file (the first one of this run when none is open).
     fn rotate(&mut self) -> Result<(), Error> {
-        self.sequence += 1;
+        if self.file.is_some() {
+            self.sequence += 1;
+        }
         let (path, file) = create(&self.config.dir, self.sequence)?;
         self.path = path;
-        self.file = file;
+        self.file = Some(file);
         self.size = 0;
         if self.config.max_files > 0 {
             let files = list(&self.config.dir).map_err(io(&self.config.dir))?;
@@ -415,6 +425,29 @@ mod tests {
         drop(output);
         let _reopened = FileOutput::open(config).unwrap();
         assert_eq!(fs::read_to_string(files.last().unwrap()).unwrap(), last);
+    }
+
+    #[test]
+    fn r10_restarts_without_documents_leave_no_empty_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            dir: dir.path().to_owned(),
+            max_file_bytes: 1 << 20,
+            max_files: 0,
+        };
+        for _ in 0..3 {
+            drop(FileOutput::open(config.clone()).unwrap());
+        }
+        assert!(list(dir.path()).unwrap().is_empty());
+        let mut output = FileOutput::open(config).unwrap();
+        output.write(&[document(1)]).unwrap();
+        output.write(&[document(2)]).unwrap();
+        let files = list(dir.path()).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            fs::read_to_string(&files[0]).unwrap(),
+            "{\"n\":1}\n{\"n\":2}\n"
+        );
     }
 
     fn with_id(id: &str) -> Document {

@@ -11,7 +11,8 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use time::OffsetDateTime;
 
-use super::{auth, Config};
+use super::refusals::{self, Kind};
+use super::{auth, client, Config};
 use crate::event::Input;
 use crate::inputs::framing::{self, Item};
 use crate::spool::{Append, AppendError, Writer};
@@ -27,7 +28,12 @@ pub(super) struct State {
     pub config: Config,
     pub writer: Writer,
     pub metrics: Arc<Metrics>,
+    pub refusals: refusals::Log,
 }
+
+/// The TCP peer of the connection, put in each request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Peer(pub std::net::SocketAddr);
 
 /// Handles one request. Never fails: every problem is a status code.
 pub(super) async fn handle(
@@ -51,6 +57,29 @@ pub(super) async fn handle(
 }
 
 async fn post(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let client = request.extensions().get::<Peer>().map(|peer| {
+        client::address(
+            peer.0.ip(),
+            request.headers(),
+            &state.config.trusted_proxies,
+        )
+    });
+    let response = post_inner(state, request).await;
+    if let Some(client) = client {
+        let kind = match response.status() {
+            StatusCode::UNAUTHORIZED => Some(Kind::Unauthorized),
+            StatusCode::SERVICE_UNAVAILABLE => Some(Kind::Unavailable),
+            status if status.is_client_error() => Some(Kind::Refused),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let _logged = state.refusals.note(kind, client, response.status());
+        }
+    }
+    response
+}
+
+async fn post_inner(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let metrics = &state.metrics;
     let presented = request
         .headers()

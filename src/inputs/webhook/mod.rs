@@ -17,7 +17,9 @@
 //! every accepted event of the request.
 
 pub mod auth;
+pub mod client;
 mod handler;
+pub mod refusals;
 mod server;
 pub mod tls;
 
@@ -50,4 +52,6 @@ pub struct Config {
     pub retry_after: Duration,
     /// TLS, or `None` for plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Proxies whose `X-Forwarded-For` names the client in logs.
+    pub trusted_proxies: client::TrustedProxies,
 }

@@ -2,6 +2,7 @@
 //! implementation with keep-alive, a cap on concurrent connections, and
 //! timeouts for the handshake, the request head and the body.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ pub async fn serve(
         config,
         writer,
         metrics,
+        refusals: Default::default(),
     });
     let tracker = TaskTracker::new();
     let force = CancellationToken::new();
@@ -79,7 +81,7 @@ pub async fn serve(
                 // `force` ends connections that outlive the drain: each holds
                 // a spool writer clone, which would keep the writer running.
                 tokio::select! {
-                    () = connection(stream, tls, state, header_timeout, shutdown) => {}
+                    () = connection(stream, peer, tls, state, header_timeout, shutdown) => {}
                     () = force.cancelled() => {}
                 }
                 drop(permit);
@@ -101,16 +103,17 @@ pub async fn serve(
 
 async fn connection(
     stream: TcpStream,
+    peer: SocketAddr,
     tls: Option<TlsAcceptor>,
     state: Arc<State>,
     header_timeout: Duration,
     shutdown: CancellationToken,
 ) {
     match tls {
-        None => http(stream, state, header_timeout, shutdown).await,
+        None => http(stream, peer, state, header_timeout, shutdown).await,
         Some(acceptor) => {
             match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => http(stream, state, header_timeout, shutdown).await,
+                Ok(Ok(stream)) => http(stream, peer, state, header_timeout, shutdown).await,
                 Ok(Err(error)) => tracing::debug!(%error, "tls handshake failed"),
                 Err(_) => tracing::debug!("tls handshake timed out"),
             }
@@ -120,13 +123,17 @@ async fn connection(
 
 async fn http<S>(
     stream: S,
+    peer: SocketAddr,
     state: Arc<State>,
     header_timeout: Duration,
     shutdown: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| handler::handle(Arc::clone(&state), request));
+    let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(handler::Peer(peer));
+        handler::handle(Arc::clone(&state), request)
+    });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
