@@ -8,5 +8,5 @@ command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
 cargo build --release --locked --bin auth0-ingest
 rm -rf target/assets
 target/release/auth0-ingest generate-assets --out-dir target/assets
-gzip -9n target/assets/auth0-ingest.1
+gzip -9n target/assets/*.1
 cargo deb --no-build --locked --strip --no-dbgsym --no-separate-debug-symbols "$@"

@@ -30,6 +30,7 @@ expect /lib/systemd/system/auth0-ingest.service 644 root:root
 expect /usr/lib/sysusers.d/auth0-ingest.conf 644 root:root
 expect /usr/lib/tmpfiles.d/auth0-ingest.conf 644 root:root
 expect /usr/share/man/man1/auth0-ingest.1.gz 644 root:root
+expect /usr/share/man/man1/auth0-ingest-check-config.1.gz 644 root:root
 expect /usr/share/bash-completion/completions/auth0-ingest 644 root:root
 expect /usr/share/zsh/vendor-completions/_auth0-ingest 644 root:root
 expect /usr/share/doc/auth0-ingest/README.md 644 root:root
@@ -61,6 +62,7 @@ dpkg --purge auth0-ingest >/dev/null
 for path in /usr/bin/auth0-ingest /etc/auth0-ingest /var/lib/auth0-ingest \
   /lib/systemd/system/auth0-ingest.service /usr/lib/sysusers.d/auth0-ingest.conf \
   /usr/lib/tmpfiles.d/auth0-ingest.conf /usr/share/doc/auth0-ingest /usr/share/man/man1/auth0-ingest.1.gz \
+  /usr/share/man/man1/auth0-ingest-check-config.1.gz \
   /usr/share/bash-completion/completions/auth0-ingest /usr/share/zsh/vendor-completions/_auth0-ingest \
   /etc/systemd/system/multi-user.target.wants/auth0-ingest.service; do
   [ ! -e "$path" ] || fail "$path is left after purge"

@@ -28,7 +28,7 @@ const RUN_AFTER_HELP: &str = "\
 Configuration:
   Every key, with its default and what it does, is in the example config:
   /etc/auth0-ingest/auth0-ingest.toml as installed by the Debian package
-  (also /usr/share/doc/auth0-ingest/, and packaging/auth0-ingest.toml in the
+  (also in /usr/share/doc/auth0-ingest/examples/, and packaging/ in the
   source). `auth0-ingest check-config --config FILE` lists every problem.
 
 Logging:
@@ -103,12 +103,12 @@ enum Command {
         /// Input files; `-` or none for stdin.
         files: Vec<PathBuf>,
     },
-    /// Write the man page and shell completions generated from these
+    /// Write the man pages and shell completions generated from these
     /// definitions into a directory (used to build the Debian package).
     #[command(hide = true)]
     GenerateAssets {
-        /// Directory to write `auth0-ingest.1`, `auth0-ingest.bash` and
-        /// `_auth0-ingest` (zsh) into.
+        /// Directory to write `auth0-ingest.1` (and `auth0-ingest-<command>.1`),
+        /// `auth0-ingest.bash` and `_auth0-ingest` (zsh) into.
         #[arg(long)]
         out_dir: PathBuf,
     },
@@ -240,12 +240,24 @@ fn generate_assets(out_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("creating `{}`", out_dir.display()))?;
     let command = Cli::command();
-    let mut page = Vec::new();
-    clap_mangen::Man::new(command.clone())
-        .render(&mut page)
-        .context("rendering the man page")?;
-    let man = out_dir.join("auth0-ingest.1");
-    std::fs::write(&man, page).with_context(|| format!("writing `{}`", man.display()))?;
+    // auth0-ingest(1) and one page per visible command, auth0-ingest-run(1)…
+    let mut pages = vec![("auth0-ingest".to_owned(), command.clone())];
+    for subcommand in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        let name = format!("auth0-ingest-{}", subcommand.get_name());
+        let bin_name = format!("auth0-ingest {}", subcommand.get_name());
+        pages.push((
+            name.clone(),
+            subcommand.clone().display_name(name).bin_name(bin_name),
+        ));
+    }
+    for (name, page_command) in pages {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(page_command)
+            .render(&mut page)
+            .with_context(|| format!("rendering the man page {name}(1)"))?;
+        let path = out_dir.join(format!("{name}.1"));
+        std::fs::write(&path, page).with_context(|| format!("writing `{}`", path.display()))?;
+    }
     for (shell, name) in [
         (clap_complete::Shell::Bash, "auth0-ingest.bash"),
         (clap_complete::Shell::Zsh, "_auth0-ingest"),

@@ -247,6 +247,10 @@ fn friendly(expected: &str) -> String {
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
         "f32" | "f64" => "a number".to_owned(),
         expected if expected.starts_with("struct ") => "a table (`[section]`)".to_owned(),
+        // bytesize's words for sizes (`ByteSize` fields).
+        "an integer or string" | "parsable string" | "integer overflow" => {
+            "a size such as `\"16MiB\"`, or a number of bytes".to_owned()
+        }
         expected => expected.to_owned(),
     }
 }
@@ -416,6 +420,10 @@ mod tests {
         );
         let message = |key: &str| &found.iter().find(|(k, _)| k == key).unwrap().1;
         assert_eq!(
+            message("output.file.max_files"),
+            "invalid value `-1` (an integer): expected a whole number, 0 or more; e.g. `max_files = 0`"
+        );
+        assert_eq!(
             message("webhook.header_timeout"),
             "invalid value `10` (an integer): expected a string in quotes; e.g. `header_timeout = \"10s\"`"
         );
@@ -427,6 +435,20 @@ mod tests {
             .starts_with("invalid value `\"…\"` (a string): expected a list"));
         for (_, message) in &found {
             assert!(!message.contains("S3CRET"), "{message}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_explained_in_operators_words() {
+        for value in ["\"12 parsecs\"", "-5", "true"] {
+            let found = problems(&format!("[spool]\ndir = \"/s\"\nmax_bytes = {value}\n"));
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].1.ends_with(
+                    "expected a size such as `\"16MiB\"`, or a number of bytes; e.g. `max_bytes = \"1GiB\"`"
+                ),
+                "{found:?}"
+            );
         }
     }
 
