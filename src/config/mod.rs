@@ -738,6 +738,35 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n[webhook]\n";
+        let config = Config::from_toml(
+            &format!("{base}trusted_proxies=[\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n"),
+            Path::new("/"),
+        )
+        .unwrap();
+        let proxies = config.webhook.unwrap().trusted_proxies;
+        for (address, trusted) in [
+            ("127.0.0.1", true),
+            ("10.9.8.7", true),
+            ("::1", true),
+            ("127.0.0.2", false),
+        ] {
+            assert_eq!(
+                proxies.contains(address.parse().unwrap()),
+                trusted,
+                "{address}"
+            );
+        }
+        assert_eq!(
+            errors_of(&format!(
+                "{base}trusted_proxies=[\"nginx\", \"10.0.0.0/33\"]\n"
+            )),
+            ["webhook.trusted_proxies[0]", "webhook.trusted_proxies[1]"]
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let keys = errors_of("[webhook]\nlisten_addr=\"x\"\n");
         assert_eq!(keys, ["webhook.listen_addr", "spool", "output"]);

@@ -418,4 +418,10 @@ async fn r10_nginx_passes_503_and_retry_after_from_a_full_spool() {
     );
     let logged = refusals(&log_of(&log));
     assert_eq!(logged[0]["fields"]["client"], "127.0.0.2", "{logged:?}");
+    // The start-up line names the Elasticsearch URLs, not a count.
+    assert!(
+        log_of(&log).contains(&format!("\"hosts\":\"{}/\"", es.url())),
+        "{}",
+        log_of(&log)
+    );
 }
