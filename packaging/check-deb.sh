@@ -46,6 +46,12 @@ if readelf -SW /usr/bin/auth0-ingest | grep -Eq '\.debug_(line|info)'; then fail
 zcat /usr/share/man/man1/auth0-ingest.1.gz | grep -q 'check\\-config' || fail "man page lacks check-config"
 grep -q 'check-config' /usr/share/bash-completion/completions/auth0-ingest || fail "bash completion lacks check-config"
 
+# Reinstalling (an upgrade's path through postinst) keeps the token.
+token=$(cat /etc/auth0-ingest/webhook-tokens)
+dpkg -i "$deb" >/dev/null
+[ "$(cat /etc/auth0-ingest/webhook-tokens)" = "$token" ] || fail "reinstalling replaced the token"
+expect /etc/auth0-ingest/webhook-tokens 640 root:auth0-ingest
+
 # The installed config is valid as installed, for root and for the agent's user.
 auth0-ingest check-config --config /etc/auth0-ingest/auth0-ingest.toml
 if command -v runuser >/dev/null; then
