@@ -287,7 +287,7 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
         groups.push(std::mem::take(&mut suspects));
     }
     if !dead.is_empty() {
-        write_dead_letters(&context, dead).await;
+        write_dead_letters(&context.dead_letters, &context.backoff, dead).await;
         Metrics::add(&context.metrics.events_rejected_output, dead_count);
     }
     for entry in &settled {
@@ -315,12 +315,14 @@ async fn send(
     let body = bulk::body(group.iter().map(Entry::document));
     let limit = response_limit(body.len());
     let client = &context.client;
+    let body = client.compression.encode_off_runtime(body).await;
     let sent = client
-        .send(
+        .send_encoded(
             Method::Post,
             &client.bulk_path,
             Some(&[("filter_path", response::FILTER_PATH)]),
             "application/x-ndjson",
+            client.compression.content_encoding(),
             Some(Bytes::from(body)),
         )
         .await;
@@ -441,7 +443,7 @@ fn dead_letter(out: &mut Vec<u8>, entry: &Entry, reason: &str) {
 }
 
 /// The document's `input.type` when it has one (rare path: dead letters).
-fn input_name(json: &str) -> String {
+pub(crate) fn input_name(json: &str) -> String {
     serde_json::from_str::<serde_json::Value>(json)
         .ok()
         .and_then(|value| value.pointer("/input/type")?.as_str().map(str::to_owned))
@@ -449,24 +451,29 @@ fn input_name(json: &str) -> String {
 }
 
 /// Appends and fsyncs the dead letters; retried until it works, since the
-/// documents cannot be acknowledged before they are safe.
-async fn write_dead_letters(context: &Context, dead: Vec<u8>) {
+/// documents cannot be acknowledged before they are safe. Shared with the
+/// Datadog output.
+pub(crate) async fn write_dead_letters(
+    dead_letters: &Arc<DeadLetters>,
+    backoff: &Backoff,
+    dead: Vec<u8>,
+) {
     let dead = Arc::new(dead);
     let mut attempt = 0u32;
     loop {
-        let dead_letters = Arc::clone(&context.dead_letters);
+        let file = Arc::clone(dead_letters);
         let lines = Arc::clone(&dead);
-        let written = tokio::task::spawn_blocking(move || dead_letters.append(&lines)).await;
+        let written = tokio::task::spawn_blocking(move || file.append(&lines)).await;
         match written {
             Ok(Ok(())) => return,
             Ok(Err(error)) => {
-                tracing::error!(%error, path = %context.dead_letters.path().display(), "cannot write the dead-letter file; retrying");
+                tracing::error!(%error, path = %dead_letters.path().display(), "cannot write the dead-letter file; retrying");
             }
             Err(error) => {
                 tracing::error!(%error, "dead-letter write task failed; retrying");
             }
         }
-        tokio::time::sleep(context.backoff.delay(attempt, None)).await;
+        tokio::time::sleep(backoff.delay(attempt, None)).await;
         attempt = attempt.saturating_add(1);
     }
 }
