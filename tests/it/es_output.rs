@@ -865,7 +865,12 @@ async fn bulk_bodies_are_gzipped_unless_told_and_ask_for_small_answers() {
         wire.push(state.wire_bytes);
     }
     // Repetitive JSON: gzip cuts the bytes on the wire several-fold.
-    assert!(wire[0] * 4 < wire[1], "gzip {} vs none {}", wire[0], wire[1]);
+    assert!(
+        wire[0] * 4 < wire[1],
+        "gzip {} vs none {}",
+        wire[0],
+        wire[1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
