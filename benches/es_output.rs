@@ -9,6 +9,10 @@
 //!    documents/s until every record is acknowledged, and process CPU per
 //!    document (the fake's share included).
 //!
+//! 5. `compression`: steps 4 for Elasticsearch and Datadog (both formats)
+//!    with `compression = "gzip"` and `"none"`: documents/s and body bytes
+//!    on the wire.
+//!
 //! Each figure is the median of several runs. `BENCH_EVENTS` sets N
 //! (default 200000); `BENCH_ES_URL` sends step 4 to that server instead of
 //! the fake (a local test server only: each run writes N documents to
@@ -19,7 +23,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth0_ingest::app::App;
@@ -108,17 +113,45 @@ fn cpu_time() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-/// A fake Elasticsearch that answers every `_bulk` with all `201`s at once.
-async fn instant_fake() -> SocketAddr {
+/// A fake that answers at once: every `_bulk` with all `201`s (inflating
+/// gzipped bodies to count the items), every Datadog intake request with
+/// `202`. It adds the request body bytes as received (compressed or not)
+/// to `wire`.
+async fn instant_fake(wire: Arc<AtomicU64>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
+            let wire = Arc::clone(&wire);
             tokio::spawn(async move {
-                let service = service_fn(
-                    |request: hyper::Request<hyper::body::Incoming>| async move {
+                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let wire = Arc::clone(&wire);
+                    async move {
+                        let gzipped = request
+                            .headers()
+                            .get("content-encoding")
+                            .is_some_and(|value| value.as_bytes() == b"gzip");
+                        let bulk = request.uri().path().ends_with("/_bulk");
                         let body = request.into_body().collect().await.unwrap().to_bytes();
+                        wire.fetch_add(body.len() as u64, Ordering::Relaxed);
+                        if !bulk {
+                            let mut answer =
+                                hyper::Response::new(Full::new(Bytes::from_static(b"{}")));
+                            *answer.status_mut() = hyper::StatusCode::ACCEPTED;
+                            return Ok::<_, Infallible>(answer);
+                        }
+                        let body = if gzipped {
+                            let mut inflated = Vec::new();
+                            std::io::Read::read_to_end(
+                                &mut flate2::read::GzDecoder::new(body.as_ref()),
+                                &mut inflated,
+                            )
+                            .unwrap();
+                            Bytes::from(inflated)
+                        } else {
+                            body
+                        };
                         let items = body.iter().filter(|&&byte| byte == b'\n').count() / 2;
                         let mut answer = String::with_capacity(32 + items * 27);
                         answer.push_str("{\"errors\":false,\"items\":[");
@@ -130,8 +163,8 @@ async fn instant_fake() -> SocketAddr {
                         }
                         answer.push_str("]}");
                         Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(answer))))
-                    },
-                );
+                    }
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
@@ -167,17 +200,27 @@ async fn fill_spool(dir: &Path, events: &[Vec<u8>]) {
 }
 
 async fn spool_to_es(url: &str, namespace: &str, events: &[Vec<u8>]) -> (f64, f64) {
+    let output =
+        format!("[output.elasticsearch]\nhosts = [\"{url}\"]\nnamespace = \"{namespace}\"\n");
+    spool_to(&output, events).await
+}
+
+/// Fills a spool with `events`, starts the agent with `output` (a config
+/// section) and measures until every record is acknowledged: documents/s
+/// and process CPU ns per document.
+async fn spool_to(output: &str, events: &[Vec<u8>]) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     fill_spool(&dir.path().join("spool"), events).await;
+    std::fs::write(dir.path().join("dd-key"), "bench-key\n").unwrap();
     let text = format!(
         "[webhook]\nlisten = \"127.0.0.1:0\"\n[spool]\ndir = \"spool\"\nmax_bytes = \"8GiB\"\n\
-         [output.elasticsearch]\nhosts = [\"{url}\"]\nnamespace = \"{namespace}\"\n[log]\nlevel = \"error\"\n"
+         {output}[log]\nlevel = \"error\"\n"
     );
     let config = Config::from_toml(&text, dir.path()).unwrap();
     let cpu = cpu_time();
     let started = Instant::now();
     let app = App::start(config).await.unwrap();
-    let metrics = std::sync::Arc::clone(app.metrics());
+    let metrics = Arc::clone(app.metrics());
     let total = events.len() as u64;
     while metrics.spool_acked.load(Ordering::Relaxed) < total {
         assert!(started.elapsed() < Duration::from_secs(600), "stalled");
@@ -185,7 +228,9 @@ async fn spool_to_es(url: &str, namespace: &str, events: &[Vec<u8>]) -> (f64, f6
     }
     let elapsed = started.elapsed();
     let cpu = cpu_time() - cpu;
-    assert_eq!(metrics.documents_written_es.load(Ordering::Relaxed), total);
+    let written = metrics.documents_written_es.load(Ordering::Relaxed)
+        + metrics.documents_written_datadog.load(Ordering::Relaxed);
+    assert_eq!(written, total);
     app.stop().await.unwrap();
     (
         total as f64 / elapsed.as_secs_f64(),
@@ -246,10 +291,9 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let url = match std::env::var("BENCH_ES_URL") {
-            Ok(url) => url,
-            Err(_) => format!("http://{}", instant_fake().await),
-        };
+        let wire = Arc::new(AtomicU64::new(0));
+        let fake = format!("http://{}", instant_fake(Arc::clone(&wire)).await);
+        let url = std::env::var("BENCH_ES_URL").unwrap_or_else(|_| fake.clone());
         let mut rates = Vec::new();
         let mut cpus = Vec::new();
         for run in 0..5 {
@@ -267,5 +311,54 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        compare_compression(&fake, &wire, &events).await;
     });
+}
+
+/// `spool → ES` and `spool → Datadog` with `compression = "gzip"` and
+/// `"none"`, against the instant fake: documents/s and body bytes on the
+/// wire per document (medians of 3; the fake's share of the CPU, including
+/// inflating gzipped `_bulk` bodies, is in the same process).
+async fn compare_compression(fake: &str, wire: &AtomicU64, events: &[Vec<u8>]) {
+    let total = events.len() as f64;
+    for (name, section) in [
+        (
+            "ES",
+            format!("[output.elasticsearch]\nhosts = [\"{fake}\"]\n"),
+        ),
+        (
+            "Datadog auth0",
+            format!("[output.datadog]\nurl = \"{fake}\"\napi_key_file = \"dd-key\"\n"),
+        ),
+        (
+            "Datadog ecs",
+            format!(
+                "[output.datadog]\nurl = \"{fake}\"\napi_key_file = \"dd-key\"\nformat = \"ecs\"\n"
+            ),
+        ),
+    ] {
+        for compression in ["gzip", "none"] {
+            let output = format!("{section}compression = \"{compression}\"\n");
+            let mut rates = Vec::new();
+            let mut bytes = Vec::new();
+            for _ in 0..3 {
+                let before = wire.load(Ordering::Relaxed);
+                let (rate, _) = spool_to(&output, events).await;
+                rates.push(rate);
+                bytes.push((wire.load(Ordering::Relaxed) - before) as f64);
+            }
+            let bytes = median(bytes);
+            println!(
+                "spool → {name:<13} {compression:<4}: {:8.0} docs/s  {:7.1} B/doc on the wire ({:.1} MB for {total} docs; runs: {})",
+                median(rates.clone()),
+                bytes / total,
+                bytes / 1e6,
+                rates
+                    .iter()
+                    .map(|rate| format!("{rate:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
 }
