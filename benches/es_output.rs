@@ -13,6 +13,9 @@
 //!    with `compression = "gzip"` and `"none"`: documents/s and body bytes
 //!    on the wire.
 //!
+//!    `BENCH_ONLY=compression` runs this step alone; its events are varied
+//!    (IPs, users, sessions, times) so that gzip is not flattered.
+//!
 //! Each figure is the median of several runs. `BENCH_EVENTS` sets N
 //! (default 200000); `BENCH_ES_URL` sends step 4 to that server instead of
 //! the fake (a local test server only: each run writes N documents to
@@ -51,6 +54,57 @@ fn events(count: usize) -> Vec<Vec<u8>> {
             format!("{}{id}{}", &line[..start], &line[end..])
                 .replace(&line[start..end], &id)
                 .into_bytes()
+        })
+        .collect()
+}
+
+/// `events(count)` with what differs between real events made to differ:
+/// IPs, user ids and names, session ids, times (dated now, so none is
+/// stale for Datadog). Identical copies would make gzip look far better
+/// than it is on a real stream.
+fn varied_events(count: usize) -> Vec<Vec<u8>> {
+    let now = OffsetDateTime::now_utc();
+    events(count)
+        .into_iter()
+        .enumerate()
+        .map(|(n, bytes)| {
+            let mut text = String::from_utf8(bytes).unwrap();
+            let mut state = n as u64;
+            let mut next = || {
+                // splitmix64: cheap, deterministic, well spread.
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^ (z >> 31)
+            };
+            let ip = next().to_le_bytes();
+            let ip = format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
+            text = text
+                .replace("81.2.69.143", &ip)
+                .replace("35.167.74.121", &ip);
+            text = text.replace(
+                "6540f1c2a8b3d4e5f6a7b8c9",
+                &format!("{:016x}{:08x}", next(), next() as u32),
+            );
+            text = text.replace(
+                "alice@example.com",
+                &format!("user{}@example.com", next() % 1_000_000),
+            );
+            text = text.replace(
+                "PvnQ0-Mdqy3m2aDRHf8QrN4P",
+                &format!(
+                    "{:024x}",
+                    u128::from(next()) << 32 | u128::from(next() as u32)
+                ),
+            );
+            let date = (now - time::Duration::milliseconds(n as i64 * 7))
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            let start = text.find("\"date\":\"").unwrap() + 8;
+            let end = start + text[start..].find('"').unwrap();
+            text.replace_range(start..end, &date);
+            text.into_bytes()
         })
         .collect()
 }
@@ -239,6 +293,23 @@ async fn spool_to(output: &str, events: &[Vec<u8>]) -> (f64, f64) {
 }
 
 fn main() {
+    // `BENCH_ONLY=compression` runs step 5 alone.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("compression") {
+        let count: usize = std::env::var("BENCH_EVENTS")
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(200_000);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let wire = Arc::new(AtomicU64::new(0));
+            let fake = format!("http://{}", instant_fake(Arc::clone(&wire)).await);
+            compare_compression(&fake, &wire, &varied_events(count)).await;
+        });
+        return;
+    }
     let docs = documents(1000);
     let mean_bytes = docs.iter().map(|d| d.json.len()).sum::<usize>() / docs.len();
     let body_ns = measure(docs.len(), || {
@@ -311,7 +382,7 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        compare_compression(&fake, &wire, &events).await;
+        compare_compression(&fake, &wire, &varied_events(count)).await;
     });
 }
 
@@ -341,16 +412,19 @@ async fn compare_compression(fake: &str, wire: &AtomicU64, events: &[Vec<u8>]) {
             let output = format!("{section}compression = \"{compression}\"\n");
             let mut rates = Vec::new();
             let mut bytes = Vec::new();
+            let mut cpus = Vec::new();
             for _ in 0..3 {
                 let before = wire.load(Ordering::Relaxed);
-                let (rate, _) = spool_to(&output, events).await;
+                let (rate, cpu) = spool_to(&output, events).await;
                 rates.push(rate);
+                cpus.push(cpu);
                 bytes.push((wire.load(Ordering::Relaxed) - before) as f64);
             }
             let bytes = median(bytes);
             println!(
-                "spool → {name:<13} {compression:<4}: {:8.0} docs/s  {:7.1} B/doc on the wire ({:.1} MB for {total} docs; runs: {})",
+                "spool → {name:<13} {compression:<4}: {:8.0} docs/s  {:6.0} ns CPU/doc  {:7.1} B/doc on the wire ({:.1} MB for {total} docs; runs: {})",
                 median(rates.clone()),
+                median(cpus),
                 bytes / total,
                 bytes / 1e6,
                 rates

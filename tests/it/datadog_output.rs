@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
@@ -18,15 +17,14 @@ use std::time::{Duration, Instant};
 
 use auth0_ingest::app::App;
 use auth0_ingest::config::Config;
-use auth0_ingest::telemetry::metrics::Metrics;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use fake::FakeIntake;
 
+use super::es_output::{free_port, ids, post, wait_acked, wait_for, wait_listening, TOKEN};
 use super::support::Agent;
 
-const TOKEN: &str = "dd-it-token";
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 /// A small fake of Datadog's logs intake on 127.0.0.1.
@@ -68,6 +66,8 @@ pub mod fake {
         pub wire_bytes: usize,
         /// Item counts of accepted requests.
         pub request_sizes: Vec<usize>,
+        /// Uncompressed body bytes of accepted requests.
+        pub body_bytes: Vec<usize>,
         /// Requests or items past Datadog's limits (should stay empty).
         pub violations: Vec<String>,
         /// Requests refused for the key (401 missing, 403 wrong).
@@ -270,6 +270,7 @@ pub mod fake {
                     }
                 }
                 state.request_sizes.push(items.len());
+                state.body_bytes.push(body.len());
                 state.items.extend(items);
                 answer(202, "{}")
             }
@@ -290,10 +291,6 @@ fn event_at(id: &str, date: OffsetDateTime) -> String {
 
 fn event(id: &str) -> String {
     event_at(id, OffsetDateTime::now_utc())
-}
-
-fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
-    range.map(|n| format!("{prefix}{n:06}")).collect()
 }
 
 fn body(ids: &[String]) -> String {
@@ -321,32 +318,6 @@ fn config(dir: &Path, dd_url: &str, extra: &str) -> Config {
         datadog.unauthorized_pause = Duration::from_millis(300);
     }
     config
-}
-
-async fn post(client: &reqwest::Client, addr: SocketAddr, body: String) -> reqwest::StatusCode {
-    client
-        .post(format!("http://{addr}/auth0/logs"))
-        .header("authorization", TOKEN)
-        .body(body)
-        .send()
-        .await
-        .map(|response| response.status())
-        .unwrap_or(reqwest::StatusCode::BAD_GATEWAY)
-}
-
-async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn wait_acked(metrics: &Metrics, count: u64, what: &str) {
-    wait_for(Duration::from_secs(30), what, || {
-        metrics.spool_acked.load(Ordering::Relaxed) == count
-    })
-    .await;
 }
 
 fn dead_letters(dir: &Path) -> Vec<Value> {
@@ -413,6 +384,46 @@ async fn auth0_format_sends_the_envelope_gzipped_with_the_dd_attributes() {
         assert_eq!(map.remove("hostname").unwrap(), "agent-7");
         assert_eq!(&item, &originals[item["log_id"].as_str().unwrap()]);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_stay_within_batch_max_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeIntake::start(KEY).await;
+    // The smallest allowed: one log at the 1 MB cut plus the brackets.
+    let app = App::start(config(dir.path(), &fake.url(), "batch_max_bytes = 1000002"))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let batch = ids("900202612011050000000000000000000000000000000", 0..2000);
+    // About 2 KB each: the byte limit binds before the 1,000 items.
+    let padding = format!("\"pad\":\"{}\"", "p".repeat(1500));
+    let text = body(&batch).replace("\"n\":1", &padding);
+    assert_eq!(post(&client, app.webhook_addr().unwrap(), text).await, 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_acked(&metrics, 2000, "the batch acknowledged").await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.by_log_id().len(), 2000);
+    let state = fake.state.lock().unwrap();
+    let total: usize = state.body_bytes.iter().sum();
+    assert!(total > 4_000_000, "{total}");
+    // Full requests, each within the limit (not 1,000 items of ~2 KB).
+    assert!(
+        state.body_bytes.iter().all(|&bytes| bytes <= 1_000_002),
+        "{:?}",
+        state.body_bytes
+    );
+    assert!(
+        state
+            .body_bytes
+            .iter()
+            .filter(|&&bytes| bytes > 900_000)
+            .count()
+            >= 3,
+        "{:?}",
+        state.body_bytes
+    );
+    assert!(state.request_sizes.iter().all(|&size| size < 1000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -731,21 +742,6 @@ async fn elasticsearch_and_datadog_each_get_every_document_and_the_spool_waits_f
     app.stop().await.unwrap();
     assert_eq!(fake.by_log_id().len(), 300);
     assert_eq!(es.count("logs-auth0.logs-default"), 300);
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-async fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "agent did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,7 @@ use fake::FakeEs;
 
 use super::support::Agent;
 
-const TOKEN: &str = "it-token";
+pub(super) const TOKEN: &str = "it-token";
 
 /// A small fake of Elasticsearch on 127.0.0.1.
 pub mod fake {
@@ -436,7 +436,7 @@ fn event(id: &str) -> String {
     )
 }
 
-fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
+pub(super) fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|n| format!("{prefix}{n:06}")).collect()
 }
 
@@ -466,7 +466,11 @@ fn config(dir: &Path, es_url: &str, extra: &str) -> Config {
     config
 }
 
-async fn post(client: &reqwest::Client, addr: SocketAddr, body: String) -> reqwest::StatusCode {
+pub(super) async fn post(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    body: String,
+) -> reqwest::StatusCode {
     client
         .post(format!("http://{addr}/auth0/logs"))
         .header("authorization", TOKEN)
@@ -478,7 +482,7 @@ async fn post(client: &reqwest::Client, addr: SocketAddr, body: String) -> reqwe
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes.
-async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+pub(super) async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -487,7 +491,7 @@ async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
 }
 
 /// Waits until `count` spool records are acknowledged (every output done).
-async fn wait_acked(metrics: &Metrics, count: u64, what: &str) {
+pub(super) async fn wait_acked(metrics: &Metrics, count: u64, what: &str) {
     wait_for(Duration::from_secs(20), what, || {
         metrics.spool_acked.load(Ordering::Relaxed) == count
     })
@@ -1070,12 +1074,12 @@ async fn setup_installs_templates_once() {
     assert_eq!(fake.state.lock().unwrap().template_puts, 2);
 }
 
-fn free_port() -> SocketAddr {
+pub(super) fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
 
-async fn wait_listening(addr: SocketAddr) {
+pub(super) async fn wait_listening(addr: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(Instant::now() < deadline, "agent did not start");
