@@ -612,6 +612,35 @@ async fn a_413_splits_the_request_and_a_400_isolates_the_bad_log_in_the_dead_let
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_to_every_request_is_retried_as_a_configuration_problem_not_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeIntake::start(KEY).await;
+    // A proxy (or a wrong `url`) answering 400 to everything.
+    fake.state.lock().unwrap().always = Some(400);
+    let app = App::start(config(dir.path(), &fake.url(), ""))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let batch = ids("900202612011450000000000000000000000000000000", 0..8);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(Duration::from_secs(10), "rounds of refusals", || {
+        metrics.datadog_request_retries.load(Ordering::Relaxed) >= 3
+    })
+    .await;
+    assert!(dead_letters(dir.path()).is_empty());
+    assert_eq!(metrics.spool_acked.load(Ordering::Relaxed), 0);
+    fake.state.lock().unwrap().always = None;
+    wait_acked(&metrics, 8, "the batch once the proxy is fixed").await;
+    app.stop().await.unwrap();
+    assert_eq!(fake.by_log_id().len(), 8);
+    assert!(dead_letters(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_older_than_18_hours_are_sent_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeIntake::start(KEY).await;

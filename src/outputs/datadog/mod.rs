@@ -29,7 +29,6 @@ pub mod health;
 pub mod item;
 pub mod retry;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +43,7 @@ use tracing::Instrument;
 use crate::config::secret::Secret;
 use crate::delivery::Delivery;
 use crate::event::Document;
+use crate::outputs::batch::Batcher;
 use crate::outputs::compression::Compression;
 use crate::outputs::elasticsearch::retry::Backoff;
 use crate::spool::dead_letter::DeadLetters;
@@ -266,27 +266,28 @@ pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
         stale_warned_at: None,
         warned_no_originals: false,
     };
-    let max_events = config.batch_max_events.min(MAX_BATCH_EVENTS);
-    let max_bytes = config.batch_max_bytes.min(MAX_BATCH_BYTES);
-    let mut batch: Vec<Entry> = Vec::new();
-    // Body bytes: items, separators and the brackets.
-    let mut batch_bytes = 2usize;
-    let mut flush_at: Option<Instant> = None;
-    let mut ready: VecDeque<Vec<Entry>> = VecDeque::new();
+    // Body bytes: each item and its separator, and the brackets.
+    let mut batcher: Batcher<Entry> = Batcher::new(
+        config.batch_max_events.min(MAX_BATCH_EVENTS),
+        config.batch_max_bytes.min(MAX_BATCH_BYTES),
+        config.flush_interval,
+        2,
+    );
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let mut open = true;
     loop {
         while in_flight.len() < config.max_in_flight {
-            let Some(entries) = ready.pop_front() else {
+            let Some(entries) = batcher.pop_ready() else {
                 break;
             };
             in_flight.spawn(retry::send(Arc::clone(&context), entries).in_current_span());
         }
-        if !open && ready.is_empty() && batch.is_empty() && in_flight.is_empty() {
+        if !open && batcher.is_empty() && in_flight.is_empty() {
             return;
         }
-        let can_take = open && ready.is_empty() && in_flight.len() < config.max_in_flight;
-        let can_flush = ready.is_empty() && in_flight.len() < config.max_in_flight;
+        let can_take = open && !batcher.has_ready() && in_flight.len() < config.max_in_flight;
+        let can_flush = !batcher.has_ready() && in_flight.len() < config.max_in_flight;
+        let flush_at = batcher.flush_at();
         let timer = flush_at.unwrap_or_else(Instant::now);
         tokio::select! {
             biased;
@@ -308,50 +309,28 @@ pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
                         .map(|index| items.build(&delivery, index, now))
                         .collect();
                     items.warn_stale();
-                    let tracker = Arc::new(Tracker {
-                        documents: Arc::clone(&delivery.documents),
-                        remaining: AtomicUsize::new(delivery.documents.len()),
-                        delivery: Mutex::new(Some(delivery)),
-                    });
                     if built.is_empty() {
-                        // `settle` finishes at zero; an empty delivery has no item to settle it.
-                        tracker.remaining.store(1, Ordering::Release);
-                        settle(&tracker);
+                        delivery.finish();
                         continue;
                     }
+                    let tracker = Arc::new(Tracker {
+                        documents: Arc::clone(&delivery.documents),
+                        remaining: AtomicUsize::new(built.len()),
+                        delivery: Mutex::new(Some(delivery)),
+                    });
                     for (index, item) in built.into_iter().enumerate() {
                         let size = item.len() + 1;
-                        if !batch.is_empty()
-                            && (batch.len() >= max_events || batch_bytes + size > max_bytes)
-                        {
-                            ready.push_back(std::mem::take(&mut batch));
-                            batch_bytes = 2;
-                        }
-                        if batch.is_empty() {
-                            flush_at = Some(Instant::now() + config.flush_interval);
-                        }
-                        batch.push(Entry { tracker: Arc::clone(&tracker), index, item });
-                        batch_bytes += size;
+                        batcher.push(Entry { tracker: Arc::clone(&tracker), index, item }, size);
                     }
-                    if batch.len() >= max_events || batch_bytes >= max_bytes {
-                        ready.push_back(std::mem::take(&mut batch));
-                        batch_bytes = 2;
-                        flush_at = None;
-                    }
+                    batcher.close_if_full();
                 }
                 None => {
                     open = false;
-                    if !batch.is_empty() {
-                        ready.push_back(std::mem::take(&mut batch));
-                        batch_bytes = 2;
-                        flush_at = None;
-                    }
+                    batcher.close();
                 }
             },
-            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() && !batch.is_empty() => {
-                ready.push_back(std::mem::take(&mut batch));
-                batch_bytes = 2;
-                flush_at = None;
+            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() => {
+                batcher.close();
             }
         }
     }

@@ -14,7 +14,7 @@
 //! accepted some other request meanwhile (it works, so the item is at
 //! fault); when nothing is accepted anywhere, a proxy or a wrong `url` is
 //! at fault, and the items are retried together with an error log instead
-//! (as the Elasticsearch output does with whole-request `400`s).
+//! ([`crate::outputs::suspects`], shared with the Elasticsearch output).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use super::client::Client;
 use super::{body, Entry};
 use crate::outputs::elasticsearch::retry::{error_chain, input_name, write_dead_letters, Backoff};
+use crate::outputs::suspects::{Suspects, Verdict};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
 use crate::telemetry::metrics::Metrics;
 
@@ -66,10 +67,7 @@ pub(crate) async fn send(context: Arc<Context>, entries: Vec<Entry>) {
     let mut dead: Vec<u8> = Vec::new();
     let mut dead_count = 0u64;
     let mut groups = vec![entries];
-    let mut suspects: Vec<Entry> = Vec::new();
-    let mut suspect_reason = String::new();
-    let mut rounds = 0u32;
-    let mut round_start = context.accepted.load(Ordering::Acquire);
+    let mut suspects = Suspects::new(&context.accepted);
     loop {
         while let Some(mut group) = groups.pop() {
             let mut attempt = 0u32;
@@ -94,11 +92,10 @@ pub(crate) async fn send(context: Arc<Context>, entries: Vec<Entry>) {
                         break;
                     }
                     Attempt::BadRequest(reason) => {
-                        if group.len() == 1 || rounds > 0 {
-                            suspect_reason = reason;
-                            suspects.append(&mut group);
-                        } else {
+                        if suspects.split(group.len()) {
                             split(&mut groups, group);
+                        } else {
+                            suspects.add(&mut group, reason);
                         }
                         break;
                     }
@@ -130,40 +127,34 @@ pub(crate) async fn send(context: Arc<Context>, entries: Vec<Entry>) {
                 attempt = attempt.saturating_add(1);
             }
         }
-        if suspects.is_empty() {
-            break;
-        }
-        let accepted = context.accepted.load(Ordering::Acquire);
-        let progress = accepted != round_start;
-        round_start = accepted;
-        if progress && rounds == 0 {
-            // Refused alone while other requests were accepted: the items
-            // are at fault.
-            for entry in suspects.drain(..) {
-                dead_letter(&mut dead, &entry, &suspect_reason);
-                dead_count += 1;
-                settled.push(entry);
+        let verdict = suspects
+            .judge(
+                &context.accepted,
+                &context.backoff,
+                &context.metrics.datadog_request_retries,
+                |items, attempt, error, pause| {
+                    tracing::error!(
+                        items,
+                        attempt,
+                        error,
+                        pause = ?pause,
+                        "datadog answers 400 to every request, however small; check `output.datadog.url` and proxies; retrying meanwhile"
+                    );
+                },
+            )
+            .await;
+        match verdict {
+            Verdict::Clear => break,
+            Verdict::Guilty(entries, reason) => {
+                for entry in entries {
+                    dead_letter(&mut dead, &entry, &reason);
+                    dead_count += 1;
+                    settled.push(entry);
+                }
+                break;
             }
-            break;
+            Verdict::Retry(entries) => groups.push(entries),
         }
-        if progress {
-            rounds = 0;
-        } else {
-            Metrics::add(&context.metrics.datadog_request_retries, 1);
-            let pause = context.backoff.delay(rounds, None);
-            if rounds.is_multiple_of(10) {
-                tracing::error!(
-                    items = suspects.len(),
-                    attempt = rounds,
-                    error = %suspect_reason,
-                    pause = ?pause,
-                    "datadog answers 400 to every request, however small; check `output.datadog.url` and proxies; retrying meanwhile"
-                );
-            }
-            tokio::time::sleep(pause).await;
-            rounds = rounds.saturating_add(1);
-        }
-        groups.push(std::mem::take(&mut suspects));
     }
     if !dead.is_empty() {
         write_dead_letters(&context.dead_letters, &context.backoff, dead).await;

@@ -33,7 +33,6 @@ pub mod response;
 pub mod retry;
 pub mod setup;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,6 +54,7 @@ use tracing::Instrument;
 use crate::config::secret::Secret;
 use crate::delivery::Delivery;
 use crate::event::Document;
+use crate::outputs::batch::Batcher;
 use crate::outputs::compression::Compression;
 use crate::spool::dead_letter::DeadLetters;
 use crate::telemetry::metrics::Metrics;
@@ -367,24 +367,27 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
         metrics: Arc::clone(&parts.metrics),
         accepted: AtomicU64::new(0),
     });
-    let mut batch: Vec<Entry> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let mut flush_at: Option<Instant> = None;
-    let mut ready: VecDeque<Vec<Entry>> = VecDeque::new();
+    let mut batcher: Batcher<Entry> = Batcher::new(
+        config.batch_max_events,
+        config.batch_max_bytes,
+        config.flush_interval,
+        0,
+    );
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let mut open = true;
     loop {
         while in_flight.len() < config.max_in_flight {
-            let Some(entries) = ready.pop_front() else {
+            let Some(entries) = batcher.pop_ready() else {
                 break;
             };
             in_flight.spawn(retry::index(Arc::clone(&context), entries).in_current_span());
         }
-        if !open && ready.is_empty() && batch.is_empty() && in_flight.is_empty() {
+        if !open && batcher.is_empty() && in_flight.is_empty() {
             return;
         }
-        let can_take = open && ready.is_empty() && in_flight.len() < config.max_in_flight;
-        let can_flush = ready.is_empty() && in_flight.len() < config.max_in_flight;
+        let can_take = open && !batcher.has_ready() && in_flight.len() < config.max_in_flight;
+        let can_flush = !batcher.has_ready() && in_flight.len() < config.max_in_flight;
+        let flush_at = batcher.flush_at();
         let timer = flush_at.unwrap_or_else(Instant::now);
         tokio::select! {
             biased;
@@ -416,38 +419,17 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
                     }
                     for index in 0..tracker.documents.len() {
                         let size = bulk::encoded_len(&tracker.documents[index]);
-                        if !batch.is_empty()
-                            && (batch.len() >= config.batch_max_events
-                                || batch_bytes + size > config.batch_max_bytes)
-                        {
-                            ready.push_back(std::mem::take(&mut batch));
-                            batch_bytes = 0;
-                        }
-                        if batch.is_empty() {
-                            flush_at = Some(Instant::now() + config.flush_interval);
-                        }
-                        batch.push(Entry { tracker: Arc::clone(&tracker), index });
-                        batch_bytes += size;
+                        batcher.push(Entry { tracker: Arc::clone(&tracker), index }, size);
                     }
-                    if batch.len() >= config.batch_max_events || batch_bytes >= config.batch_max_bytes {
-                        ready.push_back(std::mem::take(&mut batch));
-                        batch_bytes = 0;
-                        flush_at = None;
-                    }
+                    batcher.close_if_full();
                 }
                 None => {
                     open = false;
-                    if !batch.is_empty() {
-                        ready.push_back(std::mem::take(&mut batch));
-                        batch_bytes = 0;
-                        flush_at = None;
-                    }
+                    batcher.close();
                 }
             },
-            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() && !batch.is_empty() => {
-                ready.push_back(std::mem::take(&mut batch));
-                batch_bytes = 0;
-                flush_at = None;
+            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() => {
+                batcher.close();
             }
         }
     }
