@@ -29,13 +29,12 @@ pub mod health;
 pub mod item;
 pub mod retry;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -43,7 +42,7 @@ use tracing::Instrument;
 use crate::config::secret::Secret;
 use crate::delivery::Delivery;
 use crate::event::Document;
-use crate::outputs::batch::Batcher;
+use crate::outputs::batch::{self, Batcher, Tracker};
 use crate::outputs::compression::Compression;
 use crate::outputs::elasticsearch::retry::Backoff;
 use crate::spool::dead_letter::DeadLetters;
@@ -112,14 +111,6 @@ pub struct Parts {
     pub stop: CancellationToken,
 }
 
-/// A delivery shared by the requests that carry its items.
-#[derive(Debug)]
-struct Tracker {
-    documents: Arc<[Document]>,
-    remaining: AtomicUsize,
-    delivery: Mutex<Option<Delivery>>,
-}
-
 /// One item of a request.
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -136,27 +127,12 @@ impl Entry {
 
     /// The document it was made from.
     pub(crate) fn document(&self) -> &Document {
-        &self.tracker.documents[self.index]
+        &self.tracker.documents()[self.index]
     }
 
     /// Records that this item has its final outcome.
     fn settle(&self) {
-        settle(&self.tracker);
-    }
-}
-
-fn settle(tracker: &Tracker) {
-    if tracker.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-        // Only `settle` takes the lock and it cannot panic holding it; a
-        // poisoned lock leaves the batch unacknowledged (delivered again).
-        let delivery = tracker
-            .delivery
-            .lock()
-            .ok()
-            .and_then(|mut slot| slot.take());
-        if let Some(delivery) = delivery {
-            delivery.finish();
-        }
+        self.tracker.settle();
     }
 }
 
@@ -273,67 +249,31 @@ pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
         config.flush_interval,
         2,
     );
-    let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut open = true;
-    loop {
-        while in_flight.len() < config.max_in_flight {
-            let Some(entries) = batcher.pop_ready() else {
-                break;
-            };
-            in_flight.spawn(retry::send(Arc::clone(&context), entries).in_current_span());
-        }
-        if !open && batcher.is_empty() && in_flight.is_empty() {
-            return;
-        }
-        let can_take = open && !batcher.has_ready() && in_flight.len() < config.max_in_flight;
-        let can_flush = !batcher.has_ready() && in_flight.len() < config.max_in_flight;
-        let flush_at = batcher.flush_at();
-        let timer = flush_at.unwrap_or_else(Instant::now);
-        tokio::select! {
-            biased;
-            () = parts.stop.cancelled() => {
-                in_flight.abort_all();
-                return;
+    batch::drive(
+        &mut parts.deliveries,
+        &parts.stop,
+        config.max_in_flight,
+        &mut batcher,
+        |delivery, batcher| {
+            let now = OffsetDateTime::now_utc();
+            let built: Vec<Vec<u8>> = (0..delivery.documents.len())
+                .map(|index| items.build(&delivery, index, now))
+                .collect();
+            items.warn_stale();
+            let tracker = Tracker::new(delivery, built.len());
+            for (index, item) in built.into_iter().enumerate() {
+                let size = item.len() + 1;
+                let entry = Entry {
+                    tracker: Arc::clone(&tracker),
+                    index,
+                    item,
+                };
+                batcher.push(entry, size);
             }
-            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Err(error) = joined {
-                    if error.is_panic() {
-                        std::panic::resume_unwind(error.into_panic());
-                    }
-                }
-            }
-            received = parts.deliveries.recv(), if can_take => match received {
-                Some(delivery) => {
-                    let now = OffsetDateTime::now_utc();
-                    let built: Vec<Vec<u8>> = (0..delivery.documents.len())
-                        .map(|index| items.build(&delivery, index, now))
-                        .collect();
-                    items.warn_stale();
-                    if built.is_empty() {
-                        delivery.finish();
-                        continue;
-                    }
-                    let tracker = Arc::new(Tracker {
-                        documents: Arc::clone(&delivery.documents),
-                        remaining: AtomicUsize::new(built.len()),
-                        delivery: Mutex::new(Some(delivery)),
-                    });
-                    for (index, item) in built.into_iter().enumerate() {
-                        let size = item.len() + 1;
-                        batcher.push(Entry { tracker: Arc::clone(&tracker), index, item }, size);
-                    }
-                    batcher.close_if_full();
-                }
-                None => {
-                    open = false;
-                    batcher.close();
-                }
-            },
-            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() => {
-                batcher.close();
-            }
-        }
-    }
+        },
+        |entries| retry::send(Arc::clone(&context), entries),
+    )
+    .await;
 }
 
 #[cfg(test)]

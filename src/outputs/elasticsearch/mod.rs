@@ -33,8 +33,8 @@ pub mod response;
 pub mod retry;
 pub mod setup;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -46,15 +46,13 @@ use elasticsearch::http::transport::{
 };
 use elasticsearch::http::{Method, Url};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::secret::Secret;
 use crate::delivery::Delivery;
 use crate::event::Document;
-use crate::outputs::batch::Batcher;
+use crate::outputs::batch::{self, Batcher, Tracker};
 use crate::outputs::compression::Compression;
 use crate::spool::dead_letter::DeadLetters;
 use crate::telemetry::metrics::Metrics;
@@ -317,15 +315,6 @@ impl Client {
     }
 }
 
-/// A delivery shared by the bulk requests that carry its documents; it is
-/// finished when the last of them is settled.
-#[derive(Debug)]
-struct Tracker {
-    documents: Arc<[Document]>,
-    remaining: AtomicUsize,
-    delivery: Mutex<Option<Delivery>>,
-}
-
 /// One document of a bulk request.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -336,23 +325,12 @@ pub(crate) struct Entry {
 impl Entry {
     /// The document.
     pub(crate) fn document(&self) -> &Document {
-        &self.tracker.documents[self.index]
+        &self.tracker.documents()[self.index]
     }
 
     /// Records that this document has its final outcome.
     fn settle(&self) {
-        if self.tracker.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let delivery = match self.tracker.delivery.lock() {
-                Ok(mut slot) => slot.take(),
-                // Only `settle` takes the lock, and it cannot panic while
-                // holding it; if it did, leaving the batch unacknowledged is
-                // safe (it is delivered again).
-                Err(_) => None,
-            };
-            if let Some(delivery) = delivery {
-                delivery.finish();
-            }
-        }
+        self.tracker.settle();
     }
 }
 
@@ -373,66 +351,25 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
         config.flush_interval,
         0,
     );
-    let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut open = true;
-    loop {
-        while in_flight.len() < config.max_in_flight {
-            let Some(entries) = batcher.pop_ready() else {
-                break;
-            };
-            in_flight.spawn(retry::index(Arc::clone(&context), entries).in_current_span());
-        }
-        if !open && batcher.is_empty() && in_flight.is_empty() {
-            return;
-        }
-        let can_take = open && !batcher.has_ready() && in_flight.len() < config.max_in_flight;
-        let can_flush = !batcher.has_ready() && in_flight.len() < config.max_in_flight;
-        let flush_at = batcher.flush_at();
-        let timer = flush_at.unwrap_or_else(Instant::now);
-        tokio::select! {
-            biased;
-            () = parts.stop.cancelled() => {
-                // Leave every unfinished delivery unacknowledged.
-                in_flight.abort_all();
-                return;
+    batch::drive(
+        &mut parts.deliveries,
+        &parts.stop,
+        config.max_in_flight,
+        &mut batcher,
+        |delivery, batcher| {
+            let documents = Arc::clone(&delivery.documents);
+            let tracker = Tracker::new(delivery, documents.len());
+            for (index, document) in documents.iter().enumerate() {
+                let entry = Entry {
+                    tracker: Arc::clone(&tracker),
+                    index,
+                };
+                batcher.push(entry, bulk::encoded_len(document));
             }
-            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Err(error) = joined {
-                    if error.is_panic() {
-                        // A panicking task is fatal (STYLE §3).
-                        std::panic::resume_unwind(error.into_panic());
-                    }
-                }
-            }
-            received = parts.deliveries.recv(), if can_take => match received {
-                Some(delivery) => {
-                    let tracker = Arc::new(Tracker {
-                        documents: Arc::clone(&delivery.documents),
-                        remaining: AtomicUsize::new(delivery.documents.len()),
-                        delivery: Mutex::new(Some(delivery)),
-                    });
-                    if tracker.documents.is_empty() {
-                        if let Some(delivery) = tracker.delivery.lock().ok().and_then(|mut slot| slot.take()) {
-                            delivery.finish();
-                        }
-                        continue;
-                    }
-                    for index in 0..tracker.documents.len() {
-                        let size = bulk::encoded_len(&tracker.documents[index]);
-                        batcher.push(Entry { tracker: Arc::clone(&tracker), index }, size);
-                    }
-                    batcher.close_if_full();
-                }
-                None => {
-                    open = false;
-                    batcher.close();
-                }
-            },
-            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() => {
-                batcher.close();
-            }
-        }
-    }
+        },
+        |entries| retry::index(Arc::clone(&context), entries),
+    )
+    .await;
 }
 
 #[cfg(test)]
