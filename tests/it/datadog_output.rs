@@ -522,6 +522,40 @@ async fn transient_answers_and_an_unreachable_intake_are_retried_until_delivered
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_time_out_are_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeIntake::start(KEY).await;
+    fake.state.lock().unwrap().delay = Duration::from_secs(2);
+    let app = App::start(config(
+        dir.path(),
+        &fake.url(),
+        "request_timeout = \"200ms\"",
+    ))
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let batch = ids("900202612011250000000000000000000000000000000", 0..10);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        200
+    );
+    let metrics = Arc::clone(app.metrics());
+    wait_for(
+        Duration::from_secs(10),
+        "timed-out requests retried",
+        || metrics.datadog_request_retries.load(Ordering::Relaxed) >= 2,
+    )
+    .await;
+    assert_eq!(metrics.spool_acked.load(Ordering::Relaxed), 0);
+    fake.state.lock().unwrap().delay = Duration::ZERO;
+    wait_acked(&metrics, 10, "the batch once the intake answers in time").await;
+    app.stop().await.unwrap();
+    // At least once: a timed-out request may still have been taken.
+    let counts = fake.by_log_id();
+    assert!(batch.iter().all(|id| counts.contains_key(id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_key_is_retried_slowly_and_nothing_is_lost_while_it_is_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeIntake::start("another-key").await;
@@ -550,8 +584,21 @@ async fn a_refused_key_is_retried_slowly_and_nothing_is_lost_while_it_is_fixed()
     // The operator fixes the key (here: the intake starts accepting ours).
     fake.state.lock().unwrap().key = KEY.to_owned();
     wait_acked(&metrics, 20, "the batch after the fix").await;
+    // A 401 (what Datadog answers a missing key) is a refusal too.
+    let before = metrics.datadog_key_refusals.load(Ordering::Relaxed);
+    fake.state.lock().unwrap().failures.push_back((401, None));
+    let more = ids("900202612011310000000000000000000000000000000", 0..5);
+    assert_eq!(
+        post(&client, app.webhook_addr().unwrap(), body(&more)).await,
+        200
+    );
+    wait_acked(&metrics, 25, "the batch after a 401").await;
+    assert_eq!(
+        metrics.datadog_key_refusals.load(Ordering::Relaxed),
+        before + 1
+    );
     app.stop().await.unwrap();
-    assert_eq!(fake.by_log_id().len(), 20);
+    assert_eq!(fake.by_log_id().len(), 25);
     assert!(dead_letters(dir.path()).is_empty());
     let state = fake.state.lock().unwrap();
     assert!(state.refused_key >= 3);
