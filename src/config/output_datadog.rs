@@ -95,7 +95,7 @@ pub(super) fn build(
         },
         (None, None) => None,
     };
-    let url = match raw.url {
+    let (url, api_url) = match raw.url {
         Some(url) => {
             if site.is_some() {
                 errors.push(
@@ -105,12 +105,17 @@ pub(super) fn build(
                 );
             }
             check_url(errors, &url);
-            url.trim_end_matches('/').to_owned()
+            let url = url.trim_end_matches('/').to_owned();
+            (url.clone(), url)
         }
-        None => format!(
-            "https://http-intake.logs.{}",
-            site.as_deref().unwrap_or(DEFAULT_SITE)
-        ),
+        None => {
+            // Datadog serves the key check on the site's API host.
+            let site = site.as_deref().unwrap_or(DEFAULT_SITE);
+            (
+                format!("https://http-intake.logs.{site}"),
+                format!("https://api.{site}"),
+            )
+        }
     };
     let before_key = errors.0.len();
     let api_key = inline_or_file_secret(
@@ -227,6 +232,7 @@ pub(super) fn build(
     }
     Some(datadog::Config {
         url,
+        api_url,
         api_key: api_key?,
         format,
         attributes: item::Attributes::new(&source, &service, &tags, raw.hostname.as_deref()),
@@ -299,6 +305,7 @@ mod tests {
         assert!(config.file_output.is_none() && config.elasticsearch.is_none());
         let datadog = config.datadog.unwrap();
         assert_eq!(datadog.url, "https://http-intake.logs.datadoghq.com");
+        assert_eq!(datadog.api_url, "https://api.datadoghq.com");
         assert_eq!(datadog.api_key.expose(), "0123456789abcdef");
         assert_eq!(datadog.format, Format::Auth0);
         assert_eq!(datadog.compression, Compression::Gzip);
@@ -312,14 +319,18 @@ mod tests {
 
     #[test]
     fn regions_sites_and_urls_choose_the_intake() {
-        let intake = |section: &str| {
+        let urls = |section: &str| {
             let config = Config::from_toml(
                 &format!("{BASE}[output.datadog]\napi_key=\"k\"\n{section}\n"),
                 Path::new("/"),
             )
             .unwrap();
-            config.datadog.unwrap().url
+            let datadog = config.datadog.unwrap();
+            (datadog.url, datadog.api_url)
         };
+        let intake = |section: &str| urls(section).0;
+        assert_eq!(urls("region=\"eu\"").1, "https://api.datadoghq.eu");
+        assert_eq!(urls("url=\"http://127.0.0.1:9\"").1, "http://127.0.0.1:9");
         assert_eq!(
             intake("region=\"eu\""),
             "https://http-intake.logs.datadoghq.eu"

@@ -1,5 +1,6 @@
-//! The HTTP side of the Datadog output: `POST <url>/api/v2/logs` with
-//! `DD-API-KEY` and `GET <url>/api/v1/validate`, over reqwest (rustls).
+//! The HTTP side of the Datadog output: `POST <intake>/api/v2/logs` with
+//! `DD-API-KEY` and `GET <api>/api/v1/validate` (the API host of the site,
+//! or `url` when given), over reqwest (rustls).
 
 use std::time::Duration;
 
@@ -66,11 +67,10 @@ impl Client {
             .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(BuildError)?;
-        let base = config.url.trim_end_matches('/');
         Ok(Client {
             http,
-            intake: format!("{base}{INTAKE_PATH}"),
-            validate: format!("{base}{VALIDATE_PATH}"),
+            intake: format!("{}{INTAKE_PATH}", config.url.trim_end_matches('/')),
+            validate: format!("{}{VALIDATE_PATH}", config.api_url.trim_end_matches('/')),
             compression: config.compression,
         })
     }

@@ -74,6 +74,9 @@ pub enum Format {
 pub struct Config {
     /// The intake base URL (`https://http-intake.logs.<site>`), no trailing `/`.
     pub url: String,
+    /// The API base URL of the key check (`https://api.<site>`, or `url`
+    /// when it is given), no trailing `/`.
+    pub api_url: String,
     /// `DD-API-KEY`.
     pub api_key: Secret<String>,
     /// What each item holds.
@@ -293,6 +296,7 @@ mod tests {
     fn debug_output_never_shows_the_key() {
         let config = Config {
             url: "https://http-intake.logs.datadoghq.eu".to_owned(),
+            api_url: "https://api.datadoghq.eu".to_owned(),
             api_key: Secret::new("0123456789abcdef0123456789abcdef".to_owned()),
             format: Format::Auth0,
             attributes: item::Attributes::new("auth0", "auth0", &[], None),
