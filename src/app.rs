@@ -23,8 +23,8 @@ use crate::config::Config;
 use crate::delivery::{self, Delivery};
 use crate::enrichment;
 use crate::inputs::{poller, webhook};
-use crate::outputs::elasticsearch;
 use crate::outputs::file::{self, FileOutput};
+use crate::outputs::{datadog, elasticsearch};
 use crate::pipeline::Pipeline;
 use crate::spool::{self, Acker};
 use crate::telemetry::metrics::Metrics;
@@ -53,6 +53,8 @@ pub struct App {
     outputs: Vec<JoinHandle<()>>,
     elasticsearch: Option<tokio::task::JoinHandle<()>>,
     elasticsearch_stop: CancellationToken,
+    datadog: Option<tokio::task::JoinHandle<()>>,
+    datadog_stop: CancellationToken,
     acker: Acker,
     abort: CancellationToken,
 }
@@ -121,6 +123,35 @@ impl App {
                     },
                 )
                 .instrument(tracing::info_span!("es_output")),
+            ));
+            senders.push(sender);
+        }
+
+        let datadog_stop = CancellationToken::new();
+        let mut datadog_task = None;
+        // `format = "auth0"` sends the events as received: only then does
+        // the read side hand them on.
+        let keep_originals = config
+            .datadog
+            .as_ref()
+            .is_some_and(|datadog| datadog.format == datadog::Format::Auth0);
+        if let Some(dd_config) = config.datadog.clone() {
+            let client = datadog::client::Client::from_config(&dd_config)
+                .context("building the datadog client")?;
+            tracing::info!(intake = client.intake(), format = ?dd_config.format, "datadog output ready");
+            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
+            datadog_task = Some(tokio::spawn(
+                datadog::run(
+                    dd_config,
+                    client,
+                    datadog::Parts {
+                        deliveries: receiver,
+                        dead_letters: Arc::clone(&spool.dead_letters),
+                        metrics: Arc::clone(&metrics),
+                        stop: datadog_stop.clone(),
+                    },
+                )
+                .instrument(tracing::info_span!("datadog_output")),
             ));
             senders.push(sender);
         }
@@ -214,6 +245,7 @@ impl App {
                 dead_letters: spool.dead_letters,
                 pipeline: Pipeline::new(config.pipeline.clone(), enrichment.enrichers),
                 outputs: senders,
+                keep_originals,
                 metrics: Arc::clone(&metrics),
                 abort: abort.clone(),
             },
@@ -234,6 +266,8 @@ impl App {
             outputs,
             elasticsearch: elasticsearch_task,
             elasticsearch_stop,
+            datadog: datadog_task,
+            datadog_stop,
             acker: spool.acker,
             abort,
         })
@@ -291,6 +325,8 @@ impl App {
             Some("poller")
         } else if task_ended(&self.elasticsearch) {
             Some("elasticsearch output")
+        } else if task_ended(&self.datadog) {
+            Some("datadog output")
         } else if self.writer_thread.is_finished() {
             Some("spool writer")
         } else if self.delivery.is_finished() {
@@ -324,16 +360,19 @@ impl App {
         // also unblocks a read side waiting on a stuck output.
         let abort = self.abort.clone();
         let elasticsearch_stop = self.elasticsearch_stop.clone();
+        let datadog_stop = self.datadog_stop.clone();
         let deadline = tokio::spawn(async move {
             tokio::time::sleep(BACKLOG_DRAIN).await;
             abort.cancel();
             elasticsearch_stop.cancel();
+            datadog_stop.cancel();
         });
         let App {
             writer_thread,
             delivery,
             outputs,
             elasticsearch,
+            datadog,
             acker,
             ..
         } = self;
@@ -364,6 +403,11 @@ impl App {
         if let Some(elasticsearch) = elasticsearch {
             if let Err(error) = elasticsearch.await {
                 errors.push(anyhow::Error::from(error).context("elasticsearch output task failed"));
+            }
+        }
+        if let Some(datadog) = datadog {
+            if let Err(error) = datadog.await {
+                errors.push(anyhow::Error::from(error).context("datadog output task failed"));
             }
         }
         deadline.abort();

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,10 @@ const PARALLEL_FROM: usize = 512;
 pub struct Delivery {
     /// The documents, in spool order (shared between outputs).
     pub documents: Arc<[Document]>,
+    /// The events as received, one per document (same order), when an
+    /// output needs them (`Parts::keep_originals`: the Datadog output's
+    /// `format = "auth0"`); `None` otherwise, so other outputs pay nothing.
+    pub originals: Option<Arc<[Bytes]>>,
     ticket: Arc<Ticket>,
 }
 
@@ -93,6 +98,8 @@ pub struct Parts {
     pub pipeline: Pipeline,
     /// One channel per output.
     pub outputs: Vec<mpsc::Sender<Delivery>>,
+    /// Hand each delivery the events as received too (`Delivery::originals`).
+    pub keep_originals: bool,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Cancelled to stop draining at shutdown (what is left stays in the spool).
@@ -211,11 +218,21 @@ fn deliver(
 ) -> Result<(), Error> {
     let records = batch.events.len() as u64;
     let mut documents = Vec::with_capacity(batch.events.len());
+    let mut originals = Vec::with_capacity(if parts.keep_originals {
+        batch.events.len()
+    } else {
+        0
+    });
     let mut rejected = 0;
     dead.clear();
     for (event, mapped) in batch.events.iter().zip(map(pipelines, &batch.events)) {
         match mapped {
-            Ok(document) => documents.push(document),
+            Ok(document) => {
+                documents.push(document);
+                if parts.keep_originals {
+                    originals.push(event.bytes.clone());
+                }
+            }
             Err(reason) => {
                 rejected += 1;
                 dead_letter::encode(
@@ -241,10 +258,12 @@ fn deliver(
         metrics: Arc::clone(&parts.metrics),
     });
     let documents: Arc<[Document]> = documents.into();
+    let originals: Option<Arc<[Bytes]>> = parts.keep_originals.then(|| originals.into());
     if !documents.is_empty() {
         for output in &parts.outputs {
             let delivery = Delivery {
                 documents: Arc::clone(&documents),
+                originals: originals.clone(),
                 ticket: Arc::clone(&ticket),
             };
             let sent = runtime.block_on(async {

@@ -14,6 +14,7 @@ pub mod check;
 pub mod embedded;
 mod hint;
 mod log;
+pub mod output_datadog;
 pub mod output_elasticsearch;
 pub mod parse;
 mod poller;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::inputs::{self, webhook};
-use crate::outputs::{elasticsearch, file};
+use crate::outputs::{datadog, elasticsearch, file};
 use crate::pipeline::enrich;
 use crate::{pipeline, spool, telemetry};
 use raw::RawConfig;
@@ -72,6 +73,8 @@ pub struct Config {
     pub file_output: Option<file::Config>,
     /// The Elasticsearch output, when configured.
     pub elasticsearch: Option<elasticsearch::Config>,
+    /// The Datadog output, when configured.
+    pub datadog: Option<datadog::Config>,
     /// Event → document settings.
     pub pipeline: pipeline::Config,
     /// Enrichment databases and modes (loaded by `crate::enrichment::load`).
@@ -231,10 +234,15 @@ impl Config {
             .output
             .elasticsearch
             .and_then(|raw| output_elasticsearch::build(raw, base, &mut errors));
-        if file_output.is_none() && !has_elasticsearch {
+        let has_datadog = raw.output.datadog.is_some();
+        let datadog = raw
+            .output
+            .datadog
+            .and_then(|raw| output_datadog::build(raw, base, &mut errors));
+        if file_output.is_none() && !has_elasticsearch && !has_datadog {
             errors.push(
                 "output",
-                "no output configured: add an [output.elasticsearch] or [output.file] section"
+                "no output configured: add an [output.elasticsearch], [output.datadog] or [output.file] section"
                     .to_owned(),
             );
         }
@@ -278,6 +286,7 @@ impl Config {
                 spool,
                 file_output,
                 elasticsearch,
+                datadog,
                 pipeline,
                 enrich,
                 telemetry,

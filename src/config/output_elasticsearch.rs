@@ -193,6 +193,11 @@ pub(super) fn build(
         raw.request_timeout,
         DEFAULT_REQUEST_TIMEOUT,
     );
+    let compression = super::output_datadog::compression(
+        errors,
+        "output.elasticsearch.compression",
+        raw.compression,
+    );
     if errors.0.len() > before {
         return None;
     }
@@ -212,6 +217,7 @@ pub(super) fn build(
             initial: elasticsearch::retry::DEFAULT_INITIAL,
             max: elasticsearch::retry::DEFAULT_MAX,
         },
+        compression,
     })
 }
 

@@ -127,6 +127,8 @@ pub struct RawOutputs {
     pub file: Option<RawFileOutput>,
     /// `[output.elasticsearch]`: bulk indexing into a data stream.
     pub elasticsearch: Option<RawElasticsearchOutput>,
+    /// `[output.datadog]`: Datadog's logs intake.
+    pub datadog: Option<RawDatadogOutput>,
 }
 
 /// `[output.elasticsearch]`
@@ -162,6 +164,50 @@ pub struct RawElasticsearchOutput {
     /// Most bulk requests outstanding at once. Default 4.
     pub max_in_flight: Option<usize>,
     /// Time one bulk request may take before it is abandoned and retried. Default 60s.
+    pub request_timeout: Option<String>,
+    /// Bulk request bodies: `gzip` (default, level 1, as Beats) or `none`.
+    pub compression: Option<String>,
+}
+
+/// `[output.datadog]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatadogOutput {
+    /// Datadog site: `datadoghq.com` (default, US1), `us3.datadoghq.com`,
+    /// `us5.datadoghq.com`, `datadoghq.eu`, `ap1.datadoghq.com`,
+    /// `ap2.datadoghq.com` or `ddog-gov.com`.
+    pub site: Option<String>,
+    /// Alternative to `site`, as Auth0's Datadog stream form names it: `us`, `eu`, `us3` or `us5`.
+    pub region: Option<String>,
+    /// Intake base URL instead of `https://http-intake.logs.<site>` (a proxy, a test);
+    /// logs go to `<url>/api/v2/logs`, the key check to `<url>/api/v1/validate`.
+    pub url: Option<String>,
+    /// The API key, inline; prefer `api_key_file`.
+    pub api_key: Option<String>,
+    /// File holding the API key (relative paths are looked up in `$CREDENTIALS_DIRECTORY` first).
+    pub api_key_file: Option<PathBuf>,
+    /// `service` of every log. Default `auth0`.
+    pub service: Option<String>,
+    /// `ddsource` of every log. Default `auth0` (Datadog's Auth0 pipeline filters on it).
+    pub source: Option<String>,
+    /// Tags of every log, e.g. `["env:prod"]`, sent comma-joined as `ddtags`. Default none.
+    pub tags: Option<Vec<String>>,
+    /// `hostname` of every log. Default: not sent.
+    pub hostname: Option<String>,
+    /// `auth0` (default: Auth0's `{"log_id","data"}` envelope, as Auth0's own
+    /// Datadog stream) or `ecs` (our ECS document, with GeoIP and user agent).
+    pub format: Option<String>,
+    /// Request bodies: `gzip` (default, level 1) or `none`.
+    pub compression: Option<String>,
+    /// Most logs per request, at most 1000 (Datadog's limit). Default 1000.
+    pub batch_max_events: Option<usize>,
+    /// Most bytes per request before compression, at most 4250000 (Datadog's limit is 5 MB). Default 4250000.
+    pub batch_max_bytes: Option<ByteSize>,
+    /// Longest time a log waits for its request to fill. Default 1s.
+    pub flush_interval: Option<String>,
+    /// Most requests outstanding at once. Default 4.
+    pub max_in_flight: Option<usize>,
+    /// Time one request may take before it is abandoned and retried. Default 30s.
     pub request_timeout: Option<String>,
 }
 

@@ -54,6 +54,17 @@ pub struct Metrics {
     pub es_item_retries: AtomicU64,
     /// Whole bulk requests sent again (connection error, `429`, `5xx`).
     pub es_request_retries: AtomicU64,
+    /// Logs Datadog's intake accepted (`202`).
+    pub documents_written_datadog: AtomicU64,
+    /// Datadog intake requests sent again (connection error, `408`, `429`,
+    /// `5xx`, a refused key).
+    pub datadog_request_retries: AtomicU64,
+    /// Datadog intake requests refused for the API key (`401`/`403`).
+    pub datadog_key_refusals: AtomicU64,
+    /// Events sent to Datadog although older than the 18 hours it accepts.
+    pub datadog_stale_events: AtomicU64,
+    /// Logs cut to Datadog's 1 MB limit (with a note field).
+    pub datadog_truncated: AtomicU64,
 }
 
 impl Metrics {
@@ -147,6 +158,7 @@ impl Metrics {
             &[
                 ("{output=\"file\"}", &self.documents_written_file),
                 ("{output=\"elasticsearch\"}", &self.documents_written_es),
+                ("{output=\"datadog\"}", &self.documents_written_datadog),
             ],
         );
         counter(
@@ -171,7 +183,29 @@ impl Metrics {
                     "{output=\"elasticsearch\",scope=\"request\"}",
                     &self.es_request_retries,
                 ),
+                (
+                    "{output=\"datadog\",scope=\"request\"}",
+                    &self.datadog_request_retries,
+                ),
             ],
+        );
+        counter(
+            &mut out,
+            "datadog_stale_events_total",
+            "Events sent to Datadog although older than the 18 hours its intake accepts (they may not appear there).",
+            &[("", &self.datadog_stale_events)],
+        );
+        counter(
+            &mut out,
+            "datadog_truncated_total",
+            "Logs cut to Datadog's 1 MB limit, with a note field saying so.",
+            &[("", &self.datadog_truncated)],
+        );
+        counter(
+            &mut out,
+            "datadog_key_refusals_total",
+            "Datadog intake requests refused for the API key (401/403), retried.",
+            &[("", &self.datadog_key_refusals)],
         );
         counter(
             &mut out,

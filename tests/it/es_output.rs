@@ -24,7 +24,7 @@ use fake::FakeEs;
 
 use super::support::Agent;
 
-const TOKEN: &str = "it-token";
+pub(super) const TOKEN: &str = "it-token";
 
 /// A small fake of Elasticsearch on 127.0.0.1.
 pub mod fake {
@@ -79,6 +79,12 @@ pub mod fake {
         pub authorization: Option<String>,
         /// `401`s answered.
         pub unauthorized: usize,
+        /// `_bulk` requests that came gzipped (`Content-Encoding: gzip`).
+        pub gzipped_requests: usize,
+        /// `_bulk` body bytes as received (compressed when gzipped).
+        pub wire_bytes: usize,
+        /// The `filter_path` of the last `_bulk` request.
+        pub filter_path: Option<String>,
     }
 
     /// The running fake.
@@ -227,6 +233,16 @@ pub mod fake {
         }
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let filter_path = request.uri().query().and_then(|query| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("filter_path="))
+                .map(|value| value.replace("%2C", ",").replace("%2c", ","))
+        });
+        let gzipped = request
+            .headers()
+            .get("content-encoding")
+            .is_some_and(|value| value.as_bytes() == b"gzip");
         let content_type = request
             .headers()
             .get("content-type")
@@ -237,6 +253,19 @@ pub mod fake {
             return json_response(400, &json!({"error": "body"}));
         };
         let body = body.to_bytes();
+        let wire_bytes = body.len();
+        // Elasticsearch inflates gzipped bodies before any limit applies.
+        let body = if gzipped {
+            let mut inflated = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(body.as_ref()),
+                &mut inflated,
+            )
+            .expect("a gzip body");
+            Bytes::from(inflated)
+        } else {
+            body
+        };
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (&method, segments.as_slice()) {
             (&Method::GET, [""]) => json_response(
@@ -257,7 +286,11 @@ pub mod fake {
                         || content_type.starts_with("application/json"),
                     "bulk content type {content_type}"
                 );
-                bulk(&mut state.lock().unwrap(), index, &body)
+                let mut state = state.lock().unwrap();
+                state.gzipped_requests += usize::from(gzipped);
+                state.wire_bytes += wire_bytes;
+                state.filter_path = filter_path;
+                bulk(&mut state, index, &body)
             }
             (&Method::GET, [kind @ ("_component_template" | "_index_template"), name]) => {
                 let state = state.lock().unwrap();
@@ -403,7 +436,7 @@ fn event(id: &str) -> String {
     )
 }
 
-fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
+pub(super) fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|n| format!("{prefix}{n:06}")).collect()
 }
 
@@ -433,7 +466,11 @@ fn config(dir: &Path, es_url: &str, extra: &str) -> Config {
     config
 }
 
-async fn post(client: &reqwest::Client, addr: SocketAddr, body: String) -> reqwest::StatusCode {
+pub(super) async fn post(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    body: String,
+) -> reqwest::StatusCode {
     client
         .post(format!("http://{addr}/auth0/logs"))
         .header("authorization", TOKEN)
@@ -445,7 +482,7 @@ async fn post(client: &reqwest::Client, addr: SocketAddr, body: String) -> reqwe
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes.
-async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+pub(super) async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -454,7 +491,7 @@ async fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bo
 }
 
 /// Waits until `count` spool records are acknowledged (every output done).
-async fn wait_acked(metrics: &Metrics, count: u64, what: &str) {
+pub(super) async fn wait_acked(metrics: &Metrics, count: u64, what: &str) {
     wait_for(Duration::from_secs(20), what, || {
         metrics.spool_acked.load(Ordering::Relaxed) == count
     })
@@ -792,6 +829,52 @@ async fn too_large_requests_are_split_and_a_too_large_document_dead_lettered() {
     assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 1);
     let dead = std::fs::read_to_string(dir.path().join("spool/dead-letter.ndjson")).unwrap();
     assert!(dead.contains(&huge) && dead.contains("413"), "{dead}");
+    // The split worked on gzipped bodies (the limit applies inflated).
+    let state = fake.state.lock().unwrap();
+    assert!(state.bulk_requests > 10);
+    assert_eq!(state.gzipped_requests, state.bulk_requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_bodies_are_gzipped_unless_told_and_ask_for_small_answers() {
+    let client = reqwest::Client::new();
+    let mut wire = Vec::new();
+    for (compression, gzipped) in [("", true), ("compression = \"none\"", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeEs::start().await;
+        let app = App::start(config(
+            dir.path(),
+            &fake.url(),
+            &format!("batch_max_events = 100\n{compression}"),
+        ))
+        .await
+        .unwrap();
+        let batch = ids("900202611212000000000000000000000000000000000", 0..300);
+        assert_eq!(
+            post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+            200
+        );
+        let metrics = Arc::clone(app.metrics());
+        wait_acked(&metrics, 300, "the batch acknowledged").await;
+        app.stop().await.unwrap();
+        assert_eq!(fake.count(INDEX), 300);
+        let state = fake.state.lock().unwrap();
+        assert!(state.bulk_requests >= 3);
+        let expected = if gzipped { state.bulk_requests } else { 0 };
+        assert_eq!(state.gzipped_requests, expected, "{compression}");
+        assert_eq!(
+            state.filter_path.as_deref(),
+            Some("errors,items.*.status,items.*.error")
+        );
+        wire.push(state.wire_bytes);
+    }
+    // Repetitive JSON: gzip cuts the bytes on the wire several-fold.
+    assert!(
+        wire[0] * 4 < wire[1],
+        "gzip {} vs none {}",
+        wire[0],
+        wire[1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -991,12 +1074,12 @@ async fn setup_installs_templates_once() {
     assert_eq!(fake.state.lock().unwrap().template_puts, 2);
 }
 
-fn free_port() -> SocketAddr {
+pub(super) fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
 
-async fn wait_listening(addr: SocketAddr) {
+pub(super) async fn wait_listening(addr: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(Instant::now() < deadline, "agent did not start");

@@ -7,6 +7,7 @@
 mod cli;
 mod conformance;
 mod convert;
+mod datadog_output;
 mod end_to_end;
 mod es_output;
 mod nginx;

@@ -33,28 +33,27 @@ pub mod response;
 pub mod retry;
 pub mod setup;
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use elasticsearch::auth::Credentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
-use elasticsearch::http::headers::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use elasticsearch::http::headers::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 use elasticsearch::http::transport::{
     MultiNodeConnectionPool, SingleNodeConnectionPool, Transport, TransportBuilder,
 };
 use elasticsearch::http::{Method, Url};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::secret::Secret;
 use crate::delivery::Delivery;
 use crate::event::Document;
+use crate::outputs::batch::{self, Batcher, Tracker};
+use crate::outputs::compression::Compression;
 use crate::spool::dead_letter::DeadLetters;
 use crate::telemetry::metrics::Metrics;
 
@@ -89,6 +88,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// The retry schedule.
     pub backoff: retry::Backoff,
+    /// Bulk request body encoding (`compression`).
+    pub compression: Compression,
 }
 
 /// Credentials for Elasticsearch.
@@ -115,6 +116,7 @@ pub struct Client {
     transport: Transport,
     bulk_path: String,
     request_timeout: Duration,
+    compression: Compression,
 }
 
 /// Errors building a [`Client`] or talking to the cluster outside the bulk
@@ -185,6 +187,7 @@ impl std::fmt::Debug for Client {
             .debug_struct("Client")
             .field("bulk_path", &self.bulk_path)
             .field("request_timeout", &self.request_timeout)
+            .field("compression", &self.compression)
             .finish_non_exhaustive()
     }
 }
@@ -224,6 +227,7 @@ impl Client {
             transport,
             bulk_path: format!("/{}/_bulk", config.index),
             request_timeout: config.request_timeout,
+            compression: config.compression,
         })
     }
 
@@ -237,8 +241,27 @@ impl Client {
         content_type: &'static str,
         body: Option<Bytes>,
     ) -> Result<elasticsearch::http::response::Response, elasticsearch::Error> {
+        self.send_encoded(method, path, query, content_type, None, body)
+            .await
+    }
+
+    /// [`Client::send`] with a body already encoded as `content_encoding`
+    /// says (the bulk path gzips its bodies itself, at level 1: the
+    /// transport's own option uses level 6 for every request).
+    pub(crate) async fn send_encoded(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&[(&str, &str)]>,
+        content_type: &'static str,
+        content_encoding: Option<&'static str>,
+        body: Option<Bytes>,
+    ) -> Result<elasticsearch::http::response::Response, elasticsearch::Error> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(encoding) = content_encoding {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
         self.transport
             .send(
                 method,
@@ -292,15 +315,6 @@ impl Client {
     }
 }
 
-/// A delivery shared by the bulk requests that carry its documents; it is
-/// finished when the last of them is settled.
-#[derive(Debug)]
-struct Tracker {
-    documents: Arc<[Document]>,
-    remaining: AtomicUsize,
-    delivery: Mutex<Option<Delivery>>,
-}
-
 /// One document of a bulk request.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -311,23 +325,12 @@ pub(crate) struct Entry {
 impl Entry {
     /// The document.
     pub(crate) fn document(&self) -> &Document {
-        &self.tracker.documents[self.index]
+        &self.tracker.documents()[self.index]
     }
 
     /// Records that this document has its final outcome.
     fn settle(&self) {
-        if self.tracker.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let delivery = match self.tracker.delivery.lock() {
-                Ok(mut slot) => slot.take(),
-                // Only `settle` takes the lock, and it cannot panic while
-                // holding it; if it did, leaving the batch unacknowledged is
-                // safe (it is delivered again).
-                Err(_) => None,
-            };
-            if let Some(delivery) = delivery {
-                delivery.finish();
-            }
-        }
+        self.tracker.settle();
     }
 }
 
@@ -342,90 +345,31 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
         metrics: Arc::clone(&parts.metrics),
         accepted: AtomicU64::new(0),
     });
-    let mut batch: Vec<Entry> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let mut flush_at: Option<Instant> = None;
-    let mut ready: VecDeque<Vec<Entry>> = VecDeque::new();
-    let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut open = true;
-    loop {
-        while in_flight.len() < config.max_in_flight {
-            let Some(entries) = ready.pop_front() else {
-                break;
-            };
-            in_flight.spawn(retry::index(Arc::clone(&context), entries).in_current_span());
-        }
-        if !open && ready.is_empty() && batch.is_empty() && in_flight.is_empty() {
-            return;
-        }
-        let can_take = open && ready.is_empty() && in_flight.len() < config.max_in_flight;
-        let can_flush = ready.is_empty() && in_flight.len() < config.max_in_flight;
-        let timer = flush_at.unwrap_or_else(Instant::now);
-        tokio::select! {
-            biased;
-            () = parts.stop.cancelled() => {
-                // Leave every unfinished delivery unacknowledged.
-                in_flight.abort_all();
-                return;
+    let mut batcher: Batcher<Entry> = Batcher::new(
+        config.batch_max_events,
+        config.batch_max_bytes,
+        config.flush_interval,
+        0,
+    );
+    batch::drive(
+        &mut parts.deliveries,
+        &parts.stop,
+        config.max_in_flight,
+        &mut batcher,
+        |delivery, batcher| {
+            let documents = Arc::clone(&delivery.documents);
+            let tracker = Tracker::new(delivery, documents.len());
+            for (index, document) in documents.iter().enumerate() {
+                let entry = Entry {
+                    tracker: Arc::clone(&tracker),
+                    index,
+                };
+                batcher.push(entry, bulk::encoded_len(document));
             }
-            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Err(error) = joined {
-                    if error.is_panic() {
-                        // A panicking task is fatal (STYLE §3).
-                        std::panic::resume_unwind(error.into_panic());
-                    }
-                }
-            }
-            received = parts.deliveries.recv(), if can_take => match received {
-                Some(delivery) => {
-                    let tracker = Arc::new(Tracker {
-                        documents: Arc::clone(&delivery.documents),
-                        remaining: AtomicUsize::new(delivery.documents.len()),
-                        delivery: Mutex::new(Some(delivery)),
-                    });
-                    if tracker.documents.is_empty() {
-                        if let Some(delivery) = tracker.delivery.lock().ok().and_then(|mut slot| slot.take()) {
-                            delivery.finish();
-                        }
-                        continue;
-                    }
-                    for index in 0..tracker.documents.len() {
-                        let size = bulk::encoded_len(&tracker.documents[index]);
-                        if !batch.is_empty()
-                            && (batch.len() >= config.batch_max_events
-                                || batch_bytes + size > config.batch_max_bytes)
-                        {
-                            ready.push_back(std::mem::take(&mut batch));
-                            batch_bytes = 0;
-                        }
-                        if batch.is_empty() {
-                            flush_at = Some(Instant::now() + config.flush_interval);
-                        }
-                        batch.push(Entry { tracker: Arc::clone(&tracker), index });
-                        batch_bytes += size;
-                    }
-                    if batch.len() >= config.batch_max_events || batch_bytes >= config.batch_max_bytes {
-                        ready.push_back(std::mem::take(&mut batch));
-                        batch_bytes = 0;
-                        flush_at = None;
-                    }
-                }
-                None => {
-                    open = false;
-                    if !batch.is_empty() {
-                        ready.push_back(std::mem::take(&mut batch));
-                        batch_bytes = 0;
-                        flush_at = None;
-                    }
-                }
-            },
-            () = tokio::time::sleep_until(timer), if can_flush && flush_at.is_some() && !batch.is_empty() => {
-                ready.push_back(std::mem::take(&mut batch));
-                batch_bytes = 0;
-                flush_at = None;
-            }
-        }
-    }
+        },
+        |entries| retry::index(Arc::clone(&context), entries),
+    )
+    .await;
 }
 
 #[cfg(test)]
@@ -449,6 +393,7 @@ mod tests {
                 initial: retry::DEFAULT_INITIAL,
                 max: retry::DEFAULT_MAX,
             },
+            compression: Compression::Gzip,
         }
     }
 

@@ -24,17 +24,9 @@
 //!
 //! A `400` to a whole bulk request is rarely about a document (they are
 //! JSON built by this agent): a proxy, a bad `index` or a security plugin
-//! answers `400` to every request. Splitting only helps if it makes
-//! progress, so a document that gets a `400` alone is a *suspect*, judged
-//! once every other part of its request has been tried:
-//!
-//! - if some bulk request (of this or another batch) was accepted meanwhile,
-//!   the cluster works and the suspects are at fault: they are
-//!   dead-lettered;
-//! - if nothing was accepted, the cluster's configuration is: the suspects
-//!   are sent again together, with backoff and an `error` log every tenth
-//!   round, without splitting, until an answer other than `400` comes or
-//!   another request is accepted (then they are split again).
+//! answers `400` to every request. Such documents are judged as
+//! [`crate::outputs::suspects`] says: dead-lettered if the cluster accepted
+//! other requests meanwhile, else retried as a configuration problem.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -47,6 +39,7 @@ use time::OffsetDateTime;
 
 use super::response::{self, Outcome};
 use super::{bulk, Client, Entry};
+use crate::outputs::suspects::{Suspects, Verdict};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
 use crate::telemetry::metrics::Metrics;
 
@@ -161,13 +154,7 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
     let mut dead: Vec<u8> = Vec::new();
     let mut dead_count = 0u64;
     let mut groups = vec![entries];
-    // Documents refused by whole-request `400`s, judged when `groups` is
-    // empty; `rounds` counts the rounds they were refused with nothing
-    // accepted anywhere (a configuration problem).
-    let mut suspects: Vec<Entry> = Vec::new();
-    let mut suspect_reason = String::new();
-    let mut rounds = 0u32;
-    let mut round_start = context.accepted.load(Ordering::Acquire);
+    let mut suspects = Suspects::new(&context.accepted);
     loop {
         while let Some(mut group) = groups.pop() {
             let mut attempt = 0u32;
@@ -220,11 +207,10 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
                         break;
                     }
                     Attempt::BadRequest(reason) => {
-                        if group.len() == 1 || rounds > 0 {
-                            suspect_reason = reason;
-                            suspects.append(&mut group);
-                        } else {
+                        if suspects.split(group.len()) {
                             split(&mut groups, group, &reason);
+                        } else {
+                            suspects.add(&mut group, reason);
                         }
                         break;
                     }
@@ -249,45 +235,37 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
                 attempt = attempt.saturating_add(1);
             }
         }
-        if suspects.is_empty() {
-            break;
-        }
-        let accepted = context.accepted.load(Ordering::Acquire);
-        let progress = accepted != round_start;
-        round_start = accepted;
-        if progress && rounds == 0 {
-            // Each suspect was refused alone while requests were accepted:
-            // the documents are at fault.
-            for entry in suspects.drain(..) {
-                dead_letter(&mut dead, &entry, &suspect_reason);
-                dead_count += 1;
-                settled.push(entry);
+        let verdict = suspects
+            .judge(
+                &context.accepted,
+                &context.backoff,
+                &context.metrics.es_request_retries,
+                |documents, attempt, error, pause| {
+                    tracing::error!(
+                        documents,
+                        attempt,
+                        error,
+                        pause = ?pause,
+                        "elasticsearch answers 400 to every bulk request, however small; check `output.elasticsearch.index`, proxies and security plugins; retrying meanwhile"
+                    );
+                },
+            )
+            .await;
+        match verdict {
+            Verdict::Clear => break,
+            Verdict::Guilty(entries, reason) => {
+                for entry in entries {
+                    dead_letter(&mut dead, &entry, &reason);
+                    dead_count += 1;
+                    settled.push(entry);
+                }
+                break;
             }
-            break;
+            Verdict::Retry(entries) => groups.push(entries),
         }
-        if progress {
-            // The cluster accepts requests again: isolate the documents.
-            rounds = 0;
-        } else {
-            // Nothing accepted anywhere: the configuration is at fault.
-            Metrics::add(&context.metrics.es_request_retries, 1);
-            let pause = context.backoff.delay(rounds, None);
-            if rounds.is_multiple_of(10) {
-                tracing::error!(
-                    documents = suspects.len(),
-                    attempt = rounds,
-                    error = %suspect_reason,
-                    pause = ?pause,
-                    "elasticsearch answers 400 to every bulk request, however small; check `output.elasticsearch.index`, proxies and security plugins; retrying meanwhile"
-                );
-            }
-            tokio::time::sleep(pause).await;
-            rounds = rounds.saturating_add(1);
-        }
-        groups.push(std::mem::take(&mut suspects));
     }
     if !dead.is_empty() {
-        write_dead_letters(&context, dead).await;
+        write_dead_letters(&context.dead_letters, &context.backoff, dead).await;
         Metrics::add(&context.metrics.events_rejected_output, dead_count);
     }
     for entry in &settled {
@@ -315,12 +293,14 @@ async fn send(
     let body = bulk::body(group.iter().map(Entry::document));
     let limit = response_limit(body.len());
     let client = &context.client;
+    let body = client.compression.encode_off_runtime(body).await;
     let sent = client
-        .send(
+        .send_encoded(
             Method::Post,
             &client.bulk_path,
             Some(&[("filter_path", response::FILTER_PATH)]),
             "application/x-ndjson",
+            client.compression.content_encoding(),
             Some(Bytes::from(body)),
         )
         .await;
@@ -441,7 +421,7 @@ fn dead_letter(out: &mut Vec<u8>, entry: &Entry, reason: &str) {
 }
 
 /// The document's `input.type` when it has one (rare path: dead letters).
-fn input_name(json: &str) -> String {
+pub(crate) fn input_name(json: &str) -> String {
     serde_json::from_str::<serde_json::Value>(json)
         .ok()
         .and_then(|value| value.pointer("/input/type")?.as_str().map(str::to_owned))
@@ -449,24 +429,29 @@ fn input_name(json: &str) -> String {
 }
 
 /// Appends and fsyncs the dead letters; retried until it works, since the
-/// documents cannot be acknowledged before they are safe.
-async fn write_dead_letters(context: &Context, dead: Vec<u8>) {
+/// documents cannot be acknowledged before they are safe. Shared with the
+/// Datadog output.
+pub(crate) async fn write_dead_letters(
+    dead_letters: &Arc<DeadLetters>,
+    backoff: &Backoff,
+    dead: Vec<u8>,
+) {
     let dead = Arc::new(dead);
     let mut attempt = 0u32;
     loop {
-        let dead_letters = Arc::clone(&context.dead_letters);
+        let file = Arc::clone(dead_letters);
         let lines = Arc::clone(&dead);
-        let written = tokio::task::spawn_blocking(move || dead_letters.append(&lines)).await;
+        let written = tokio::task::spawn_blocking(move || file.append(&lines)).await;
         match written {
             Ok(Ok(())) => return,
             Ok(Err(error)) => {
-                tracing::error!(%error, path = %context.dead_letters.path().display(), "cannot write the dead-letter file; retrying");
+                tracing::error!(%error, path = %dead_letters.path().display(), "cannot write the dead-letter file; retrying");
             }
             Err(error) => {
                 tracing::error!(%error, "dead-letter write task failed; retrying");
             }
         }
-        tokio::time::sleep(context.backoff.delay(attempt, None)).await;
+        tokio::time::sleep(backoff.delay(attempt, None)).await;
         attempt = attempt.saturating_add(1);
     }
 }

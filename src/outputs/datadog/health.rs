@@ -1,0 +1,49 @@
+//! The start-up key check: `GET <url>/api/v1/validate` with the key, one
+//! log line (valid, invalid key, unreachable). It never stops the agent:
+//! the spool keeps what arrives while the operator fixes the key or the
+//! network, and the intake path retries.
+
+use super::client::Client;
+use crate::outputs::elasticsearch::retry::error_chain;
+
+/// What the check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// `200`: the key is valid.
+    Valid,
+    /// `401`/`403`: the key is refused.
+    InvalidKey(u16),
+    /// Another status.
+    Unexpected(u16),
+    /// No answer (DNS, connection, TLS, timeout), with the reason.
+    Unreachable(String),
+}
+
+/// Asks Datadog whether the key is valid.
+pub async fn check(client: &Client) -> Check {
+    match client.validate().await {
+        Ok(200..=299) => Check::Valid,
+        Ok(status @ (401 | 403)) => Check::InvalidKey(status),
+        Ok(status) => Check::Unexpected(status),
+        Err(error) => Check::Unreachable(error_chain(&error)),
+    }
+}
+
+/// Runs [`check`] and logs its one line.
+pub async fn log_start_up_check(client: Client) {
+    match check(&client).await {
+        Check::Valid => tracing::info!(intake = client.intake(), "datadog API key is valid"),
+        Check::InvalidKey(status) => tracing::error!(
+            status,
+            "datadog refuses the API key (/api/v1/validate); logs wait in the spool until `output.datadog.api_key_file` is fixed"
+        ),
+        Check::Unexpected(status) => tracing::warn!(
+            status,
+            "datadog's key check answered unexpectedly; sending anyway"
+        ),
+        Check::Unreachable(error) => tracing::warn!(
+            %error,
+            "datadog is unreachable for now; logs wait in the spool and are retried"
+        ),
+    }
+}
