@@ -15,6 +15,7 @@ pub mod output_elasticsearch;
 mod poller;
 pub mod raw;
 pub mod secret;
+mod webhook_edge;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -396,6 +397,13 @@ fn build_webhook(
         raw.retry_after,
         DEFAULT_RETRY_AFTER,
     );
+    let edge = webhook_edge::build(
+        raw.idle_timeout,
+        raw.send_timeout,
+        raw.max_inflight_bytes,
+        max_body_bytes,
+        errors,
+    );
     let tls = match raw.tls {
         None => None,
         Some(tls) => {
@@ -419,6 +427,7 @@ fn build_webhook(
         header_timeout,
         body_timeout,
         retry_after,
+        edge,
         tls,
     })
 }
