@@ -14,3 +14,4 @@ mod spool;
 mod support;
 mod uap_suite;
 mod webhook;
+mod webhook_edge;
