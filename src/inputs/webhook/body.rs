@@ -8,7 +8,8 @@
 //! `413`, and one that does not fit the budget `503`, both at once. Bodies
 //! without a length (chunked) reserve budget as they arrive; gzip output
 //! reserves as it is decoded. Chunk sizes that overflow are refused by
-//! hyper's decoder (a body error here, so `400`).
+//! hyper's decoder (a body error here, so `400`); one above the limit is
+//! `413` the moment its size line arrives ([`super::chunk_watch`]).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use hyper::header::{self, HeaderMap};
 use hyper::{Request, StatusCode};
 
 use super::budget::{Budget, Reservation};
+use super::chunk_watch::ChunkAlarm;
 use super::Config;
 
 /// Bodies above this are decompressed on the blocking pool, so a large body
@@ -87,6 +89,7 @@ pub(super) async fn read(
         return Err(TOO_LARGE);
     }
     let declared = declared.and_then(|length| usize::try_from(length).ok());
+    let alarm = request.extensions().get::<ChunkAlarm>().cloned();
     let mut reservation = budget.reservation();
     // A known length is reserved before a byte is read, with its spool copy
     // when nothing is decoded: a request that cannot fit is refused at once.
@@ -105,7 +108,13 @@ pub(super) async fn read(
     };
     let collected = tokio::time::timeout(
         config.body_timeout,
-        collect(request.into_body(), limit, declared, &mut reservation),
+        collect(
+            request.into_body(),
+            limit,
+            declared,
+            alarm,
+            &mut reservation,
+        ),
     )
     .await;
     let received = match collected {
@@ -189,11 +198,29 @@ async fn collect(
     mut body: Incoming,
     limit: usize,
     declared: Option<usize>,
+    alarm: Option<ChunkAlarm>,
     reservation: &mut Reservation,
 ) -> Result<Bytes, Refusal> {
     let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0));
     let mut reserved = declared.unwrap_or(0);
-    while let Some(frame) = body.frame().await {
+    let oversized_chunk = async {
+        match &alarm {
+            Some(alarm) => alarm.rung().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(oversized_chunk);
+    loop {
+        // The alarm first: it rings while hyper reads the size line, before
+        // hyper's own decoder could report an overflow of the same line.
+        let frame = tokio::select! {
+            biased;
+            () = &mut oversized_chunk => return Err(TOO_LARGE),
+            frame = body.frame() => frame,
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let frame = frame.map_err(|error| {
             tracing::debug!(%error, "request body could not be read");
             Refusal {

@@ -28,6 +28,7 @@
 pub mod auth;
 mod body;
 mod budget;
+mod chunk_watch;
 mod handler;
 mod linger;
 mod registry;

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::budget::Budget;
+use super::chunk_watch::ChunkWatch;
 use super::handler::{self, State};
 use super::linger::{self, LINGER_QUIET};
 use super::registry::Registry;
@@ -154,11 +155,14 @@ async fn http<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let metrics = Arc::clone(&state.metrics);
+    let chunk_watch = ChunkWatch::new(state.config.max_body_bytes);
+    let alarms = chunk_watch.alarms();
     let service = {
         let tracker = Arc::clone(&tracker);
-        service_fn(move |request| {
+        service_fn(move |mut request| {
             let state = Arc::clone(&state);
             let tracker = Arc::clone(&tracker);
+            request.extensions_mut().insert(alarms.next());
             Box::pin(async move {
                 tracker.set_phase(Phase::Busy);
                 let response = handler::handle(state, request).await;
@@ -183,7 +187,7 @@ async fn http<S>(
         .timer(TokioTimer::new())
         .header_read_timeout(None)
         .keep_alive(true);
-    let io = TrackedIo::new(stream, Arc::clone(&tracker));
+    let io = TrackedIo::new(stream, Arc::clone(&tracker), chunk_watch);
     let mut connection = builder.serve_connection(TokioIo::new(io), service);
     let watchdog = tracker.watch(timeouts);
     tokio::pin!(watchdog);

@@ -1,6 +1,7 @@
 //! The connection's stream (plain or TLS) as hyper sees it, reporting to the
 //! connection's [`Tracker`] when bytes arrive and when a write blocks
-//! because the client does not read (the send timeout's clock).
+//! because the client does not read (the send timeout's clock), and showing
+//! the bytes read to the [`ChunkWatch`].
 
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -9,6 +10,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::chunk_watch::ChunkWatch;
 use super::tracker::Tracker;
 
 /// A stream that reports reads and blocked writes to its tracker.
@@ -16,11 +18,16 @@ use super::tracker::Tracker;
 pub(super) struct TrackedIo<S> {
     inner: S,
     tracker: Arc<Tracker>,
+    chunk_watch: ChunkWatch,
 }
 
 impl<S> TrackedIo<S> {
-    pub(super) fn new(inner: S, tracker: Arc<Tracker>) -> TrackedIo<S> {
-        TrackedIo { inner, tracker }
+    pub(super) fn new(inner: S, tracker: Arc<Tracker>, chunk_watch: ChunkWatch) -> TrackedIo<S> {
+        TrackedIo {
+            inner,
+            tracker,
+            chunk_watch,
+        }
     }
 
     /// Records whether a write-side poll completed.
@@ -44,6 +51,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for TrackedIo<S> {
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             this.tracker.on_read();
+            this.chunk_watch.feed(&buf.filled()[before..]);
         }
         poll
     }
