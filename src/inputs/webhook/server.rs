@@ -33,6 +33,12 @@ use crate::telemetry::metrics::Metrics;
 /// Pause after an accept error such as `EMFILE`, so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// Hyper's read and write buffers per connection (its default is ~400 KiB):
+/// bounds what a connection buffers whatever the client pipelines (512
+/// connections × 2 × 64 KiB = 64 MiB), and the size of a request head
+/// (larger is `431`). Body bytes pass through in frames of at most this.
+const MAX_BUF_BYTES: usize = 64 * 1024;
+
 /// Binds the listen address (before anything else is started, so a busy
 /// port fails start-up at once).
 pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
@@ -186,6 +192,7 @@ async fn http<S>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(None)
+        .max_buf_size(MAX_BUF_BYTES)
         .keep_alive(true);
     let io = TrackedIo::new(stream, Arc::clone(&tracker), chunk_watch);
     let mut connection = builder.serve_connection(TokioIo::new(io), service);

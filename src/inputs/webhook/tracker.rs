@@ -241,13 +241,13 @@ mod tests {
     };
 
     /// Watches `tracker` and checks the expiry came after `at_least`, and
-    /// not long after it (a loaded machine gets a second of slack).
+    /// not long after it (a loaded machine gets seconds of slack).
     async fn expires(tracker: &Tracker, expected: Expiry, at_least: Duration) {
         let started = Instant::now();
         assert_eq!(tracker.watch(TIMEOUTS).await, expected);
         let waited = started.elapsed();
         assert!(
-            waited >= at_least && waited < at_least + Duration::from_secs(1),
+            waited >= at_least && waited < at_least + Duration::from_secs(5),
             "{expected:?} after {waited:?}"
         );
     }
@@ -288,7 +288,7 @@ mod tests {
         // Idle would expire at 300 ms; the blocked write at ~220 ms.
         tracker.on_write_blocked();
         assert_eq!(watcher.await.unwrap(), Expiry::Send);
-        assert!(started.elapsed() < TIMEOUTS.idle + Duration::from_secs(1));
+        assert!(started.elapsed() < TIMEOUTS.idle + Duration::from_secs(5));
     }
 
     #[tokio::test]
