@@ -51,7 +51,7 @@ pub(super) async fn linger<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, bounds
     {
         return 0;
     }
-    let mut buffer = vec![0_u8; 64 * 1024];
+    let mut buffer = vec![0_u8; 16 * 1024];
     let mut discarded = 0_u64;
     while discarded < bounds.max_bytes {
         let until = end.min(Instant::now() + bounds.quiet);

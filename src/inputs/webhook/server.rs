@@ -13,7 +13,7 @@ use hyper::header;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -39,10 +39,29 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// (larger is `431`). Body bytes pass through in frames of at most this.
 const MAX_BUF_BYTES: usize = 64 * 1024;
 
+/// The kernel send buffer of each connection (the kernel doubles it), set
+/// on the listener and inherited by accepted sockets. Answers are small;
+/// without it autotuning lets a client that pipelines requests and never
+/// reads park megabytes of answers before a write blocks and
+/// `send_timeout` starts.
+const SEND_BUFFER_BYTES: u32 = 32 * 1024;
+
+/// Pending connections the kernel queues for the accept loop (tokio's
+/// default for `TcpListener::bind`).
+const BACKLOG: u32 = 1024;
+
 /// Binds the listen address (before anything else is started, so a busy
 /// port fails start-up at once).
 pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
-    TcpListener::bind(config.listen).await
+    let socket = if config.listen.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_send_buffer_size(SEND_BUFFER_BYTES)?;
+    socket.bind(config.listen)?;
+    socket.listen(BACKLOG)
 }
 
 /// Serves until `shutdown` is cancelled, then stops accepting, lets

@@ -30,8 +30,18 @@ impl<S> TrackedIo<S> {
         }
     }
 
-    /// Records whether a write-side poll completed.
+    /// A write that cannot proceed starts the send clock.
     fn writing<T>(&self, poll: Poll<T>) -> Poll<T> {
+        if poll.is_pending() {
+            self.tracker.on_write_blocked();
+        }
+        poll
+    }
+
+    /// Only a completed flush stops it: everything hyper had to send was
+    /// taken. A client that reads a little now and then is still not
+    /// draining its responses.
+    fn flushing<T>(&self, poll: Poll<T>) -> Poll<T> {
         match poll {
             Poll::Pending => self.tracker.on_write_blocked(),
             Poll::Ready(_) => self.tracker.on_write_done(),
@@ -85,12 +95,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedIo<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        this.writing(poll)
+        this.flushing(poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.writing(poll)
+        this.flushing(poll)
     }
 }
