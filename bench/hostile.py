@@ -379,7 +379,8 @@ def main():
                 agents.append(agent)
                 result = scenario_stall(agent)
             elif name.startswith("bodies"):
-                agent = Agent(binary, work, 18402, tls=name == "bodies-tls")
+                tls = name == "bodies-tls"
+                agent = Agent(binary, work, 18405 if tls else 18402, tls=tls)
                 agents.append(agent)
                 result = scenario_bodies(agent)
             else:
