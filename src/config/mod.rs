@@ -22,6 +22,7 @@ pub mod raw;
 pub mod secret;
 pub mod sections;
 mod trusted_proxies;
+mod webhook_edge;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -429,6 +430,13 @@ fn build_webhook(
         raw.retry_after,
         DEFAULT_RETRY_AFTER,
     );
+    let edge = webhook_edge::build(
+        raw.idle_timeout,
+        raw.send_timeout,
+        raw.max_inflight_bytes,
+        max_body_bytes,
+        errors,
+    );
     let tls = match raw.tls {
         None => None,
         Some(tls) => {
@@ -452,6 +460,7 @@ fn build_webhook(
         header_timeout,
         body_timeout,
         retry_after,
+        edge,
         tls,
         trusted_proxies,
     })

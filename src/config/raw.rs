@@ -58,6 +58,15 @@ pub struct RawWebhook {
     pub body_timeout: Option<String>,
     /// Seconds put in `Retry-After` when the spool is full. Default 10s.
     pub retry_after: Option<String>,
+    /// A keep-alive connection that sends no request for this long is closed. Default 30s.
+    pub idle_timeout: Option<String>,
+    /// A connection whose client does not read a response for this long is closed
+    /// (clients that pipeline requests and never read). Default 30s.
+    pub send_timeout: Option<String>,
+    /// Body bytes held in memory by all requests together (as received, decompressed and
+    /// the spool copy); a request that does not fit is answered 503 + `Retry-After` before
+    /// its body is read. At least 3 × `max_body_bytes`. Default 256MiB.
+    pub max_inflight_bytes: Option<ByteSize>,
     /// TLS material; omit to serve plain HTTP behind a TLS-terminating reverse proxy.
     pub tls: Option<RawTls>,
     /// Reverse proxies (addresses or CIDR networks, e.g. `["127.0.0.1"]`)

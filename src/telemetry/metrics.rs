@@ -65,6 +65,19 @@ pub struct Metrics {
     pub datadog_stale_events: AtomicU64,
     /// Logs cut to Datadog's 1 MB limit (with a note field).
     pub datadog_truncated: AtomicU64,
+    /// Webhook requests answered 503 because `webhook.max_inflight_bytes`
+    /// was used up (also counted as `unavailable`).
+    pub webhook_requests_over_budget: AtomicU64,
+    /// Webhook connections closed by `header_timeout`.
+    pub webhook_connections_closed_header_timeout: AtomicU64,
+    /// Webhook connections closed by `idle_timeout`.
+    pub webhook_connections_closed_idle_timeout: AtomicU64,
+    /// Webhook connections closed by `send_timeout`.
+    pub webhook_connections_closed_send_timeout: AtomicU64,
+    /// Webhook connections closed at `max_connections` to make room.
+    pub webhook_connections_closed_evicted: AtomicU64,
+    /// Webhook connections closed with a lingering read after an early answer.
+    pub webhook_connections_lingering: AtomicU64,
 }
 
 impl Metrics {
@@ -212,6 +225,41 @@ impl Metrics {
             "spool_acked_total",
             "Spool records acknowledged.",
             &[("", &self.spool_acked)],
+        );
+        counter(
+            &mut out,
+            "webhook_requests_over_budget_total",
+            "Webhook requests answered 503 because the body memory budget (webhook.max_inflight_bytes) was used up.",
+            &[("", &self.webhook_requests_over_budget)],
+        );
+        counter(
+            &mut out,
+            "webhook_connections_closed_total",
+            "Webhook connections the server closed, by reason: a timeout, or to make room at max_connections.",
+            &[
+                (
+                    "{reason=\"header_timeout\"}",
+                    &self.webhook_connections_closed_header_timeout,
+                ),
+                (
+                    "{reason=\"idle_timeout\"}",
+                    &self.webhook_connections_closed_idle_timeout,
+                ),
+                (
+                    "{reason=\"send_timeout\"}",
+                    &self.webhook_connections_closed_send_timeout,
+                ),
+                (
+                    "{reason=\"evicted\"}",
+                    &self.webhook_connections_closed_evicted,
+                ),
+            ],
+        );
+        counter(
+            &mut out,
+            "webhook_connections_lingering_total",
+            "Webhook connections closed with a lingering read after an answer that left the request body unread.",
+            &[("", &self.webhook_connections_lingering)],
         );
         out
     }

@@ -1,16 +1,21 @@
 //! One request → one response: routing, token check, body limits and
-//! decoding, framing, and the spool append whose durability the 200 reports.
+//! decoding ([`super::body`]), framing, and the spool append whose
+//! durability the 200 reports.
+//!
+//! An answer given before the request body was read to its end carries
+//! `Connection: close`; the server then closes with a lingering read.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use http_body_util::Full;
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use time::OffsetDateTime;
 
+use super::body::{self, Body, Refusal};
+use super::budget::Budget;
 use super::refusals::{self, Kind};
 use super::{auth, client, Config};
 use crate::event::Input;
@@ -18,8 +23,8 @@ use crate::inputs::framing::{self, Item};
 use crate::spool::{Append, AppendError, Writer};
 use crate::telemetry::metrics::Metrics;
 
-/// Bodies above this are decompressed and framed on the blocking pool, so a
-/// 16 MiB body does not stall an async worker.
+/// Bodies above this are framed on the blocking pool, so a 16 MiB body does
+/// not stall an async worker.
 const INLINE_BODY_BYTES: usize = 512 * 1024;
 
 /// What every request needs.
@@ -29,6 +34,8 @@ pub(super) struct State {
     pub writer: Writer,
     pub metrics: Arc<Metrics>,
     pub refusals: refusals::Log,
+    /// `webhook.max_inflight_bytes`.
+    pub budget: Arc<Budget>,
 }
 
 /// The TCP peer of the connection, put in each request's extensions.
@@ -40,10 +47,13 @@ pub(super) async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let unread = !request.body().is_end_stream();
     let response = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") => text(StatusCode::OK, state.metrics.render()),
-        (&Method::POST, path) if path == state.config.path => post(&state, request).await,
+        (&Method::POST, path) if path == state.config.path => {
+            return Ok(post(&state, request).await)
+        }
         (_, path) if path == state.config.path => {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
             response
@@ -53,7 +63,7 @@ pub(super) async fn handle(
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
-    Ok(response)
+    Ok(if unread { closing(response) } else { response })
 }
 
 async fn post(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -88,95 +98,46 @@ async fn post_inner(state: &State, request: Request<Incoming>) -> Response<Full<
     if !auth::authorized(&state.config.tokens, presented) {
         Metrics::add(&metrics.webhook_requests_unauthorized, 1);
         tracing::debug!("request with a missing or wrong token");
-        return text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+        let response = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+        return if request.body().is_end_stream() {
+            response
+        } else {
+            closing(response)
+        };
     }
-    match read_body(&state.config, request).await {
+    match body::read(&state.config, &state.budget, request).await {
         Ok(body) => append(state, body).await,
-        Err((status, message)) => {
-            Metrics::add(&metrics.webhook_requests_invalid, 1);
-            tracing::debug!(%status, message, "request refused");
-            text(status, format!("{message}\n"))
-        }
+        Err(refusal) => refused(state, refusal),
     }
 }
 
-/// The body, decompressed, within the limits.
-async fn read_body(
-    config: &Config,
-    request: Request<Incoming>,
-) -> Result<Bytes, (StatusCode, &'static str)> {
-    let limit = config.max_body_bytes;
-    let gzip = match request
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .map(|value| value.to_str().unwrap_or("").trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") | Some("identity") => false,
-        Some("gzip") | Some("x-gzip") => true,
-        Some(_) => {
-            return Err((
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported content-encoding; use gzip or none",
-            ))
-        }
-    };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
-    }
-    let collected = tokio::time::timeout(
-        config.body_timeout,
-        Limited::new(request.into_body(), limit).collect(),
-    )
-    .await;
-    let body = match collected {
-        Err(_) => return Err((StatusCode::REQUEST_TIMEOUT, "body not received in time")),
-        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large"))
-        }
-        Ok(Err(_)) => return Err((StatusCode::BAD_REQUEST, "body could not be read")),
-        Ok(Ok(collected)) => collected.to_bytes(),
-    };
-    if !gzip {
-        return Ok(body);
-    }
-    // Compressed bodies expand (~8x for JSON): judge by a fraction.
-    let inline = body_is_small(body.len() * 8);
-    let decompress = move || gunzip(&body, limit);
-    if inline {
-        decompress()
+/// The answer to a body not taken. The body may be unread: close.
+fn refused(state: &State, refusal: Refusal) -> Response<Full<Bytes>> {
+    let Refusal { status, message } = refusal;
+    tracing::debug!(%status, message, "request refused");
+    let mut response = closing(text(status, format!("{message}\n")));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        Metrics::add(&state.metrics.webhook_requests_unavailable, 1);
+        Metrics::add(&state.metrics.webhook_requests_over_budget, 1);
+        retry_after(state, &mut response);
     } else {
-        tokio::task::spawn_blocking(decompress)
-            .await
-            .unwrap_or(Err((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "decompression failed",
-            )))
+        Metrics::add(&state.metrics.webhook_requests_invalid, 1);
     }
+    response
 }
 
 fn body_is_small(length: usize) -> bool {
     length <= INLINE_BODY_BYTES
 }
 
-fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, (StatusCode, &'static str)> {
-    let mut out = Vec::new();
-    let mut decoder = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
-    match decoder.read_to_end(&mut out) {
-        Ok(_) if out.len() > limit => Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large")),
-        Ok(_) => Ok(Bytes::from(out)),
-        Err(_) => Err((StatusCode::BAD_REQUEST, "invalid gzip body")),
-    }
-}
-
-async fn append(state: &State, body: Bytes) -> Response<Full<Bytes>> {
+async fn append(state: &State, mut body: Body) -> Response<Full<Bytes>> {
     let metrics = &state.metrics;
     let received_at = OffsetDateTime::now_utc();
+    if let Err(refusal) = body.reserve_spool_copy() {
+        return refused(state, refusal);
+    }
+    let (body, mut reservation) = (body.bytes, body.reservation);
+    let body_bytes = body.len();
     let inline = body_is_small(body.len());
     let frame = move || {
         let mut append = Append::with_capacity(body.len());
@@ -198,6 +159,8 @@ async fn append(state: &State, body: Bytes) -> Response<Full<Bytes>> {
             Err(_) => return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
         }
     };
+    // The body is freed; its spool copy stays reserved until it is written.
+    reservation.shrink(body_bytes);
     let (accepted, rejected) = (append.records(), append.rejected());
     if accepted == 0 && rejected == 0 {
         Metrics::add(&metrics.webhook_requests_invalid, 1);
@@ -235,14 +198,27 @@ async fn append(state: &State, body: Bytes) -> Response<Full<Bytes>> {
             };
             let mut response = text(status, message);
             if status == StatusCode::SERVICE_UNAVAILABLE {
-                let seconds = state.config.retry_after.as_secs().max(1);
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                retry_after(state, &mut response);
             }
             response
         }
     }
+}
+
+fn retry_after(state: &State, response: &mut Response<Full<Bytes>>) {
+    let seconds = state.config.retry_after.as_secs().max(1);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+}
+
+/// `response` with `Connection: close`: it is sent before the request body
+/// was read to its end.
+fn closing(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {

@@ -10,18 +10,34 @@
 //! Status codes: 400 malformed/empty body or no valid event (rejected items
 //! are still dead-lettered), 401 bad or missing token, 404 other path, 405
 //! other method, 408 body too slow, 413 body too large (before reading it
-//! all), 415 unknown `Content-Encoding`, 503 + `Retry-After` spool full or
-//! shutting down, 500 spool write failed.
+//! all), 415 unknown, non-ASCII or repeated `Content-Encoding`, 503 +
+//! `Retry-After` spool full, body memory budget used up or shutting down,
+//! 500 spool write failed.
 //!
 //! **Invariant:** a 2xx is sent only after the spool writer has fsynced
 //! every accepted event of the request.
+//!
+//! **Invariant:** no client can hold a connection or memory beyond a named
+//! limit: `header_timeout`, `idle_timeout`, `send_timeout` and
+//! `body_timeout` bound every state of a connection ([`tracker`]),
+//! `max_connections` is kept by closing idle or stalled connections first
+//! ([`registry`]), and `max_inflight_bytes` bounds the body bytes of all
+//! requests together ([`budget`]). An answer that leaves request bytes unread
+//! closes with a lingering read ([`linger`]), so the client still reads it.
 
 pub mod auth;
+mod body;
+mod budget;
+mod chunk_watch;
 pub mod client;
 mod handler;
+mod linger;
 pub mod refusals;
+mod registry;
 mod server;
 pub mod tls;
+mod tracked_io;
+mod tracker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,8 +66,23 @@ pub struct Config {
     pub body_timeout: Duration,
     /// `Retry-After` on 503.
     pub retry_after: Duration,
+    /// Connection hygiene and the body memory budget.
+    pub edge: Edge,
     /// TLS, or `None` for plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Proxies whose `X-Forwarded-For` names the client in logs.
     pub trusted_proxies: client::TrustedProxies,
+}
+
+/// `webhook.idle_timeout`, `send_timeout` and `max_inflight_bytes`,
+/// validated: the limits that keep hostile clients from holding connections
+/// or memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    /// A keep-alive connection with no request is closed after this.
+    pub idle_timeout: Duration,
+    /// A response the client does not drain within this closes the connection.
+    pub send_timeout: Duration,
+    /// Body bytes (received, decompressed, spool copy) all requests may hold.
+    pub max_inflight_bytes: usize,
 }
