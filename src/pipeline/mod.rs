@@ -1,8 +1,8 @@
 //! The pipeline: turns one spooled [`RawEvent`] into one ECS [`Document`].
 //!
 //! decode ([`decode`], borrowed [`json`]) → map and enrich ([`ecs`],
-//! [`enrich`], the type table [`types`], [`coerce`], [`dates`]) → JSON
-//! written directly.
+//! [`enrich`], the type table [`types`], [`coerce`], [`dates`], Management
+//! API requests [`mgmt`], who acted [`users`]) → JSON written directly.
 //!
 //! **Invariant:** pure and synchronous. No I/O, no panics on any input: a
 //! bad event becomes `Err(DropReason)`, which the caller dead-letters. Only
@@ -17,7 +17,9 @@ pub mod decode;
 pub mod ecs;
 pub mod enrich;
 pub mod json;
+pub(crate) mod mgmt;
 pub mod types;
+pub(crate) mod users;
 
 use std::sync::Arc;
 

@@ -27,7 +27,7 @@ device_parsers:
     device_replacement: 'iPhone'
 "#;
 
-fn pipeline(config: Config) -> Pipeline {
+pub(super) fn pipeline(config: Config) -> Pipeline {
     Pipeline::new(
         config,
         Enrichers {
@@ -37,7 +37,7 @@ fn pipeline(config: Config) -> Pipeline {
     )
 }
 
-fn map_with(pipeline: &Pipeline, input: Input, event: &str) -> Value {
+pub(super) fn map_with(pipeline: &Pipeline, input: Input, event: &str) -> Value {
     let raw = RawEvent {
         input,
         received_at: OffsetDateTime::from_unix_timestamp(RECEIVED).unwrap(),
@@ -49,18 +49,18 @@ fn map_with(pipeline: &Pipeline, input: Input, event: &str) -> Value {
     serde_json::from_str(&document.json).unwrap()
 }
 
-fn map(event: &str) -> Value {
+pub(super) fn map(event: &str) -> Value {
     map_with(&pipeline(Config::defaults()), Input::Webhook, event)
 }
 
-fn field<'v>(document: &'v Value, path: &str) -> Option<&'v Value> {
+pub(super) fn field<'v>(document: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.')
         .try_fold(document, |value, key| value.get(key))
 }
 
 /// Checks `expected` (path → value; `null` means absent) against `document`.
 #[track_caller]
-fn check(document: &Value, expected: &[(&str, Value)]) {
+pub(super) fn check(document: &Value, expected: &[(&str, Value)]) {
     for (path, value) in expected {
         let actual = field(document, path);
         if value.is_null() {
