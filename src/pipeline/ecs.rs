@@ -64,7 +64,8 @@ struct Login {
 }
 
 /// Builds the document of one event.
-/// `note`, when given, leads `error.message` (and keeps `event.original`).
+/// `note`, when given, marks a salvaged event (see `salvage`): it leads
+/// `error.message`, `event.original` is kept and the document is tagged.
 pub(crate) fn document(
     inner: &Inner,
     raw: &RawEvent,
@@ -73,6 +74,7 @@ pub(crate) fn document(
     note: Option<String>,
 ) -> Document {
     let envelope_id = log.envelope_id.clone();
+    let salvaged = note.is_some();
     let mut mapped = map(log, envelope_id.as_deref(), raw.received_at);
     if let Some(note) = note {
         mapped.notes.insert(0, note);
@@ -90,6 +92,7 @@ pub(crate) fn document(
         &mapped,
         event_id,
         now,
+        salvaged,
     );
     json.push('}');
     Document { id, json }
@@ -415,6 +418,7 @@ fn write(
     mapped: &Mapped<'_>,
     event_id: Option<&str>,
     now: OffsetDateTime,
+    salvaged: bool,
 ) {
     let config = &inner.config;
     let known = mapped
@@ -543,7 +547,9 @@ fn write(
             source.str("ip", text);
         });
     }
-    let tags = if keep_original {
+    let tags = if salvaged {
+        &inner.tags_salvaged
+    } else if keep_original {
         &inner.tags_preserved
     } else {
         &inner.tags
