@@ -10,10 +10,12 @@
 //! text in one iterative pass (no recursion, so any depth is safe):
 //!
 //! - a lone surrogate escape becomes `\ufffd` (U+FFFD);
-//! - a number beyond `f64` becomes a string of its text; once the event's
-//!   shape is known it stays a string where the template maps the field
-//!   as keyword or flattened (and in fields the mapping reads as text),
-//!   else it is dropped with a note;
+//! - a number beyond `f64` becomes a string of its text where the
+//!   template maps the field as keyword or flattened (and in fields the
+//!   mapping reads as text), else `null` (dropped) with a note; which field
+//!   a number is in depends on the event's shape (envelope or bare record),
+//!   so an event with such numbers is scanned twice, the first time to
+//!   learn the shape;
 //! - a subtree opening deeper than [`MAX_DEPTH`] is cut: replaced by the
 //!   string [`CUT_MARKER`], so the document shows where.
 //!
@@ -48,6 +50,9 @@ pub const CUT_MARKER: &str = "[cut: nested too deep, see event.original]";
 const NAMED_PLACES: usize = 3;
 /// How many path segments of a place are shown.
 const SHOWN_SEGMENTS: usize = 6;
+/// How many characters of a key are shown (so `error.message` stays small
+/// whatever the keys).
+const SHOWN_KEY_CHARS: usize = 64;
 
 /// One step of a path from the root of the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +69,10 @@ pub struct Repair {
     /// The event as JSON `serde_json` reads.
     pub text: String,
     surrogates: Changes,
-    /// Out-of-range numbers now strings: where, and their text.
-    numbers: Vec<(Path, String)>,
+    /// Out-of-range numbers kept as strings.
+    kept: Changes,
+    /// Out-of-range numbers dropped (`null`).
+    dropped: Changes,
     cuts: Changes,
 }
 
@@ -125,6 +132,61 @@ struct Open {
 /// not JSON (the parse of the result catches the rest).
 pub fn repair(bytes: &[u8]) -> Option<Repair> {
     let text = std::str::from_utf8(bytes).ok()?;
+    // First as if every number went to a text field; when there are
+    // numbers to settle, again once the shape is known.
+    let first = scan(text, None)?;
+    if first.kept.count == 0 {
+        return Some(first);
+    }
+    let Ok(value) = json::parse(first.text.as_bytes()) else {
+        return Some(first);
+    };
+    let prefix = log_prefix(&value);
+    scan(text, Some(&prefix))
+}
+
+/// Where the log's own members are: under `{"json":…}` and the envelope's
+/// `data`, as `decode` unwraps them.
+fn log_prefix(value: &Value<'_>) -> Vec<&'static str> {
+    let mut prefix = Vec::new();
+    let mut log = value;
+    if let Value::Object(members) = value {
+        if let [(key, inner @ Value::Object(_))] = &members[..] {
+            if key == "json" {
+                prefix.push("json");
+                log = inner;
+            }
+        }
+    }
+    if matches!(log.get("data"), Some(Value::Object(_))) {
+        prefix.push("data");
+    }
+    prefix
+}
+
+/// Whether a number inside `open` takes text: outside the log's members
+/// (the envelope's), or in a member that [`keeps_text`]. `prefix` is
+/// where the log's members are (`None`: not known, take text).
+fn takes_text(open: &[Open], prefix: Option<&[&str]>) -> bool {
+    let Some(prefix) = prefix else {
+        return true;
+    };
+    let under_log = open.len() > prefix.len()
+        && prefix.iter().zip(open).all(|(expected, container)| {
+            container.object && container.key.as_deref() == Some(*expected)
+        });
+    if !under_log {
+        return true;
+    }
+    let field = &open[prefix.len()];
+    match (&field.key, field.object) {
+        (Some(key), true) => keeps_text(key),
+        _ => true,
+    }
+}
+
+/// One repair pass; `prefix` as for [`takes_text`].
+fn scan(text: &str, prefix: Option<&[&str]>) -> Option<Repair> {
     let bytes = text.as_bytes();
     let mut repair = Repair {
         text: String::with_capacity(text.len() + 16),
@@ -218,8 +280,13 @@ pub fn repair(bytes: &[u8]) -> Option<Repair> {
                 if cut_depth == 0 {
                     let number = &text[index..end];
                     if number.parse::<f64>().is_ok_and(f64::is_infinite) {
-                        repair.numbers.push((path_of(&open), number.to_owned()));
-                        json::write_str(&mut repair.text, number);
+                        if takes_text(&open, prefix) {
+                            repair.kept.push(|| path_of(&open));
+                            json::write_str(&mut repair.text, number);
+                        } else {
+                            repair.dropped.push(|| path_of(&open));
+                            repair.text.push_str("null");
+                        }
                     } else {
                         repair.text.push_str(number);
                     }
@@ -311,44 +378,9 @@ fn escape_unit(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 impl Repair {
-    /// Parses the repaired text into the event, settles each out-of-range
-    /// number (kept as text, or dropped) and says what changed.
+    /// Parses the repaired text into the event and says what changed.
     fn decode(&self) -> Option<(LogEvent<'_>, String)> {
-        let mut value = json::parse(self.text.as_bytes()).ok()?;
-        // Where the log's own members start: `{"json":…}` and the
-        // envelope's `data`, as `decode` unwraps them.
-        let mut prefix: Vec<&str> = Vec::new();
-        let mut log = &value;
-        if let Value::Object(members) = log {
-            if let [(key, inner @ Value::Object(_))] = &members[..] {
-                if key == "json" {
-                    prefix.push("json");
-                    log = inner;
-                }
-            }
-        }
-        if matches!(log.get("data"), Some(Value::Object(_))) {
-            prefix.push("data");
-        }
-        let mut kept = Changes::default();
-        let mut dropped = Changes::default();
-        for (path, number) in &self.numbers {
-            let under_log = path.len() > prefix.len()
-                && prefix
-                    .iter()
-                    .zip(path)
-                    .all(|(expected, segment)| *segment == Segment::Key((*expected).to_owned()));
-            let keep = !under_log
-                || match &path[prefix.len()] {
-                    Segment::Key(field) => keeps_text(field),
-                    Segment::Index(_) => true,
-                };
-            if keep {
-                kept.push(|| path.clone());
-            } else if null_at(&mut value, path, number) {
-                dropped.push(|| path.clone());
-            }
-        }
+        let value = json::parse(self.text.as_bytes()).ok()?;
         let log = decode::decode_value(value).ok()?;
         let mut changes = Vec::new();
         if self.surrogates.count > 0 {
@@ -357,15 +389,15 @@ impl Repair {
                 "lone surrogate escape(s) replaced with U+FFFD",
             ));
         }
-        if kept.count > 0 {
+        if self.kept.count > 0 {
             changes.push(describe(
-                &kept,
+                &self.kept,
                 "number(s) beyond f64 kept as text (keyword/flattened fields)",
             ));
         }
-        if dropped.count > 0 {
+        if self.dropped.count > 0 {
             changes.push(describe(
-                &dropped,
+                &self.dropped,
                 "number(s) beyond f64 dropped (not a keyword/flattened field; see event.original)",
             ));
         }
@@ -399,30 +431,6 @@ fn keeps_text(field: &str) -> bool {
     )
 }
 
-/// Sets the value at `path` to `null` if it is the string `number`.
-fn null_at(value: &mut Value<'_>, path: &[Segment], number: &str) -> bool {
-    let mut target = value;
-    for segment in path {
-        let next = match (segment, target) {
-            (Segment::Key(key), Value::Object(members)) => members
-                .iter_mut()
-                .find(|(name, _)| name == key)
-                .map(|(_, member)| member),
-            (Segment::Index(index), Value::Array(elements)) => elements.get_mut(*index),
-            _ => None,
-        };
-        let Some(next) = next else {
-            return false;
-        };
-        target = next;
-    }
-    if matches!(target, Value::String(text) if text == number) {
-        *target = Value::Null;
-        return true;
-    }
-    false
-}
-
 /// `"<count> <what> (`a.b`, `c`)"`.
 fn describe(changes: &Changes, what: &str) -> String {
     let mut text = format!("{} {what}", changes.count);
@@ -438,7 +446,13 @@ fn describe(changes: &Changes, what: &str) -> String {
                     text.push('.');
                 }
                 match segment {
-                    Segment::Key(key) => text.push_str(key),
+                    Segment::Key(key) => match key.char_indices().nth(SHOWN_KEY_CHARS) {
+                        Some((end, _)) => {
+                            text.push_str(&key[..end]);
+                            text.push('…');
+                        }
+                        None => text.push_str(key),
+                    },
                     Segment::Index(index) => {
                         let _ = write!(text, "{index}");
                     }
@@ -685,6 +699,37 @@ mod tests {
             }
             assert_eq!(innermost, &json!(CUT_MARKER));
         }
+    }
+
+    /// Regression (own review): every out-of-range number once copied its
+    /// whole path, so long keys times many numbers was quadratic.
+    #[test]
+    fn many_numbers_under_long_keys_stay_linear() {
+        let key = "k".repeat(4096);
+        let numbers = vec!["1e999"; 20_000].join(",");
+        let mut nested = format!("[{numbers}]");
+        for _ in 0..40 {
+            nested = format!(r#"{{"{key}":{nested}}}"#);
+        }
+        let event = failed_login(
+            "neo@example.com",
+            "203.0.113.7",
+            &format!(r#""details":{nested},"unmapped":{nested},"#),
+        );
+        let document = map(&event);
+        source_and_user_survive(&document);
+        let text = message(&document);
+        assert!(
+            text.contains("20000 number(s) beyond f64 kept as text"),
+            "{}",
+            &text[..300]
+        );
+        assert!(
+            text.contains("20000 number(s) beyond f64 dropped"),
+            "{}",
+            &text[..300]
+        );
+        assert!(text.len() < 8192, "{}", text.len());
     }
 
     #[test]
