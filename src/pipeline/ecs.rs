@@ -19,6 +19,7 @@ use super::dates::{
     format_timestamp, is_strict_date, log_id_time, parse_date, push_quoted_timestamp, unix_ms,
 };
 use super::decode::LogEvent;
+use super::enrich::ua::names_client;
 use super::json::{Value, Writer};
 use super::mgmt;
 use super::users::Users;
@@ -560,14 +561,19 @@ fn write(
     management.write_url(writer);
     users.write_user(writer);
     // The full string of a Management API request is parsed rather than
-    // Auth0's summary; `original` stays the event's `user_agent` (as
-    // Elastic has it), or is the full string when there is no summary.
+    // Auth0's summary (unless it names no client and the summary does);
+    // `original` stays the event's `user_agent` (as Elastic has it), or is
+    // the full string when there is no summary.
     let full = management.user_agent.as_deref();
     if let Some(original) = mapped.user_agent.as_deref().or(full) {
-        let members = inner
-            .enrichers
-            .user_agents
-            .members(full.unwrap_or(original));
+        let agents = &inner.enrichers.user_agents;
+        let mut members = agents.members(full.unwrap_or(original));
+        if full.is_some_and(|full| full != original) && !names_client(&members) {
+            let summary = agents.members(original);
+            if names_client(&summary) {
+                members = summary;
+            }
+        }
         writer.object("user_agent", |user_agent| {
             user_agent.members(&members);
             user_agent.str("original", original);

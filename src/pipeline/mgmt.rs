@@ -6,7 +6,8 @@
 //! `query` → `url.query` (only a string; Auth0 usually sends an object,
 //! which stays in `auth0.logs.data.details`), `response.statusCode` →
 //! `http.response.status_code`, `userAgent` (the full string) is what
-//! `user_agent.*` is parsed from, `ip` is `source.ip` when the event's own
+//! `user_agent.*` is parsed from (unless the parser names no client in it
+//! and Auth0's summary does), `ip` is `source.ip` when the event's own
 //! `ip` is missing or not an address, and `auth.user.{user_id,email,name}`
 //! is the acting administrator (see [`users`](super::users)). The values
 //! stay in `details` as well: this only adds fields.
@@ -267,6 +268,24 @@ mod tests {
         assert_eq!(
             message,
             "`ip` `not-an-address` is not an IP address; source.ip is `details.request.ip`"
+        );
+    }
+
+    #[test]
+    fn a_full_user_agent_naming_nothing_gives_way_to_the_summary() {
+        let mut request = request();
+        request["userAgent"] = json!("Mozilla/5.0 (X11; Ubuntu) UnknownBrowser/1.0");
+        let document = map(&sapi("", request));
+        check(
+            &document,
+            &[
+                (
+                    "user_agent.original",
+                    json!("Firefox 125.0.0 / Ubuntu 0.0.0"),
+                ),
+                ("user_agent.name", json!("Firefox")),
+                ("user_agent.version", json!("125.0.0")),
+            ],
         );
     }
 

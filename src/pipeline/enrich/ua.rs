@@ -200,6 +200,12 @@ impl UserAgents {
     }
 }
 
+/// Whether rendered `members` name the client (`name` is not `Other`).
+/// Every mode writes `"device":{…}` first and `"name"` right after it.
+pub fn names_client(members: &str) -> bool {
+    !members.is_empty() && !members.contains(r#"},"name":"Other""#)
+}
+
 /// A short form's members, with the defaults of Elasticsearch's processor
 /// (`name` and `device.name` are `Other` when unknown).
 fn render_short(writer: &mut Writer<'_>, short: &ShortForm<'_>) {
@@ -303,5 +309,20 @@ device_parsers:
             *UserAgents::off().members("Chrome 114.0.0 / Windows 10.0.0"),
             ""
         );
+    }
+
+    #[test]
+    fn names_client_reads_every_mode() {
+        let uap = UserAgents::uap(Regexes::from_yaml(RULES).unwrap());
+        let woothee = UserAgents::woothee();
+        assert!(names_client(&uap.members(
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Firefox/93.0"
+        )));
+        assert!(!names_client(&uap.members("curl/8.4.0")));
+        assert!(names_client(&uap.members("curl 8.4.0 / Other 0.0.0")));
+        assert!(!names_client(&uap.members("Linux 0.0.0")));
+        assert!(names_client(&woothee.members("curl/8.4.0")));
+        assert!(!names_client(&woothee.members("")));
+        assert!(!names_client(&UserAgents::off().members("Firefox/93.0")));
     }
 }
