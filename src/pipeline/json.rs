@@ -120,6 +120,7 @@ impl<'o> Writer<'o> {
     /// Keys given to the writer's methods are field names written in our
     /// code (`"@timestamp"`, `"geo"`), which need no escaping; parsed keys
     /// go through [`Writer::member`].
+    #[inline]
     fn key(&mut self, key: &str) {
         debug_assert!(
             !key.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
@@ -132,6 +133,7 @@ impl<'o> Writer<'o> {
     }
 
     /// `"key":"value"`.
+    #[inline]
     pub fn str(&mut self, key: &str, value: &str) {
         self.key(key);
         write_str(self.out, value);

@@ -100,10 +100,17 @@ impl<'a> Request<'a> {
     }
 
     /// `"http":{…}`, when there is a method or a status.
+    #[inline]
     pub fn write_http(&self, writer: &mut Writer<'_>) {
-        if self.method.is_none() && self.status_code.is_none() {
-            return;
+        if self.method.is_some() || self.status_code.is_some() {
+            self.write_http_object(writer);
         }
+    }
+
+    // Out of line: most events have no request, and the document writer
+    // inlines its callees better when this stays small.
+    #[inline(never)]
+    fn write_http_object(&self, writer: &mut Writer<'_>) {
         writer.object("http", |http| {
             if let Some(method) = &self.method {
                 http.object("request", |request| request.str("method", method));
@@ -115,10 +122,15 @@ impl<'a> Request<'a> {
     }
 
     /// `"url":{…}`, when there is a path or a query.
+    #[inline]
     pub fn write_url(&self, writer: &mut Writer<'_>) {
-        if self.path.is_none() && self.query.is_none() {
-            return;
+        if self.path.is_some() || self.query.is_some() {
+            self.write_url_object(writer);
         }
+    }
+
+    #[inline(never)]
+    fn write_url_object(&self, writer: &mut Writer<'_>) {
         writer.object("url", |url| {
             if let Some(path) = &self.path {
                 url.str("path", path);
