@@ -19,6 +19,9 @@ use crate::pipeline::{types, Config, Pipeline};
 
 /// Our own tricky events (every optional field, odd shapes, failures).
 const TRICKY: &str = include_str!("../../tests/fixtures/events/tricky.jsonl");
+/// Our events in Auth0's real shapes (short-form user agents, Management
+/// API requests, salvaged events).
+const REAL_SHAPES: &str = include_str!("../../tests/fixtures/events/real-shapes.jsonl");
 
 fn kind_of<'f>(fields: &'f [Field], name: &str) -> Option<&'f str> {
     fields
@@ -155,7 +158,7 @@ fn paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
 /// (inputs of Elastic's pipeline tests and its sample log-stream files)
 /// when `../shared` is present.
 fn bodies() -> Vec<Vec<u8>> {
-    let mut bodies = vec![TRICKY.as_bytes().to_vec()];
+    let mut bodies = vec![TRICKY.as_bytes().to_vec(), REAL_SHAPES.as_bytes().to_vec()];
     let table = types::Table::embedded();
     let codes: Vec<String> = table
         .codes()
@@ -268,6 +271,12 @@ fn every_emitted_field_is_defined() {
         "auth0.logs.data.login.stats.loginsCount",
         "user.email",
         "user_agent.os.full",
+        "http.request.method",
+        "http.response.status_code",
+        "url.path",
+        "url.query",
+        "user.target.id",
+        "user.target.email",
     ] {
         assert!(emitted.contains(path), "{path} never emitted");
     }

@@ -19,7 +19,10 @@ use super::dates::{
     format_timestamp, is_strict_date, log_id_time, parse_date, push_quoted_timestamp, unix_ms,
 };
 use super::decode::LogEvent;
+use super::enrich::ua::names_client;
 use super::json::{Value, Writer};
+use super::mgmt;
+use super::users::Users;
 use super::{Inner, ECS_VERSION};
 use crate::event::{Document, LogId, RawEvent};
 
@@ -48,6 +51,8 @@ struct Mapped<'a> {
     user_agent: Option<Cow<'a, str>>,
     log_level_error: bool,
     login: Login,
+    /// `details.request` / `details.response` of Management API events.
+    management: mgmt::Request<'a>,
     data: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
@@ -60,7 +65,8 @@ struct Login {
 }
 
 /// Builds the document of one event.
-/// `note`, when given, leads `error.message` (and keeps `event.original`).
+/// `note`, when given, marks a salvaged event (see `salvage`): it leads
+/// `error.message`, `event.original` is kept and the document is tagged.
 pub(crate) fn document(
     inner: &Inner,
     raw: &RawEvent,
@@ -69,6 +75,7 @@ pub(crate) fn document(
     note: Option<String>,
 ) -> Document {
     let envelope_id = log.envelope_id.clone();
+    let salvaged = note.is_some();
     let mut mapped = map(log, envelope_id.as_deref(), raw.received_at);
     if let Some(note) = note {
         mapped.notes.insert(0, note);
@@ -86,6 +93,7 @@ pub(crate) fn document(
         &mapped,
         event_id,
         now,
+        salvaged,
     );
     json.push('}');
     Document { id, json }
@@ -109,8 +117,10 @@ fn map<'a>(
         user_agent: None,
         log_level_error: false,
         login: Login::default(),
+        management: mgmt::Request::default(),
         data: Vec::with_capacity(log.data.len() + 4),
     };
+    let mut bad_ip = None;
     let mut is_mobile: Option<Value<'_>> = None;
     let mut details: Option<Value<'_>> = None;
     for (key, value) in log.data {
@@ -128,9 +138,8 @@ fn map<'a>(
                             };
                             mapped.source_ip = Some((address, text));
                         }
-                        Err(_) => {
-                            notes.push(format!("`ip` `{text}` is not an IP address; no source.ip"))
-                        }
+                        // Noted once `details.request.ip` is known.
+                        Err(_) => bad_ip = Some((notes.len(), text)),
                     }
                 }
             }
@@ -211,6 +220,8 @@ fn map<'a>(
                             )),
                         }
                     }
+                    "request" => mapped.management.read_request(value),
+                    "response" => mapped.management.read_response(value, &mut notes),
                     "elapsedTime" if !value.is_null() => match to_long(value) {
                         Some(elapsed) => mapped.login.elapsed_time = Some(elapsed),
                         None => {
@@ -234,6 +245,20 @@ fn map<'a>(
             }
         }
         mapped.data.push((Cow::Borrowed("details"), details));
+    }
+    // A Management API event's request address stands in for a missing or
+    // unusable `ip`.
+    if mapped.source_ip.is_none() {
+        mapped.source_ip = mapped.management.ip.take();
+    }
+    if let Some((position, text)) = bad_ip {
+        let note = match &mapped.source_ip {
+            Some(_) => {
+                format!("`ip` `{text}` is not an IP address; source.ip is `details.request.ip`")
+            }
+            None => format!("`ip` `{text}` is not an IP address; no source.ip"),
+        };
+        notes.insert(position, note);
     }
     if let Some(value) = is_mobile.and_then(boolean) {
         mapped
@@ -394,6 +419,7 @@ fn write(
     mapped: &Mapped<'_>,
     event_id: Option<&str>,
     now: OffsetDateTime,
+    salvaged: bool,
 ) {
     let config = &inner.config;
     let known = mapped
@@ -489,6 +515,7 @@ fn write(
             (None, None) => {}
         }
     });
+    mapped.management.write_http(writer);
     writer.object("input", |input| input.str("type", raw.input.as_str()));
     writer.object("log", |log| {
         log.str(
@@ -506,29 +533,13 @@ fn write(
         });
     }
 
-    let (user_name, user_domain) = mapped
-        .user_name
-        .as_deref()
-        .map(split_user_name)
-        .unwrap_or((None, None));
-    let user_email = mapped
-        .user_name
-        .as_deref()
-        .filter(|name| name.find('@').is_some_and(|at| at > 0));
-    let user_id = mapped.user_id.as_deref();
-    let mut related: [&str; 3] = [""; 3];
-    let mut related_count = 0;
-    for user in [user_id, user_name, user_email].into_iter().flatten() {
-        if !related[..related_count].contains(&user) {
-            related[related_count] = user;
-            related_count += 1;
-        }
-    }
-    if related_count > 0 {
-        writer.object("related", |writer| {
-            writer.str_array("user", &related[..related_count]);
-        });
-    }
+    let management = &mapped.management;
+    let users = Users::resolve(
+        mapped.user_id.as_deref(),
+        mapped.user_name.as_deref(),
+        Some(&management.actor),
+    );
+    users.write_related(writer);
     if let Some((address, text)) = &mapped.source_ip {
         let rendered = inner.enrichers.geo.lookup(*address);
         writer.object("source", |source| {
@@ -537,7 +548,9 @@ fn write(
             source.str("ip", text);
         });
     }
-    let tags = if keep_original {
+    let tags = if salvaged {
+        &inner.tags_salvaged
+    } else if keep_original {
         &inner.tags_preserved
     } else {
         &inner.tags
@@ -545,27 +558,25 @@ fn write(
     if !tags.is_empty() {
         writer.raw("tags", tags);
     }
-    if user_id.is_some() || user_name.is_some() {
-        writer.object("user", |user| {
-            if let Some(domain) = user_domain {
-                user.str("domain", domain);
+    management.write_url(writer);
+    users.write_user(writer);
+    // The full string of a Management API request is parsed rather than
+    // Auth0's summary (unless it names no client and the summary does);
+    // `original` stays the event's `user_agent` (as Elastic has it), or is
+    // the full string when there is no summary.
+    let full = management.user_agent.as_deref();
+    if let Some(original) = mapped.user_agent.as_deref().or(full) {
+        let agents = &inner.enrichers.user_agents;
+        let mut members = agents.members(full.unwrap_or(original));
+        if full.is_some_and(|full| full != original) && !names_client(&members) {
+            let summary = agents.members(original);
+            if names_client(&summary) {
+                members = summary;
             }
-            if let Some(email) = user_email {
-                user.str("email", email);
-            }
-            if let Some(id) = user_id {
-                user.str("id", id);
-            }
-            if let Some(name) = user_name {
-                user.str("name", name);
-            }
-        });
-    }
-    if let Some(agent) = mapped.user_agent.as_deref() {
-        let members = inner.enrichers.user_agents.members(agent);
+        }
         writer.object("user_agent", |user_agent| {
             user_agent.members(&members);
-            user_agent.str("original", agent);
+            user_agent.str("original", original);
         });
     }
 }

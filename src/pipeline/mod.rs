@@ -1,8 +1,8 @@
 //! The pipeline: turns one spooled [`RawEvent`] into one ECS [`Document`].
 //!
 //! decode ([`decode`], borrowed [`json`]) → map and enrich ([`ecs`],
-//! [`enrich`], the type table [`types`], [`coerce`], [`dates`]) → JSON
-//! written directly.
+//! [`enrich`], the type table [`types`], [`coerce`], [`dates`], Management
+//! API requests [`mgmt`], who acted [`users`]) → JSON written directly.
 //!
 //! **Invariant:** pure and synchronous. No I/O, no panics on any input: a
 //! bad event becomes `Err(DropReason)`, which the caller dead-letters. Only
@@ -17,7 +17,10 @@ pub mod decode;
 pub mod ecs;
 pub mod enrich;
 pub mod json;
+pub(crate) mod mgmt;
+pub mod salvage;
 pub mod types;
+pub(crate) mod users;
 
 use std::sync::Arc;
 
@@ -71,6 +74,9 @@ pub(crate) struct Inner {
     /// `preserve_original_event` first.
     pub(crate) tags: String,
     pub(crate) tags_preserved: String,
+    /// `tags` of a salvaged event: `preserve_original_event`,
+    /// `auth0_ingest_salvaged`, then the configured ones.
+    pub(crate) tags_salvaged: String,
 }
 
 impl Config {
@@ -87,12 +93,17 @@ impl Config {
 impl Pipeline {
     /// A pipeline with `config` and loaded `enrichers`.
     pub fn new(config: Config, enrichers: Enrichers) -> Pipeline {
-        let tags = tags_json(&config.tags, false);
-        let tags_preserved = tags_json(&config.tags, true);
+        let tags = tags_json(&config.tags, &[]);
+        let tags_preserved = tags_json(&config.tags, &[ecs::PRESERVE_ORIGINAL_TAG]);
+        let tags_salvaged = tags_json(
+            &config.tags,
+            &[ecs::PRESERVE_ORIGINAL_TAG, salvage::SALVAGED_TAG],
+        );
         Pipeline {
             inner: Arc::new(Inner {
                 tags,
                 tags_preserved,
+                tags_salvaged,
                 config,
                 enrichers,
                 types: types::Table::embedded(),
@@ -123,28 +134,21 @@ impl Pipeline {
     ) -> Result<Document, DropReason> {
         match decode::decode(&event.bytes) {
             Ok(log) => Ok(ecs::document(&self.inner, event, log, now, None)),
-            Err(reason) => match decode::salvage(&event.bytes) {
-                Some(log) => {
-                    let note = format!(
-                        "the event could not be read in full ({reason}); only its log_id, type and date are mapped"
-                    );
-                    Ok(ecs::document(&self.inner, event, log, now, Some(note)))
-                }
-                None => Err(reason),
-            },
+            Err(reason) => salvage::document(&self.inner, event, now, reason),
         }
     }
 }
 
-/// `["preserve_original_event", …tags]` (when `preserve`) without
-/// duplicates, as JSON; empty when there is no tag.
-fn tags_json(tags: &[String], preserve: bool) -> String {
-    let mut unique: Vec<&str> = Vec::with_capacity(tags.len() + 1);
-    if preserve {
-        unique.push(ecs::PRESERVE_ORIGINAL_TAG);
-    }
-    for tag in tags {
-        if !unique.contains(&tag.as_str()) {
+/// `[…leading, …tags]` without duplicates, as JSON; empty when there is
+/// no tag.
+fn tags_json(tags: &[String], leading: &[&str]) -> String {
+    let mut unique: Vec<&str> = Vec::with_capacity(tags.len() + leading.len());
+    for tag in leading
+        .iter()
+        .copied()
+        .chain(tags.iter().map(String::as_str))
+    {
+        if !unique.contains(&tag) {
             unique.push(tag);
         }
     }

@@ -27,7 +27,7 @@ device_parsers:
     device_replacement: 'iPhone'
 "#;
 
-fn pipeline(config: Config) -> Pipeline {
+pub(super) fn pipeline(config: Config) -> Pipeline {
     Pipeline::new(
         config,
         Enrichers {
@@ -37,7 +37,7 @@ fn pipeline(config: Config) -> Pipeline {
     )
 }
 
-fn map_with(pipeline: &Pipeline, input: Input, event: &str) -> Value {
+pub(super) fn map_with(pipeline: &Pipeline, input: Input, event: &str) -> Value {
     let raw = RawEvent {
         input,
         received_at: OffsetDateTime::from_unix_timestamp(RECEIVED).unwrap(),
@@ -49,18 +49,18 @@ fn map_with(pipeline: &Pipeline, input: Input, event: &str) -> Value {
     serde_json::from_str(&document.json).unwrap()
 }
 
-fn map(event: &str) -> Value {
+pub(super) fn map(event: &str) -> Value {
     map_with(&pipeline(Config::defaults()), Input::Webhook, event)
 }
 
-fn field<'v>(document: &'v Value, path: &str) -> Option<&'v Value> {
+pub(super) fn field<'v>(document: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.')
         .try_fold(document, |value, key| value.get(key))
 }
 
 /// Checks `expected` (path → value; `null` means absent) against `document`.
 #[track_caller]
-fn check(document: &Value, expected: &[(&str, Value)]) {
+pub(super) fn check(document: &Value, expected: &[(&str, Value)]) {
     for (path, value) in expected {
         let actual = field(document, path);
         if value.is_null() {
@@ -611,6 +611,26 @@ mod properties {
 /// golden` rewrites it after an intended change; review the diff).
 #[test]
 fn golden_documents() {
+    check_golden(
+        include_str!("../../tests/fixtures/events/tricky.jsonl"),
+        "tests/fixtures/ecs/tricky.json",
+    );
+}
+
+/// The same for `tests/fixtures/events/real-shapes.jsonl`: events in the
+/// shapes Auth0 sends, written for issue 13 (short-form user agents,
+/// Management API requests by the user themselves, by an administrator on
+/// someone else and by a machine, a token quota warning, and salvaged
+/// events: a lone surrogate, numbers beyond f64, nesting 200 deep).
+#[test]
+fn golden_real_shapes() {
+    check_golden(
+        include_str!("../../tests/fixtures/events/real-shapes.jsonl"),
+        "tests/fixtures/ecs/real-shapes.json",
+    );
+}
+
+fn check_golden(input: &str, golden: &str) {
     let regexes = std::fs::read_to_string(super::enrich::DEFAULT_UAP_REGEXES)
         .expect("Debian's uap-core must be installed (apt-get install uap-core)");
     let pipeline = Pipeline::new(
@@ -620,14 +640,12 @@ fn golden_documents() {
             user_agents: UserAgents::uap(Regexes::from_yaml(&regexes).unwrap()),
         },
     );
-    let input = include_str!("../../tests/fixtures/events/tricky.jsonl");
     let documents: Vec<Value> = input
         .lines()
         .map(|line| map_with(&pipeline, Input::Webhook, line))
         .collect();
     let output = format!("{}\n", serde_json::to_string_pretty(&documents).unwrap());
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ecs/tricky.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(golden);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &output).unwrap();
     }

@@ -224,4 +224,30 @@ mod tests {
         assert_eq!(table.get("feta").unwrap().outcome, "failure");
         assert!(table.get("no_such_code").is_none());
     }
+
+    #[test]
+    fn token_quota_warning_is_known_and_the_header_names_its_sources() {
+        let table = Table::embedded();
+        let row = table.get("token_quota_consumption_warning").unwrap();
+        assert_eq!(row.classification, "Other");
+        assert_eq!(row.categories, ["network"]);
+        assert_eq!(row.types, ["info", "access"]);
+        assert_eq!(row.action, "token-quota-consumption-warning");
+        assert_eq!(row.outcome, "unknown");
+        assert!(!row.from_elastic);
+        let header: String = TABLE
+            .lines()
+            .take_while(|line| line.starts_with('#'))
+            .collect();
+        let codes = table.codes().count();
+        let refreshed = header
+            .split("Last refreshed: ")
+            .nth(1)
+            .expect("the header says when the table was refreshed");
+        assert!(
+            refreshed.starts_with("20") && refreshed.contains(&format!("({codes} codes)")),
+            "the header's date and count must be updated with the table: {refreshed}"
+        );
+        assert!(header.contains("Fine-Grained M2M Token Quotas"));
+    }
 }

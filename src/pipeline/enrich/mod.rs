@@ -1,4 +1,5 @@
-//! Enrichment: GeoIP ([`geo`]) and user agents ([`ua`], [`uap`]), each with
+//! Enrichment: GeoIP ([`geo`]) and user agents ([`ua`], [`uap`],
+//! [`short_ua`] for Auth0's summary form), each with
 //! a small cache of recent results ([`cache`]).
 //!
 //! **Invariant:** lookups never fail an event; a missing or broken database
@@ -8,6 +9,7 @@
 
 pub mod cache;
 pub mod geo;
+pub mod short_ua;
 pub mod ua;
 pub mod uap;
 

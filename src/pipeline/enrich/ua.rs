@@ -6,10 +6,15 @@
 //! `Other`)); woothee, a fast parser with its own names; or off. Results are
 //! cached per user-agent string as ready-to-write JSON members (all but
 //! `original`, which the document writes itself).
+//!
+//! In both parsing modes Auth0's short form (`Chrome 114.0.0 / Windows
+//! 10.0.0`, see [`short_ua`](super::short_ua)) is recognised first and
+//! mapped with uap-core's names and the same `Other` defaults.
 
 use std::sync::Arc;
 
 use super::cache::Cache;
+use super::short_ua::{self, ShortForm};
 use super::uap::Regexes;
 use crate::pipeline::json::Writer;
 
@@ -123,6 +128,10 @@ impl UserAgents {
     fn render(&self, agent: &str) -> String {
         let mut members = String::new();
         let mut writer = Writer::new(&mut members);
+        if let Some(short) = short_ua::parse(agent) {
+            render_short(&mut writer, &short);
+            return members;
+        }
         match &self.parser {
             Parser::Uap(regexes) => {
                 let (found, os, device) = regexes.parse(agent);
@@ -191,6 +200,40 @@ impl UserAgents {
     }
 }
 
+/// Whether rendered `members` name the client (`name` is not `Other`).
+/// Every mode writes `"device":{…}` first and `"name"` right after it.
+pub fn names_client(members: &str) -> bool {
+    !members.is_empty() && !members.contains(r#"},"name":"Other""#)
+}
+
+/// A short form's members, with the defaults of Elasticsearch's processor
+/// (`name` and `device.name` are `Other` when unknown).
+fn render_short(writer: &mut Writer<'_>, short: &ShortForm<'_>) {
+    writer.object("device", |device| {
+        device.str("name", short.device().unwrap_or("Other"));
+    });
+    writer.str(
+        "name",
+        short.client.as_ref().map_or("Other", |client| &client.name),
+    );
+    if let Some(os) = &short.os {
+        writer.object("os", |os_writer| {
+            os_writer.str("name", &os.name);
+            if let Some(version) = &os.version {
+                os_writer.str("full", &format!("{} {version}", os.name));
+                os_writer.str("version", version);
+            }
+        });
+    }
+    if let Some(version) = short
+        .client
+        .as_ref()
+        .and_then(|client| client.version.as_ref())
+    {
+        writer.str("version", version);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +278,51 @@ device_parsers:
         assert_eq!(*UserAgents::off().members("Firefox/93.0"), "");
         assert_eq!(Mode::from_name("woothee"), Some(Mode::Woothee));
         assert_eq!(Mode::from_name("UAP"), None);
+    }
+
+    #[test]
+    fn short_forms_map_alike_in_every_parsing_mode() {
+        let uap = UserAgents::uap(Regexes::from_yaml(RULES).unwrap());
+        let woothee = UserAgents::woothee();
+        for (agent, expected) in [
+            (
+                "Chrome 114.0.0 / Windows 10.0.0",
+                r#""device":{"name":"Other"},"name":"Chrome","os":{"name":"Windows","full":"Windows 10.0.0","version":"10.0.0"},"version":"114.0.0""#,
+            ),
+            (
+                "Firefox 121.0.0 / Mac OS X 10.15.7",
+                r#""device":{"name":"Mac"},"name":"Firefox","os":{"name":"Mac OS X","full":"Mac OS X 10.15.7","version":"10.15.7"},"version":"121.0.0""#,
+            ),
+            (
+                "Linux 0.0.0",
+                r#""device":{"name":"Other"},"name":"Other","os":{"name":"Linux"}"#,
+            ),
+            (
+                "Java 8.0.322 / Other 0.0.0",
+                r#""device":{"name":"Other"},"name":"Java","version":"8.0.322""#,
+            ),
+        ] {
+            assert_eq!(*uap.members(agent), expected, "uap: {agent}");
+            assert_eq!(*woothee.members(agent), expected, "woothee: {agent}");
+        }
+        assert_eq!(
+            *UserAgents::off().members("Chrome 114.0.0 / Windows 10.0.0"),
+            ""
+        );
+    }
+
+    #[test]
+    fn names_client_reads_every_mode() {
+        let uap = UserAgents::uap(Regexes::from_yaml(RULES).unwrap());
+        let woothee = UserAgents::woothee();
+        assert!(names_client(&uap.members(
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Firefox/93.0"
+        )));
+        assert!(!names_client(&uap.members("curl/8.4.0")));
+        assert!(names_client(&uap.members("curl 8.4.0 / Other 0.0.0")));
+        assert!(!names_client(&uap.members("Linux 0.0.0")));
+        assert!(names_client(&woothee.members("curl/8.4.0")));
+        assert!(!names_client(&woothee.members("")));
+        assert!(!names_client(&UserAgents::off().members("Firefox/93.0")));
     }
 }
