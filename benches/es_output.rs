@@ -70,6 +70,8 @@ fn documents(count: usize) -> Vec<Document> {
                     bytes: Bytes::from(bytes),
                 })
                 .unwrap()
+                .into_document()
+                .unwrap()
         })
         .collect()
 }

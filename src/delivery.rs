@@ -1,7 +1,8 @@
 //! The read side: spool reader → pipeline → outputs → acks.
 //!
 //! One thread reads committed spool batches, maps each event (dead-lettering
-//! those the pipeline refuses), and hands the documents to every output. Each output calls [`Delivery::finish`] once
+//! those the pipeline refuses, counting those `[filter]` leaves out), and
+//! hands the documents to every output. Each output calls [`Delivery::finish`] once
 //! every document has a final outcome; the spool batch is acknowledged when
 //! all outputs have finished it. Batches may finish out of order (the acker
 //! handles that).
@@ -15,7 +16,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::Document;
-use crate::pipeline::Pipeline;
+use crate::pipeline::filter::Category;
+use crate::pipeline::{Outcome, Pipeline};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
 use crate::spool::{self, Acker, Reader, Receipt};
 use crate::telemetry::metrics::Metrics;
@@ -149,7 +151,7 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
 fn process(
     pipeline: &Pipeline,
     event: &crate::event::RawEvent,
-) -> Result<Document, crate::pipeline::DropReason> {
+) -> Result<Outcome, crate::pipeline::DropReason> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.process(event)))
         .unwrap_or_else(|_| {
             tracing::error!(
@@ -166,7 +168,7 @@ fn process(
 fn map(
     pipelines: &mut [Pipeline],
     events: &[crate::event::RawEvent],
-) -> Vec<Result<Document, crate::pipeline::DropReason>> {
+) -> Vec<Result<Outcome, crate::pipeline::DropReason>> {
     if events.len() < PARALLEL_FROM || pipelines.len() < 2 {
         let Some(pipeline) = pipelines.first_mut() else {
             return Vec::new();
@@ -212,10 +214,13 @@ fn deliver(
     let records = batch.events.len() as u64;
     let mut documents = Vec::with_capacity(batch.events.len());
     let mut rejected = 0;
+    // Filtered events are part of the batch: acknowledged with it.
+    let mut filtered = [0u64; Category::ALL.len()];
     dead.clear();
     for (event, mapped) in batch.events.iter().zip(map(pipelines, &batch.events)) {
         match mapped {
-            Ok(document) => documents.push(document),
+            Ok(Outcome::Document(document)) => documents.push(document),
+            Ok(Outcome::Filtered(category)) => filtered[category.index()] += 1,
             Err(reason) => {
                 rejected += 1;
                 dead_letter::encode(
@@ -231,6 +236,11 @@ fn deliver(
     }
     parts.dead_letters.append(dead).map_err(Error::DeadLetter)?;
     Metrics::add(&parts.metrics.events_rejected_pipeline, rejected);
+    for (counter, count) in parts.metrics.events_filtered.iter().zip(filtered) {
+        if count > 0 {
+            Metrics::add(counter, count);
+        }
+    }
     let ticket = Arc::new(Ticket {
         receipt: batch.receipt,
         records,

@@ -148,8 +148,8 @@ fn main() -> ExitCode {
                 }
                 Ok(summary) => {
                     eprintln!(
-                        "{} converted, {} skipped, {} unreadable",
-                        summary.converted, summary.rejected, summary.unreadable
+                        "{} converted, {} skipped, {} filtered, {} unreadable",
+                        summary.converted, summary.rejected, summary.filtered, summary.unreadable
                     );
                     if summary.unreadable > 0 {
                         ExitCode::from(EXIT_NO_INPUT)

@@ -11,7 +11,9 @@
 //! [`Secret`], so they never reach `Debug` output.
 
 pub mod embedded;
+mod filter;
 pub mod output_elasticsearch;
+mod pii;
 mod poller;
 pub mod raw;
 pub mod secret;
@@ -227,6 +229,12 @@ impl Config {
             }
         }
         let (mut pipeline, enrich) = build_enrich(raw.enrich, base, &mut errors);
+        if let Some(raw_filter) = raw.filter {
+            pipeline.filter = filter::build(raw_filter, &mut errors);
+        }
+        if let Some(raw_pii) = raw.pii {
+            pipeline.pii = pii::build(raw_pii, base, &mut errors);
+        }
         // Documents name the data stream they belong to (`data_stream.namespace`).
         if let Some(elasticsearch) = &elasticsearch {
             pipeline.namespace = elasticsearch.namespace.clone();

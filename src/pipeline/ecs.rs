@@ -70,6 +70,9 @@ pub(crate) fn document(
 ) -> Document {
     let envelope_id = log.envelope_id.clone();
     let mut mapped = map(log, envelope_id.as_deref(), raw.received_at);
+    // [pii] ip = "truncate": nested addresses, now that the mapping has
+    // taken the full `ip` for the lookups.
+    inner.pii.truncate_mapped(&mut mapped.data);
     if let Some(note) = note {
         mapped.notes.insert(0, note);
     }
@@ -478,7 +481,12 @@ fn write(
         event.str("kind", "event");
         event.str("module", MODULE);
         if keep_original {
-            event.str("original", &String::from_utf8_lossy(&raw.bytes));
+            // [pii]: the obfuscated event when obfuscation is on (a document
+            // exists, so the event was read: `None` cannot happen).
+            event.str(
+                "original",
+                &inner.pii.original(&raw.bytes).unwrap_or_default(),
+            );
         }
         if let Some(known) = known {
             event.str("outcome", known.outcome);
@@ -534,7 +542,8 @@ fn write(
         writer.object("source", |source| {
             source.members(&rendered.autonomous_system);
             source.members(&rendered.geo);
-            source.str("ip", text);
+            // [pii] ip = "truncate": after the lookups used the full address.
+            source.str("ip", &inner.pii.source_ip(*address, text));
         });
     }
     let tags = if keep_original {

@@ -1,13 +1,13 @@
 //! The pipeline: turns one spooled [`RawEvent`] into one ECS [`Document`].
 //!
-//! decode ([`decode`], borrowed [`json`]) → map and enrich ([`ecs`],
-//! [`enrich`], the type table [`types`], [`coerce`], [`dates`]) → JSON
-//! written directly.
+//! decode ([`decode`], borrowed [`json`]) → [`filter`] → obfuscate
+//! ([`pii`]) → map and enrich ([`ecs`], [`enrich`], the type table
+//! [`types`], [`coerce`], [`dates`]) → JSON written directly.
 //!
 //! **Invariant:** pure and synchronous. No I/O, no panics on any input: a
 //! bad event becomes `Err(DropReason)`, which the caller dead-letters. Only
 //! input that is not a JSON object is refused; every object becomes a
-//! document. It runs on the spool's read side, so events are durable before
+//! document or is [`Outcome::Filtered`] out by `[filter]`. It runs on the spool's read side, so events are durable before
 //! any of it. The enrichers' databases are loaded by the caller
 //! (`crate::enrichment::load`) and handed in.
 
@@ -16,15 +16,20 @@ pub mod dates;
 pub mod decode;
 pub mod ecs;
 pub mod enrich;
+pub mod filter;
 pub mod json;
+pub mod pii;
 pub mod types;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::event::{Document, RawEvent};
+use decode::LogEvent;
 use enrich::Enrichers;
+use filter::{Category, Filter};
 
 /// The ECS version documents claim.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -46,6 +51,20 @@ pub struct Config {
     pub namespace: String,
     /// `tags` (`enrich.tags`; default [`DEFAULT_TAGS`]).
     pub tags: Vec<String>,
+    /// `[filter]`: which events become documents (default: all).
+    pub filter: Filter,
+    /// `[pii]`: personal data obfuscation (default: off).
+    pub pii: pii::Config,
+}
+
+/// What became of one event the pipeline could read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It maps to this document.
+    Document(Document),
+    /// `[filter]` leaves it out: acknowledged and counted under its
+    /// category, never written, never dead-lettered.
+    Filtered(Category),
 }
 
 /// Why an event produced no document.
@@ -71,6 +90,8 @@ pub(crate) struct Inner {
     /// `preserve_original_event` first.
     pub(crate) tags: String,
     pub(crate) tags_preserved: String,
+    /// `config.pii`, compiled.
+    pub(crate) pii: pii::Obfuscator,
 }
 
 impl Config {
@@ -80,6 +101,18 @@ impl Config {
             preserve_original_event: false,
             namespace: DEFAULT_NAMESPACE.to_owned(),
             tags: DEFAULT_TAGS.iter().map(|tag| (*tag).to_owned()).collect(),
+            filter: Filter::default(),
+            pii: pii::Config::off(),
+        }
+    }
+}
+
+impl Outcome {
+    /// The document, unless the event was filtered out.
+    pub fn into_document(self) -> Option<Document> {
+        match self {
+            Outcome::Document(document) => Some(document),
+            Outcome::Filtered(_) => None,
         }
     }
 }
@@ -93,6 +126,7 @@ impl Pipeline {
             inner: Arc::new(Inner {
                 tags,
                 tags_preserved,
+                pii: pii::Obfuscator::new(&config.pii),
                 config,
                 enrichers,
                 types: types::Table::embedded(),
@@ -111,28 +145,57 @@ impl Pipeline {
     }
 
     /// Maps one event, with `event.ingested` = now.
-    pub fn process(&self, event: &RawEvent) -> Result<Document, DropReason> {
+    pub fn process(&self, event: &RawEvent) -> Result<Outcome, DropReason> {
         self.process_at(event, OffsetDateTime::now_utc())
     }
 
     /// Maps one event, with `event.ingested` = `now`.
-    pub fn process_at(
-        &self,
-        event: &RawEvent,
-        now: OffsetDateTime,
-    ) -> Result<Document, DropReason> {
+    pub fn process_at(&self, event: &RawEvent, now: OffsetDateTime) -> Result<Outcome, DropReason> {
         match decode::decode(&event.bytes) {
-            Ok(log) => Ok(ecs::document(&self.inner, event, log, now, None)),
+            Ok(log) => Ok(self.filter_and_map(event, log, now, None)),
             Err(reason) => match decode::salvage(&event.bytes) {
                 Some(log) => {
                     let note = format!(
                         "the event could not be read in full ({reason}); only its log_id, type and date are mapped"
                     );
-                    Ok(ecs::document(&self.inner, event, log, now, Some(note)))
+                    Ok(self.filter_and_map(event, log, now, Some(note)))
                 }
                 None => Err(reason),
             },
         }
+    }
+
+    /// The event as outputs may show it: the bytes as received, or, with
+    /// `[pii]` on, the event obfuscated and written again as compact JSON
+    /// (the same envelope or bare log). Exactly what `event.original`
+    /// holds; for an output that sends Auth0's own envelope (Datadog's
+    /// `format = "auth0"`). `None` for input the pipeline refuses.
+    pub fn original<'e>(&self, event: &'e RawEvent) -> Option<Cow<'e, str>> {
+        self.inner.pii.original(&event.bytes)
+    }
+
+    /// `[filter]`, then `[pii]`, then the mapping.
+    fn filter_and_map(
+        &self,
+        event: &RawEvent,
+        mut log: LogEvent<'_>,
+        now: OffsetDateTime,
+        note: Option<String>,
+    ) -> Outcome {
+        let inner = &self.inner;
+        if !inner.config.filter.is_empty() {
+            let code = log
+                .data
+                .iter()
+                .find(|(key, _)| key == "type")
+                .and_then(|(_, value)| value.as_str());
+            let category = inner.types.category(code);
+            if !inner.config.filter.passes(category, code) {
+                return Outcome::Filtered(category);
+            }
+        }
+        inner.pii.obfuscate(&mut log);
+        Outcome::Document(ecs::document(inner, event, log, now, note))
     }
 }
 
