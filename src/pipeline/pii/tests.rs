@@ -373,3 +373,27 @@ fn truncation_prefixes() {
         Cow::Borrowed("81.2.69.143")
     ));
 }
+
+#[test]
+fn the_hmac_cache_changes_no_output_and_is_never_shown() {
+    let obfuscator = Obfuscator::new(&Config {
+        fields: vec![DataName::Email],
+        method: hmac(),
+        ip: IpMode::Keep,
+    });
+    let first = obfuscator.hide("jane@example.com");
+    assert_eq!(obfuscator.hide("jane@example.com"), first, "a hit");
+    assert_eq!(hide(hmac(), "jane@example.com"), first, "a fresh instance");
+    // Past the cache's bound (it rotates), outputs stay right.
+    for n in 0..3 * HMAC_CACHE_ENTRIES {
+        let value = format!("user{n}@example.com");
+        let hidden = obfuscator.hide(&value);
+        if n % 997 == 0 {
+            assert_eq!(hidden, hide(hmac(), &value), "{value}");
+        }
+    }
+    assert_eq!(obfuscator.hide("jane@example.com"), first, "after rotation");
+    let debug = format!("{obfuscator:?}");
+    assert!(!debug.contains("example.com"), "{debug}");
+    assert!(debug.contains("hmac-sha256"), "{debug}");
+}
