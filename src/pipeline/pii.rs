@@ -34,8 +34,8 @@
 //!
 //! An HMAC costs about 0.2 µs, several per event (management events carry
 //! names and emails at several depths), so recent results are kept in a
-//! bounded cache ([`HMAC_CACHE_ENTRIES`]): users and administrators recur
-//! in a stream. The cache is memory only and never shown (`Debug` omits it).
+//! small memo ([`memo`]): users and administrators recur in a stream. It
+//! is memory only and never shown (`Debug` omits it).
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -43,7 +43,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ring::hmac;
 
 use super::decode::{self, LogEvent};
-use super::enrich::cache::Cache;
 use super::json::{self, Value};
 use crate::config::secret::Secret;
 
@@ -101,8 +100,8 @@ pub struct Obfuscator {
     names: u8,
     method: Compiled,
     truncate_ips: bool,
-    /// Clear value → HMAC output, for `hmac-sha256`.
-    hmac_cache: Cache<String, String>,
+    /// Recent HMAC results, for `hmac-sha256`.
+    hmac_memo: memo::Memo,
 }
 
 enum Compiled {
@@ -113,9 +112,7 @@ enum Compiled {
 
 /// Longest hex output: HMAC-SHA-256 truncated to 32 digits.
 const HMAC_HEX_DIGITS: usize = 32;
-/// Distinct values whose HMAC is kept (8,192 to 16,384, a few MB at most):
-/// a busy tenant's active users and administrators.
-pub const HMAC_CACHE_ENTRIES: usize = 8192;
+
 /// IPv4 addresses keep this many leading bits.
 const IPV4_PREFIX_OCTETS: usize = 3;
 /// IPv6 addresses keep this many leading 16-bit segments (/48).
@@ -266,7 +263,7 @@ impl Obfuscator {
                 }
             },
             truncate_ips: config.ip == IpMode::Truncate,
-            hmac_cache: Cache::new(HMAC_CACHE_ENTRIES),
+            hmac_memo: memo::Memo::new(),
         }
     }
 
@@ -397,13 +394,15 @@ impl Obfuscator {
                 out
             }
             Compiled::HmacSha256(key) => {
-                let hex = self.hmac_cache.get_or_insert(text, |text| {
-                    let tag = hmac::sign(key, text.as_bytes());
-                    let mut out = String::with_capacity(HMAC_HEX_DIGITS);
-                    push_hex(&mut out, &tag.as_ref()[..HMAC_HEX_DIGITS / 2]);
-                    out
+                let tag = self.hmac_memo.tag(text.as_bytes(), |value| {
+                    let mut tag = memo::Tag::default();
+                    let signed = hmac::sign(key, value);
+                    tag.copy_from_slice(&signed.as_ref()[..HMAC_HEX_DIGITS / 2]);
+                    tag
                 });
-                String::clone(&hex)
+                let mut out = String::with_capacity(HMAC_HEX_DIGITS);
+                push_hex(&mut out, &tag);
+                out
             }
         }
     }
@@ -454,5 +453,6 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
+mod memo;
 #[cfg(test)]
 mod tests;

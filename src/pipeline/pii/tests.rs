@@ -375,7 +375,7 @@ fn truncation_prefixes() {
 }
 
 #[test]
-fn the_hmac_cache_changes_no_output_and_is_never_shown() {
+fn the_hmac_memo_changes_no_output_and_is_never_shown() {
     let obfuscator = Obfuscator::new(&Config {
         fields: vec![DataName::Email],
         method: hmac(),
@@ -384,15 +384,23 @@ fn the_hmac_cache_changes_no_output_and_is_never_shown() {
     let first = obfuscator.hide("jane@example.com");
     assert_eq!(obfuscator.hide("jane@example.com"), first, "a hit");
     assert_eq!(hide(hmac(), "jane@example.com"), first, "a fresh instance");
-    // Past the cache's bound (it rotates), outputs stay right.
-    for n in 0..3 * HMAC_CACHE_ENTRIES {
+    // Past the memo's size (slots are overwritten), outputs stay right.
+    for n in 0..3 * memo::SLOTS {
         let value = format!("user{n}@example.com");
         let hidden = obfuscator.hide(&value);
-        if n % 997 == 0 {
+        if n % 97 == 0 {
             assert_eq!(hidden, hide(hmac(), &value), "{value}");
         }
     }
-    assert_eq!(obfuscator.hide("jane@example.com"), first, "after rotation");
+    assert_eq!(
+        obfuscator.hide("jane@example.com"),
+        first,
+        "after overwrites"
+    );
+    // Values too long to memoise are right too.
+    let long = "l".repeat(memo::KEY_BYTES + 1);
+    assert_eq!(obfuscator.hide(&long), hide(hmac(), &long));
+    assert_eq!(obfuscator.hide(&long), hide(hmac(), &long));
     let debug = format!("{obfuscator:?}");
     assert!(!debug.contains("example.com"), "{debug}");
     assert!(debug.contains("hmac-sha256"), "{debug}");
