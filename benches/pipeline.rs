@@ -164,6 +164,20 @@ fn bench(criterion: &mut Criterion) {
     }
     let private = pipeline_with(pii_config());
     pii_ratio("recurring values", &events, &pipeline, &private);
+    {
+        // With `event.original` kept: the obfuscated original is the event
+        // parsed and written again.
+        let preserved = |config: pipeline::Config| pipeline::Config {
+            preserve_original_event: true,
+            ..config
+        };
+        pii_ratio(
+            "recurring values, preserve_original_event on both sides",
+            &events,
+            &pipeline_with(preserved(pipeline::Config::defaults())),
+            &pipeline_with(preserved(pii_config())),
+        );
+    }
     pii_ratio(
         "no value shared by two events",
         &distinct_values(&events, 400),

@@ -21,6 +21,11 @@ pub struct LogEvent<'a> {
 /// Decodes one event; only non-JSON and non-objects are refused.
 pub fn decode(bytes: &[u8]) -> Result<LogEvent<'_>, DropReason> {
     let value = json::parse(bytes).map_err(|error| DropReason::Invalid(error.to_string()))?;
+    decode_value(value)
+}
+
+/// [`decode`] of a value already parsed; non-objects are refused.
+pub fn decode_value(value: Value<'_>) -> Result<LogEvent<'_>, DropReason> {
     let Value::Object(mut members) = value else {
         return Err(DropReason::Invalid("not a JSON object".to_owned()));
     };

@@ -61,12 +61,15 @@ struct Login {
 
 /// Builds the document of one event.
 /// `note`, when given, leads `error.message` (and keeps `event.original`).
+/// `original`, when given, is `event.original` already obfuscated by
+/// `[pii]` (else it is derived from `raw` when needed).
 pub(crate) fn document(
     inner: &Inner,
     raw: &RawEvent,
     log: LogEvent<'_>,
     now: OffsetDateTime,
     note: Option<String>,
+    original: Option<&str>,
 ) -> Document {
     let envelope_id = log.envelope_id.clone();
     let mut mapped = map(log, envelope_id.as_deref(), raw.received_at);
@@ -89,6 +92,7 @@ pub(crate) fn document(
         &mapped,
         event_id,
         now,
+        original,
     );
     json.push('}');
     Document { id, json }
@@ -397,6 +401,7 @@ fn write(
     mapped: &Mapped<'_>,
     event_id: Option<&str>,
     now: OffsetDateTime,
+    original: Option<&str>,
 ) {
     let config = &inner.config;
     let known = mapped
@@ -483,10 +488,13 @@ fn write(
         if keep_original {
             // [pii]: the obfuscated event when obfuscation is on (a document
             // exists, so the event was read: `None` cannot happen).
-            event.str(
-                "original",
-                &inner.pii.original(&raw.bytes).unwrap_or_default(),
-            );
+            match original {
+                Some(original) => event.str("original", original),
+                None => event.str(
+                    "original",
+                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
+                ),
+            }
         }
         if let Some(known) = known {
             event.str("outcome", known.outcome);

@@ -151,14 +151,25 @@ impl Pipeline {
 
     /// Maps one event, with `event.ingested` = `now`.
     pub fn process_at(&self, event: &RawEvent, now: OffsetDateTime) -> Result<Outcome, DropReason> {
+        let inner = &self.inner;
+        if inner.config.preserve_original_event && inner.pii.is_active() {
+            // [pii] with `event.original` on every document: one parse for
+            // the obfuscated original and the mapping (else it is written
+            // from the bytes again, only for the rare events with a note).
+            if let Ok(mut value) = json::parse(&event.bytes) {
+                let original = inner.pii.original_of(&mut value);
+                let log = decode::decode_value(value)?;
+                return Ok(self.filter_and_map(event, log, now, None, Some(&original)));
+            }
+        }
         match decode::decode(&event.bytes) {
-            Ok(log) => Ok(self.filter_and_map(event, log, now, None)),
+            Ok(log) => Ok(self.filter_and_map(event, log, now, None, None)),
             Err(reason) => match decode::salvage(&event.bytes) {
                 Some(log) => {
                     let note = format!(
                         "the event could not be read in full ({reason}); only its log_id, type and date are mapped"
                     );
-                    Ok(self.filter_and_map(event, log, now, Some(note)))
+                    Ok(self.filter_and_map(event, log, now, Some(note), None))
                 }
                 None => Err(reason),
             },
@@ -174,13 +185,15 @@ impl Pipeline {
         self.inner.pii.original(&event.bytes)
     }
 
-    /// `[filter]`, then `[pii]`, then the mapping.
+    /// `[filter]`, then `[pii]`, then the mapping. `obfuscated_original`
+    /// is given when `log` was obfuscated already (with its original).
     fn filter_and_map(
         &self,
         event: &RawEvent,
         mut log: LogEvent<'_>,
         now: OffsetDateTime,
         note: Option<String>,
+        obfuscated_original: Option<&str>,
     ) -> Outcome {
         let inner = &self.inner;
         if !inner.config.filter.is_empty() {
@@ -194,8 +207,17 @@ impl Pipeline {
                 return Outcome::Filtered(category);
             }
         }
-        inner.pii.obfuscate(&mut log);
-        Outcome::Document(ecs::document(inner, event, log, now, note))
+        if obfuscated_original.is_none() {
+            inner.pii.obfuscate(&mut log);
+        }
+        Outcome::Document(ecs::document(
+            inner,
+            event,
+            log,
+            now,
+            note,
+            obfuscated_original,
+        ))
     }
 }
 

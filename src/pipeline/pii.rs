@@ -313,30 +313,46 @@ impl Obfuscator {
         if !self.is_active() {
             return Some(String::from_utf8_lossy(bytes));
         }
-        let pii = self.names != 0;
-        let mut out = String::with_capacity(bytes.len() + 64);
         match json::parse(bytes) {
-            Ok(mut value) => {
-                self.walk(&mut value, pii, self.truncate_ips);
-                json::write_value(&mut out, &value);
-            }
+            Ok(mut value) => Some(Cow::Owned(self.original_of(&mut value))),
             Err(_) => {
                 let mut log = decode::salvage(bytes)?;
-                self.walk_members(&mut log.data, pii, self.truncate_ips);
+                self.obfuscate(&mut log);
                 let data = Value::Object(log.data);
-                match log.envelope_id {
-                    Some(id) => {
-                        let envelope = Value::Object(vec![
-                            (Cow::Borrowed("log_id"), Value::String(id)),
-                            (Cow::Borrowed("data"), data),
-                        ]);
-                        json::write_value(&mut out, &envelope);
-                    }
-                    None => json::write_value(&mut out, &data),
-                }
+                let value = match log.envelope_id {
+                    Some(id) => Value::Object(vec![
+                        (Cow::Borrowed("log_id"), Value::String(id)),
+                        (Cow::Borrowed("data"), data),
+                    ]),
+                    None => data,
+                };
+                let mut out = String::new();
+                self.write_original(&mut out, &value);
+                Some(Cow::Owned(out))
             }
         }
-        Some(Cow::Owned(out))
+    }
+
+    /// Obfuscates a whole parsed event in place (addresses kept, for the
+    /// lookups) and returns its [`Obfuscator::original`] text, addresses
+    /// truncated: one parse serves the mapping and `event.original`.
+    pub fn original_of(&self, value: &mut Value<'_>) -> String {
+        if self.names != 0 {
+            self.walk(value, true, false);
+        }
+        let mut out = String::with_capacity(1024);
+        self.write_original(&mut out, value);
+        out
+    }
+
+    /// Writes `value` as JSON, truncating addresses under `ip` keys when
+    /// `ip = "truncate"` (the value itself is left whole).
+    fn write_original(&self, out: &mut String, value: &Value<'_>) {
+        if self.truncate_ips {
+            write_truncating(out, value);
+        } else {
+            json::write_value(out, value);
+        }
     }
 
     fn walk(&self, value: &mut Value<'_>, pii: bool, ips: bool) {
@@ -405,6 +421,42 @@ impl Obfuscator {
                 out
             }
         }
+    }
+}
+
+/// [`json::write_value`], with the values of `ip`/`client_ip` members
+/// written truncated ([`truncate_strings`] on a copy: they are small).
+fn write_truncating(out: &mut String, value: &Value<'_>) {
+    match value {
+        Value::Object(members) => {
+            out.push('{');
+            for (index, (key, member)) in members.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                json::write_str(out, key);
+                out.push(':');
+                if is_ip_key(key) {
+                    let mut copy = member.clone();
+                    truncate_strings(&mut copy);
+                    json::write_value(out, &copy);
+                } else {
+                    write_truncating(out, member);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(elements) => {
+            out.push('[');
+            for (index, element) in elements.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_truncating(out, element);
+            }
+            out.push(']');
+        }
+        other => json::write_value(out, other),
     }
 }
 

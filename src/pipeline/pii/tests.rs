@@ -405,3 +405,55 @@ fn the_hmac_memo_changes_no_output_and_is_never_shown() {
     assert!(!debug.contains("example.com"), "{debug}");
     assert!(debug.contains("hmac-sha256"), "{debug}");
 }
+
+#[test]
+fn one_original_whichever_path_writes_it() {
+    // No `date`: a note keeps `event.original` even with
+    // `preserve_original_event` off (written from the bytes again); with it
+    // on, the original comes from the one parse. Both equal
+    // `Pipeline::original`.
+    let event = r#"{"log_id":"1","data":{"type":"s","ip":"198.51.100.7","user_name":"jane@example.com","details":{"request":{"ip":["2001:db8:1:2::3"],"email":"a@b.c"}}},"extra":[{"client_ip":"198.51.100.8"}]}"#;
+    let mut originals = Vec::new();
+    for preserve in [false, true] {
+        let mut pipeline_config = config(&[DataName::Username, DataName::Email], Method::Xxhash);
+        pipeline_config.pii.ip = IpMode::Truncate;
+        pipeline_config.preserve_original_event = preserve;
+        let pipeline = Pipeline::new(pipeline_config, Enrichers::none());
+        let text = text_of(&pipeline, event);
+        assert_absent(
+            &text,
+            &[
+                "jane@example.com",
+                "a@b.c",
+                "198.51.100.7",
+                "198.51.100.8",
+                "2001:db8:1:2::3",
+            ],
+        );
+        let document: Json = serde_json::from_str(&text).unwrap();
+        let original = at(&document, "event.original")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            pipeline.original(&raw(event)).as_deref(),
+            Some(original.as_str())
+        );
+        // The mapping still saw the full address.
+        assert_eq!(at(&document, "source.ip"), Some(&json!("198.51.100.0")));
+        originals.push(original);
+    }
+    assert_eq!(originals[0], originals[1]);
+    let original: Json = serde_json::from_str(&originals[0]).unwrap();
+    assert_eq!(original["data"]["ip"], "198.51.100.0");
+    assert_eq!(
+        original["data"]["details"]["request"]["ip"],
+        json!(["2001:db8:1::"])
+    );
+    assert_eq!(original["extra"][0]["client_ip"], "198.51.100.0");
+    assert_eq!(
+        original["data"]["user_name"],
+        json!(hide(Method::Xxhash, "jane@example.com"))
+    );
+}
