@@ -147,9 +147,15 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Ok(summary) => {
+                    // `[filter]`'s count only when it left something out.
+                    let filtered = if summary.filtered > 0 {
+                        format!(", {} filtered", summary.filtered)
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
-                        "{} converted, {} skipped, {} filtered, {} unreadable",
-                        summary.converted, summary.rejected, summary.filtered, summary.unreadable
+                        "{} converted, {} skipped, {} unreadable{filtered}",
+                        summary.converted, summary.rejected, summary.unreadable
                     );
                     if summary.unreadable > 0 {
                         ExitCode::from(EXIT_NO_INPUT)

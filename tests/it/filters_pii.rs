@@ -312,7 +312,9 @@ fn convert_applies_the_config_s_filter_and_pii() {
     )
     .unwrap();
     let total = 16;
-    let input: Vec<String> = (0..total).map(envelope).collect();
+    let mut input: Vec<String> = (0..total).map(envelope).collect();
+    // One item that is no event: skipped, so the summary line is printed.
+    input.push("not json".to_owned());
     let mut child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
         .args(["convert", "--config"])
         .arg(&config)
@@ -329,7 +331,7 @@ fn convert_applies_the_config_s_filter_and_pii() {
         .unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_no_clear_value("convert's output", &stdout);
     assert_no_clear_value("convert's diagnostics", &stderr);
@@ -337,6 +339,13 @@ fn convert_applies_the_config_s_filter_and_pii() {
         .filter(|n| !matches!(TYPES[n % TYPES.len()], "s" | "gd_start_auth"))
         .count();
     assert_eq!(stdout.lines().count(), kept);
+    assert!(
+        stderr.contains(&format!(
+            "{kept} converted, 1 skipped, 0 unreadable, {} filtered",
+            total - kept
+        )),
+        "{stderr}"
+    );
     let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(first["user"]["name"], hmac("alice.clear@example.org"));
     assert_eq!(first["source"]["ip"], "198.51.100.0");
