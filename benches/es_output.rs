@@ -129,6 +129,8 @@ fn documents(count: usize) -> Vec<Document> {
                     bytes: Bytes::from(bytes),
                 })
                 .unwrap()
+                .into_document()
+                .unwrap()
         })
         .collect()
 }

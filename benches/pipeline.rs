@@ -10,22 +10,37 @@
 //! Events: Elastic's sample log-stream items and pull-input records
 //! (`../shared/conformance/elastic-auth0/`, when present) and our own
 //! `tests/fixtures/events/tricky.jsonl`; GeoIP: MaxMind's test databases in
-//! `../shared/geoip/` (geo off, said on stderr, when absent).
+//! `../shared/geoip/` (geo off, said on stderr, when absent). Set
+//! `AUTH0_INGEST_SHARED` to read them from elsewhere.
+//!
+//! `[pii]`: the same pipeline with `fields` = all six data names and
+//! `method = "hmac-sha256"` against the one without, measured alternately
+//! (three rounds each, medians) in the same run; target ≥ 0.85×. Twice:
+//! over the events above (values recur, as users do: the HMAC cache hits,
+//! as the GeoIP and user-agent caches do), and over 400 copies of them in
+//! which no two events share a personal value (the worst case: every event
+//! a new person, every HMAC computed once per event).
 //!
 //! `cargo bench --bench pipeline`
 
 use std::path::{Path, PathBuf};
 
+use auth0_ingest::config::secret::Secret;
 use auth0_ingest::enrichment;
 use auth0_ingest::event::{Input, RawEvent};
 use auth0_ingest::pipeline::enrich::{self, ua};
+use auth0_ingest::pipeline::pii::{self, DataName, IpMode, Method};
 use auth0_ingest::pipeline::{self, Pipeline};
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 
+/// `../shared`, or `$AUTH0_INGEST_SHARED` (a git worktree is not beside it).
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+    std::env::var_os("AUTH0_INGEST_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from,
+    )
 }
 
 fn events() -> Vec<RawEvent> {
@@ -65,6 +80,22 @@ fn events() -> Vec<RawEvent> {
 }
 
 fn pipeline() -> Pipeline {
+    pipeline_with(pipeline::Config::defaults())
+}
+
+/// All six data names, hashed with HMAC-SHA-256.
+fn pii_config() -> pipeline::Config {
+    pipeline::Config {
+        pii: pii::Config {
+            fields: DataName::ALL.to_vec(),
+            method: Method::HmacSha256(Secret::new(b"bench-key-0123456789abcdef".to_vec())),
+            ip: IpMode::Keep,
+        },
+        ..pipeline::Config::defaults()
+    }
+}
+
+fn pipeline_with(config: pipeline::Config) -> Pipeline {
     let geoip = shared().join("geoip");
     let loaded = enrichment::load(&enrich::Config {
         geoip_city: Some(geoip.join("GeoLite2-City-Test.mmdb")),
@@ -75,7 +106,7 @@ fn pipeline() -> Pipeline {
     for warning in &loaded.warnings {
         eprintln!("bench: {warning}");
     }
-    Pipeline::new(pipeline::Config::defaults(), loaded.enrichers)
+    Pipeline::new(config, loaded.enrichers)
 }
 
 /// Nanoseconds this thread has run on a CPU.
@@ -131,6 +162,28 @@ fn bench(criterion: &mut Criterion) {
             full / baseline
         );
     }
+    let private = pipeline_with(pii_config());
+    pii_ratio("recurring values", &events, &pipeline, &private);
+    {
+        // With `event.original` kept: the obfuscated original is the event
+        // parsed and written again.
+        let preserved = |config: pipeline::Config| pipeline::Config {
+            preserve_original_event: true,
+            ..config
+        };
+        pii_ratio(
+            "recurring values, preserve_original_event on both sides",
+            &events,
+            &pipeline_with(preserved(pipeline::Config::defaults())),
+            &pipeline_with(preserved(pii_config())),
+        );
+    }
+    pii_ratio(
+        "no value shared by two events",
+        &distinct_values(&events, 400),
+        &pipeline,
+        &private,
+    );
     cold_user_agents();
     let mut group = criterion.benchmark_group("events");
     group.throughput(Throughput::Elements(events.len() as u64));
@@ -138,6 +191,13 @@ fn bench(criterion: &mut Criterion) {
         bencher.iter(|| {
             for event in &events {
                 black_box(pipeline.process(event).ok());
+            }
+        })
+    });
+    group.bench_function("full_pipeline_pii_hmac_all_fields", |bencher| {
+        bencher.iter(|| {
+            for event in &events {
+                black_box(private.process(event).ok());
             }
         })
     });
@@ -150,6 +210,77 @@ fn bench(criterion: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Events per CPU-second without and with `[pii]` (all six data names,
+/// HMAC-SHA-256), alternating three rounds each so that load from other
+/// processes hits both alike; medians and their ratio on stderr.
+fn pii_ratio(what: &str, events: &[RawEvent], plain: &Pipeline, private: &Pipeline) {
+    // Warm the private pipeline's caches too.
+    for event in events {
+        black_box(private.process(event).ok());
+    }
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    for _ in 0..3 {
+        without.extend(per_cpu_second(events, |event| {
+            black_box(plain.process(event).ok());
+        }));
+        with.extend(per_cpu_second(events, |event| {
+            black_box(private.process(event).ok());
+        }));
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    if let (Some(without), Some(with)) = (median(&mut without), median(&mut with)) {
+        eprintln!(
+            "bench: {what}: per CPU-second (medians of 3) over {} events: without [pii] {without:.0} events/s, with [pii] all six fields + hmac-sha256 {with:.0} events/s, ratio {:.3} (target >= 0.85)",
+            events.len(),
+            with / without
+        );
+    }
+}
+
+/// `copies` copies of `events`, the values of the personal fields prefixed
+/// with the event's number, so that no two events share one (within one
+/// event, a value repeated under two keys stays one value).
+fn distinct_values(events: &[RawEvent], copies: usize) -> Vec<RawEvent> {
+    let mut distinct = Vec::with_capacity(events.len() * copies);
+    for copy in 0..copies {
+        for (index, event) in events.iter().enumerate() {
+            let number = copy * events.len() + index;
+            let mut text = String::from_utf8_lossy(&event.bytes).into_owned();
+            for key in [
+                "user_name",
+                "username",
+                "email",
+                "name",
+                "given_name",
+                "family_name",
+                "first_name",
+                "last_name",
+                "phone",
+                "phone_number",
+                "old_phone_number",
+                "new_phone_number",
+                "address",
+            ] {
+                for colon in [":", ": "] {
+                    text = text.replace(
+                        &format!("\"{key}\"{colon}\""),
+                        &format!("\"{key}\"{colon}\"{number}-"),
+                    );
+                }
+            }
+            distinct.push(RawEvent {
+                bytes: Bytes::from(text),
+                ..event.clone()
+            });
+        }
+    }
+    distinct
 }
 
 /// Cost of a cache miss: uap-core parsing (agent, OS, device) of the

@@ -5,7 +5,9 @@
 //! `{"logs": […]}` object, one event), split by
 //! [`crate::inputs::framing`]. Items that are not events, and events the
 //! pipeline refuses, are reported on stderr with their position and
-//! counted; every other event is still converted. A file that cannot be
+//! counted; every other event is still converted, unless the config's
+//! `[filter]` leaves it out (counted in [`Summary::filtered`], not an
+//! error). `[pii]` applies as in the agent. A file that cannot be
 //! read is reported and counted too, and the next one converted.
 
 use std::io::{self, Read, Write};
@@ -16,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::event::{Input, RawEvent};
 use crate::inputs::framing::{self, Item};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Outcome, Pipeline};
 
 /// What a conversion did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +27,8 @@ pub struct Summary {
     pub converted: u64,
     /// Items skipped (not an event, or refused by the pipeline).
     pub rejected: u64,
+    /// Events `[filter]` left out.
+    pub filtered: u64,
     /// Input files (or stdin) that could not be read.
     pub unreadable: u64,
 }
@@ -93,7 +97,8 @@ pub fn run(
                 bytes: Bytes::copy_from_slice(bytes),
             };
             match pipeline.process(&event) {
-                Ok(document) => {
+                Ok(Outcome::Filtered(_)) => summary.filtered += 1,
+                Ok(Outcome::Document(document)) => {
                     out.write_all(document.json.as_bytes())
                         .map_err(Error::Write)?;
                     out.write_all(b"\n").map_err(Error::Write)?;
@@ -129,6 +134,7 @@ mod tests {
             Summary {
                 converted: 2,
                 rejected: 2,
+                filtered: 0,
                 unreadable: 0
             }
         );
@@ -175,6 +181,7 @@ mod tests {
             Summary {
                 converted: 1,
                 rejected: 0,
+                filtered: 0,
                 unreadable: 1
             }
         );

@@ -1,11 +1,13 @@
 //! The read side: spool reader → pipeline → outputs → acks.
 //!
 //! One thread reads committed spool batches, maps each event (dead-lettering
-//! those the pipeline refuses), and hands the documents to every output. Each output calls [`Delivery::finish`] once
+//! those the pipeline refuses, counting those `[filter]` leaves out), and
+//! hands the documents to every output. Each output calls [`Delivery::finish`] once
 //! every document has a final outcome; the spool batch is acknowledged when
 //! all outputs have finished it. Batches may finish out of order (the acker
 //! handles that).
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,8 +17,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::Document;
-use crate::pipeline::Pipeline;
+use crate::event::{Document, RawEvent};
+use crate::pipeline::filter::Category;
+use crate::pipeline::{Outcome, Pipeline};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
 use crate::spool::{self, Acker, Reader, Receipt};
 use crate::telemetry::metrics::Metrics;
@@ -156,7 +159,7 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
 fn process(
     pipeline: &Pipeline,
     event: &crate::event::RawEvent,
-) -> Result<Document, crate::pipeline::DropReason> {
+) -> Result<Outcome, crate::pipeline::DropReason> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.process(event)))
         .unwrap_or_else(|_| {
             tracing::error!(
@@ -173,7 +176,7 @@ fn process(
 fn map(
     pipelines: &mut [Pipeline],
     events: &[crate::event::RawEvent],
-) -> Vec<Result<Document, crate::pipeline::DropReason>> {
+) -> Vec<Result<Outcome, crate::pipeline::DropReason>> {
     if events.len() < PARALLEL_FROM || pipelines.len() < 2 {
         let Some(pipeline) = pipelines.first_mut() else {
             return Vec::new();
@@ -224,15 +227,18 @@ fn deliver(
         0
     });
     let mut rejected = 0;
+    // Filtered events are part of the batch: acknowledged with it.
+    let mut filtered = [0u64; Category::ALL.len()];
     dead.clear();
     for (event, mapped) in batch.events.iter().zip(map(pipelines, &batch.events)) {
         match mapped {
-            Ok(document) => {
+            Ok(Outcome::Document(document)) => {
                 documents.push(document);
                 if parts.keep_originals {
-                    originals.push(event.bytes.clone());
+                    originals.push(original(&parts.pipeline, event));
                 }
             }
+            Ok(Outcome::Filtered(category)) => filtered[category.index()] += 1,
             Err(reason) => {
                 rejected += 1;
                 dead_letter::encode(
@@ -248,6 +254,11 @@ fn deliver(
     }
     parts.dead_letters.append(dead).map_err(Error::DeadLetter)?;
     Metrics::add(&parts.metrics.events_rejected_pipeline, rejected);
+    for (counter, count) in parts.metrics.events_filtered.iter().zip(filtered) {
+        if count > 0 {
+            Metrics::add(counter, count);
+        }
+    }
     let ticket = Arc::new(Ticket {
         receipt: batch.receipt,
         records,
@@ -286,4 +297,21 @@ fn deliver(
     }
     ticket.finish();
     Ok(())
+}
+
+/// The event as an output that sends Auth0's own shape receives it: the
+/// bytes as received, or with `[pii]` the obfuscated event (the same JSON
+/// `event.original` holds), so no clear value reaches that output either.
+fn original(pipeline: &Pipeline, event: &RawEvent) -> Bytes {
+    match pipeline.original(event) {
+        Some(Cow::Borrowed(json))
+            if json.as_ptr() == event.bytes.as_ptr() && json.len() == event.bytes.len() =>
+        {
+            event.bytes.clone()
+        }
+        Some(json) => Bytes::from(json.into_owned()),
+        // Only events the pipeline cannot read at all, which it never
+        // turns into documents.
+        None => Bytes::new(),
+    }
 }

@@ -181,8 +181,14 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Ok(summary) => {
+                    // `[filter]`'s count only when it left something out.
+                    let filtered = if summary.filtered > 0 {
+                        format!(", {} filtered", summary.filtered)
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
-                        "{} converted, {} skipped, {} unreadable",
+                        "{} converted, {} skipped, {} unreadable{filtered}",
                         summary.converted, summary.rejected, summary.unreadable
                     );
                     if summary.unreadable > 0 {

@@ -12,11 +12,13 @@
 
 pub mod check;
 pub mod embedded;
+mod filter;
 mod hint;
 mod log;
 pub mod output_datadog;
 pub mod output_elasticsearch;
 pub mod parse;
+mod pii;
 mod poller;
 pub mod raw;
 pub mod secret;
@@ -256,6 +258,12 @@ impl Config {
             }
         }
         let (mut pipeline, enrich) = build_enrich(raw.enrich, base, &mut errors);
+        if let Some(raw_filter) = raw.filter {
+            pipeline.filter = filter::build(raw_filter, &mut errors);
+        }
+        if let Some(raw_pii) = raw.pii {
+            pipeline.pii = pii::build(raw_pii, base, &mut errors);
+        }
         // Documents name the data stream they belong to (`data_stream.namespace`).
         if let Some(elasticsearch) = &elasticsearch {
             pipeline.namespace = elasticsearch.namespace.clone();

@@ -29,6 +29,11 @@ pub struct RawConfig {
     /// How events become documents.
     #[serde(default)]
     pub enrich: RawEnrich,
+    /// Which events become documents (Auth0's log-stream filter categories
+    /// and type codes). Default: all.
+    pub filter: Option<RawFilter>,
+    /// Personal data obfuscation before anything is written. Default: off.
+    pub pii: Option<RawPii>,
     /// Logging.
     #[serde(default)]
     pub log: RawLog,
@@ -255,6 +260,48 @@ pub struct RawEnrich {
     pub uap_regexes: Option<PathBuf>,
     /// `tags` of every document. Default `["forwarded", "auth0-logstream"]`.
     pub tags: Option<Vec<String>>,
+}
+
+/// `[filter]`: an event becomes a document when no `include`/`types` is
+/// given, or its category is in `include`, or its code is in `types`; and
+/// then only when neither `exclude` nor `exclude_types` names it. Filtered
+/// events are acknowledged and counted, never written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    /// Auth0 filter categories to keep, as the Management API spells them
+    /// (`auth.login.fail`, `management.success`, `other`, …). Default: all.
+    pub include: Option<Vec<String>>,
+    /// Auth0 filter categories to leave out; wins over `include` and `types`.
+    pub exclude: Option<Vec<String>>,
+    /// Exact type codes to keep (`s`, `fp`, …), in addition to `include`.
+    pub types: Option<Vec<String>>,
+    /// Exact type codes to leave out; wins over `include` and `types`.
+    pub exclude_types: Option<Vec<String>>,
+}
+
+/// `[pii]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPii {
+    /// Auth0's data names to obfuscate, at any depth of the event:
+    /// `first_name` (`first_name`, `given_name`, `name`), `last_name`
+    /// (`last_name`, `family_name`, `name`), `email`, `phone` (`phone`,
+    /// `phone_number`, `old_phone_number`, `new_phone_number`), `address`,
+    /// `username` (`username`, `user_name`). Default: none.
+    pub fields: Option<Vec<String>>,
+    /// `mask` (every character becomes `*`; the default), `xxhash` (XXH64,
+    /// seed 0, hex) or `hmac-sha256` (keyed with `key_file`; recommended: an
+    /// unkeyed hash of an email is reversible with a dictionary).
+    pub method: Option<String>,
+    /// The HMAC key for `method = "hmac-sha256"`: the file's bytes, without
+    /// trailing line breaks, at least 16 (relative paths are looked up in
+    /// `$CREDENTIALS_DIRECTORY` first). Same key, same output on every agent.
+    pub key_file: Option<PathBuf>,
+    /// `keep` (default) or `truncate`: IPv4 to /24 and IPv6 to /48 in
+    /// `source.ip` and every `ip`/`client_ip` member, after the GeoIP and
+    /// ASN lookups used the full address.
+    pub ip: Option<String>,
 }
 
 /// `[log]`

@@ -1,6 +1,6 @@
 //! Loading for commands that use part of the file: each validates only the
 //! sections it reads, so `convert --config F` works with a file holding only
-//! `[enrich]`, and `setup --config F` with only `[output.elasticsearch]`.
+//! `[enrich]` (and `[filter]`/`[pii]`), and `setup --config F` with only `[output.elasticsearch]`.
 //!
 //! The other sections are not even type-checked: they are cut from the
 //! TOML table before it is deserialized (with the same every-problem
@@ -10,17 +10,24 @@ use std::path::Path;
 
 use super::raw::RawConfig;
 use super::{
-    build_enrich, follows_from, load_error, output_elasticsearch, parse, read, ConfigErrors,
-    Errors, FromTomlError, LoadError,
+    build_enrich, filter, follows_from, load_error, output_elasticsearch, parse, pii, read,
+    ConfigErrors, Errors, FromTomlError, LoadError,
 };
 use crate::outputs::elasticsearch;
 use crate::pipeline::{self, enrich};
 
-/// What `convert` reads: `[enrich]` (and the ES namespace documents name,
-/// when the file has one). A file without `[enrich]` gives the defaults.
+/// What `convert` reads: `[enrich]`, `[filter]` and `[pii]` (and the ES
+/// namespace documents name, when the file has one). A file without them
+/// gives the defaults.
 pub fn convert(path: &Path) -> Result<(pipeline::Config, enrich::Config), LoadError> {
-    let (raw, base, mut errors) = sections(path, &[&["enrich"]])?;
+    let (raw, base, mut errors) = sections(path, &[&["enrich"], &["filter"], &["pii"]])?;
     let (mut pipeline, enrich) = build_enrich(raw.enrich, base, &mut errors);
+    if let Some(raw_filter) = raw.filter {
+        pipeline.filter = filter::build(raw_filter, &mut errors);
+    }
+    if let Some(raw_pii) = raw.pii {
+        pipeline.pii = pii::build(raw_pii, base, &mut errors);
+    }
     finish(path, errors)?;
     // Documents name their data stream's namespace, as the agent's do; read
     // leniently (`setup` and `check-config` validate it).

@@ -238,8 +238,15 @@ fn every_emitted_field_is_defined() {
                 received_at: OffsetDateTime::now_utc(),
                 bytes: Bytes::copy_from_slice(bytes),
             };
-            let document: serde_json::Value =
-                serde_json::from_str(&pipeline.process(&raw).unwrap().json).unwrap();
+            let document: serde_json::Value = serde_json::from_str(
+                &pipeline
+                    .process(&raw)
+                    .unwrap()
+                    .into_document()
+                    .unwrap()
+                    .json,
+            )
+            .unwrap();
             paths(&document, "", &mut emitted);
             documents += 1;
         }

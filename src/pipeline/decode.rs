@@ -24,7 +24,7 @@ pub fn decode(bytes: &[u8]) -> Result<LogEvent<'_>, DropReason> {
     decode_value(value)
 }
 
-/// [`decode`] of an already parsed value.
+/// [`decode`] of a value already parsed; non-objects are refused.
 pub fn decode_value(value: Value<'_>) -> Result<LogEvent<'_>, DropReason> {
     let Value::Object(mut members) = value else {
         return Err(DropReason::Invalid("not a JSON object".to_owned()));

@@ -67,16 +67,22 @@ struct Login {
 /// Builds the document of one event.
 /// `note`, when given, marks a salvaged event (see `salvage`): it leads
 /// `error.message`, `event.original` is kept and the document is tagged.
+/// `original`, when given, is `event.original` already obfuscated by
+/// `[pii]` (else it is derived from `raw` when needed).
 pub(crate) fn document(
     inner: &Inner,
     raw: &RawEvent,
     log: LogEvent<'_>,
     now: OffsetDateTime,
     note: Option<String>,
+    original: Option<&str>,
 ) -> Document {
     let envelope_id = log.envelope_id.clone();
     let salvaged = note.is_some();
     let mut mapped = map(log, envelope_id.as_deref(), raw.received_at);
+    // [pii] ip = "truncate": nested addresses, now that the mapping has
+    // taken the full `ip` for the lookups.
+    inner.pii.truncate_mapped(&mut mapped.data);
     if let Some(note) = note {
         mapped.notes.insert(0, note);
     }
@@ -93,7 +99,10 @@ pub(crate) fn document(
         &mapped,
         event_id,
         now,
-        salvaged,
+        Original {
+            salvaged,
+            obfuscated: original,
+        },
     );
     json.push('}');
     Document { id, json }
@@ -412,6 +421,15 @@ fn rename_tree(value: &mut Value<'_>, renames: &mut Renames) {
     }
 }
 
+/// How `event.original` is written: whether the event was salvaged (kept
+/// and tagged `auth0_ingest_salvaged`) and, with `[pii]`, its text already
+/// obfuscated (else it is derived from the raw bytes when needed).
+#[derive(Debug, Clone, Copy)]
+struct Original<'a> {
+    salvaged: bool,
+    obfuscated: Option<&'a str>,
+}
+
 fn write(
     writer: &mut Writer<'_>,
     inner: &Inner,
@@ -419,8 +437,12 @@ fn write(
     mapped: &Mapped<'_>,
     event_id: Option<&str>,
     now: OffsetDateTime,
-    salvaged: bool,
+    original: Original<'_>,
 ) {
+    let Original {
+        salvaged,
+        obfuscated: original,
+    } = original;
     let config = &inner.config;
     let known = mapped
         .code
@@ -504,7 +526,15 @@ fn write(
         event.str("kind", "event");
         event.str("module", MODULE);
         if keep_original {
-            event.str("original", &String::from_utf8_lossy(&raw.bytes));
+            // [pii]: the obfuscated event when obfuscation is on (a document
+            // exists, so the event was read: `None` cannot happen).
+            match original {
+                Some(original) => event.str("original", original),
+                None => event.str(
+                    "original",
+                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
+                ),
+            }
         }
         if let Some(known) = known {
             event.str("outcome", known.outcome);
@@ -545,7 +575,8 @@ fn write(
         writer.object("source", |source| {
             source.members(&rendered.autonomous_system);
             source.members(&rendered.geo);
-            source.str("ip", text);
+            // [pii] ip = "truncate": after the lookups used the full address.
+            source.str("ip", &inner.pii.source_ip(*address, text));
         });
     }
     let tags = if salvaged {

@@ -25,13 +25,11 @@
 
 use std::fmt::Write as _;
 
-use time::OffsetDateTime;
-
 use super::coerce::{kind, Kind};
 use super::decode::{self, LogEvent};
 use super::json::{self, Value};
-use super::{ecs, DropReason, Inner};
-use crate::event::{Document, RawEvent};
+use super::DropReason;
+use crate::event::RawEvent;
 
 /// The tag of salvaged documents.
 pub const SALVAGED_TAG: &str = "auth0_ingest_salvaged";
@@ -92,19 +90,21 @@ impl Changes {
     }
 }
 
-/// The document of an event `decode` refused for `reason`: fully mapped
-/// from the repaired text, else (when even that does not parse) the old
-/// probe's `log_id`, type and date; `Err(reason)` when neither works.
-pub(crate) fn document(
-    inner: &Inner,
+/// The outcome of an event `decode` refused for `reason`: `map` is given
+/// the log read from the repaired text and a note saying what was
+/// changed, else (when even that does not parse) the old probe's `log_id`,
+/// type and date; `Err(reason)` when neither works. `map` is the
+/// pipeline's usual filter → obfuscate → mapping, so salvaged events get
+/// the same rules as the rest.
+pub(crate) fn document<T>(
     raw: &RawEvent,
-    now: OffsetDateTime,
     reason: DropReason,
-) -> Result<Document, DropReason> {
+    map: impl for<'a> FnOnce(LogEvent<'a>, String) -> T,
+) -> Result<T, DropReason> {
     if let Some(repair) = repair(&raw.bytes) {
         if let Some((log, changes)) = repair.decode() {
             let note = format!("the event could not be read in full ({reason}); {changes}");
-            return Ok(ecs::document(inner, raw, log, now, Some(note)));
+            return Ok(map(log, note));
         }
     }
     match decode::salvage(&raw.bytes) {
@@ -112,7 +112,7 @@ pub(crate) fn document(
             let note = format!(
                 "the event could not be read in full ({reason}); only its log_id, type and date are mapped"
             );
-            Ok(ecs::document(inner, raw, log, now, Some(note)))
+            Ok(map(log, note))
         }
         None => Err(reason),
     }

@@ -45,6 +45,8 @@ pub(super) fn map_with(pipeline: &Pipeline, input: Input, event: &str) -> Value 
     };
     let document = pipeline
         .process_at(&raw, OffsetDateTime::from_unix_timestamp(NOW).unwrap())
+        .unwrap()
+        .into_document()
         .unwrap();
     serde_json::from_str(&document.json).unwrap()
 }
@@ -439,6 +441,7 @@ fn configured_namespace_tags_and_original() {
         preserve_original_event: true,
         namespace: "prod".to_owned(),
         tags: vec!["a".to_owned(), "preserve_original_event".to_owned()],
+        ..Config::defaults()
     };
     let event = r#"{"log_id":"1","data":{"date":"2024-03-08T04:30:29.321Z"}}"#;
     let document = map_with(&pipeline(config), Input::Webhook, event);
@@ -477,7 +480,10 @@ fn document_id_is_the_envelope_or_data_log_id() {
         received_at: OffsetDateTime::from_unix_timestamp(RECEIVED).unwrap(),
         bytes: Bytes::copy_from_slice(text.as_bytes()),
     };
-    let id = |text: &str| pipeline.process(&raw(text)).unwrap().id.map(|id| id.0);
+    let id = |text: &str| {
+        let document = pipeline.process(&raw(text)).unwrap().into_document();
+        document.unwrap().id.map(|id| id.0)
+    };
     assert_eq!(
         id(r#"{"log_id":"e","data":{"log_id":"d"}}"#).as_deref(),
         Some("e")
@@ -769,6 +775,8 @@ fn document_id_and_event_id_agree() {
     };
     let document = pipeline
         .process_at(&raw, OffsetDateTime::from_unix_timestamp(NOW).unwrap())
+        .unwrap()
+        .into_document()
         .unwrap();
     assert_eq!(document.id, Some(LogId("envelope".to_owned())));
     let json: Value = serde_json::from_str(&document.json).unwrap();

@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use super::filter::Category;
+
 /// The embedded table.
 const TABLE: &str = include_str!("types.tsv");
 
@@ -30,6 +32,10 @@ pub struct Type {
     pub outcome: &'static str,
     /// Whether the row is Elastic's (else derived by us).
     pub from_elastic: bool,
+    /// Auth0's log-stream filter category (`[filter]`); `None` when the
+    /// row lacks the column or names no known category (a unit test
+    /// checks there are none), which [`Table::category`] reads as `other`.
+    pub filter_category: Option<Category>,
 }
 
 /// The parsed table.
@@ -39,8 +45,9 @@ pub struct Table {
 }
 
 impl Table {
-    /// Parses the embedded table. Lines that do not have seven columns are
-    /// skipped (a unit test checks there are none).
+    /// Parses the embedded table. Lines that do not have seven or eight
+    /// columns are skipped (a unit test checks there are none, and that
+    /// every row has the eighth, `filter_category`).
     pub fn embedded() -> Table {
         Table {
             types: rows(TABLE).collect(),
@@ -50,6 +57,14 @@ impl Table {
     /// The mapping of `code`, if known.
     pub fn get(&self, code: &str) -> Option<&Type> {
         self.types.get(code)
+    }
+
+    /// Auth0's filter category of `code`: the table's, else (unknown code,
+    /// or no code) [`Category::Other`], as Auth0 files unclassified events.
+    pub fn category(&self, code: Option<&str>) -> Category {
+        code.and_then(|code| self.get(code))
+            .and_then(|row| row.filter_category)
+            .unwrap_or(Category::Other)
     }
 
     /// Every known code.
@@ -76,6 +91,10 @@ fn rows(text: &str) -> impl Iterator<Item = (String, Type)> + '_ {
         .filter(|line| !line.starts_with('#') && !line.starts_with("code\t"))
         .filter_map(|line| {
             let columns: Vec<&str> = line.split('\t').collect();
+            let (columns, filter_category) = match columns[..] {
+                [ref first @ .., last] if first.len() == 7 => (first, Category::from_name(last)),
+                ref all => (all, None),
+            };
             let [code, classification, categories, types, action, source, description] =
                 columns[..]
             else {
@@ -94,6 +113,7 @@ fn rows(text: &str) -> impl Iterator<Item = (String, Type)> + '_ {
                     action: action.to_owned(),
                     outcome: outcome(classification),
                     from_elastic: source == "elastic",
+                    filter_category,
                 },
             ))
         })
@@ -207,6 +227,42 @@ mod tests {
         assert_eq!(table.get("w").unwrap().outcome, "unknown");
         assert_eq!(table.get("ss").unwrap().outcome, "unknown");
         assert_eq!(table.get("fn").unwrap().outcome, "failure");
+    }
+
+    #[test]
+    fn every_row_has_auth0_s_filter_category() {
+        let table = Table::embedded();
+        for (code, row) in &table.types {
+            assert!(row.filter_category.is_some(), "{code}: no filter_category");
+        }
+        // Auth0's category, even where our classification reads otherwise.
+        assert_eq!(table.category(Some("feta")), Category::TokenExchangeSuccess);
+        assert_eq!(
+            table.get("feta").unwrap().classification,
+            "Token Exchange - Failure"
+        );
+        assert_eq!(table.category(Some("s")), Category::LoginSuccess);
+        assert_eq!(table.category(Some("fco")), Category::LoginFail);
+        assert_eq!(table.category(Some("sapi")), Category::ManagementSuccess);
+        assert_eq!(table.category(Some("fapi")), Category::ManagementFail);
+        assert_eq!(table.category(Some("sscim")), Category::ScimEvent);
+        assert_eq!(
+            table.category(Some("actions_execution_failed")),
+            Category::Actions
+        );
+        assert_eq!(table.category(Some("gd_start_auth")), Category::Other);
+        // No source files it: `other`.
+        assert_eq!(table.category(Some("session_revoked")), Category::Other);
+        // Unknown or missing codes: `other`.
+        assert_eq!(table.category(Some("no_such_code")), Category::Other);
+        assert_eq!(table.category(None), Category::Other);
+        // Every category is some code's.
+        let used: std::collections::HashSet<_> = table
+            .types
+            .values()
+            .filter_map(|row| row.filter_category)
+            .collect();
+        assert_eq!(used.len(), Category::ALL.len());
     }
 
     #[test]

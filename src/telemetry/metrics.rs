@@ -6,6 +6,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::pipeline::filter::Category;
+
 /// The agent's counters; one instance, shared by reference.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -38,6 +40,9 @@ pub struct Metrics {
     pub events_rejected_input: AtomicU64,
     /// Events the pipeline could not map, dead-lettered.
     pub events_rejected_pipeline: AtomicU64,
+    /// Events `[filter]` left out (acknowledged, not written), by Auth0
+    /// filter category: indexed by `Category::index`.
+    pub events_filtered: [AtomicU64; Category::ALL.len()],
     /// Redelivered documents the file output skipped (a `log_id` in its window).
     pub documents_duplicate_file: AtomicU64,
     /// Documents written by the file output.
@@ -163,6 +168,25 @@ impl Metrics {
                 ("{stage=\"pipeline\"}", &self.events_rejected_pipeline),
                 ("{stage=\"output\"}", &self.events_rejected_output),
             ],
+        );
+        let filtered: Vec<(String, &AtomicU64)> = Category::ALL
+            .iter()
+            .map(|category| {
+                (
+                    format!("{{category=\"{}\"}}", category.as_str()),
+                    &self.events_filtered[category.index()],
+                )
+            })
+            .collect();
+        let filtered: Vec<(&str, &AtomicU64)> = filtered
+            .iter()
+            .map(|(labels, value)| (labels.as_str(), *value))
+            .collect();
+        counter(
+            &mut out,
+            "events_filtered_total",
+            "Events left out by [filter] (acknowledged, never written), by Auth0 filter category.",
+            &filtered,
         );
         counter(
             &mut out,

@@ -92,7 +92,15 @@ pub fn convert(pipeline: &Pipeline, event: &Value) -> Value {
         received_at: OffsetDateTime::now_utc(),
         bytes: Bytes::from(event.to_string()),
     };
-    serde_json::from_str(&pipeline.process(&raw).unwrap().json).unwrap()
+    serde_json::from_str(
+        &pipeline
+            .process(&raw)
+            .unwrap()
+            .into_document()
+            .unwrap()
+            .json,
+    )
+    .unwrap()
 }
 
 /// Leaves of a document: dotted path → value (arrays of scalars are leaves).

@@ -10,6 +10,7 @@ mod convert;
 mod datadog_output;
 mod end_to_end;
 mod es_output;
+mod filters_pii;
 mod hostile;
 mod nginx;
 mod poller;

@@ -6,7 +6,7 @@
 // which `allow-unwrap-in-tests` covers; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-mod fake_tenant;
+pub mod fake_tenant;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
