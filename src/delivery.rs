@@ -45,6 +45,8 @@ struct Ticket {
     remaining: AtomicUsize,
     acker: Acker,
     metrics: Arc<Metrics>,
+    /// Each event's receive time, for the delivery latency histogram.
+    received: Vec<OffsetDateTime>,
 }
 
 /// Delivery errors; each stops the read side (the process exits non-zero
@@ -71,7 +73,14 @@ impl Ticket {
     fn finish(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             match self.acker.ack(self.receipt) {
-                Ok(()) => Metrics::add(&self.metrics.spool_acked, self.records),
+                Ok(()) => {
+                    Metrics::add(&self.metrics.spool_acked, self.records);
+                    let now = OffsetDateTime::now_utc();
+                    let latency = &self.metrics.exporter.delivery_latency;
+                    for received in &self.received {
+                        latency.record((now - *received).as_seconds_f64().max(0.0));
+                    }
+                }
                 // The ledger lags: the batch is delivered again after a
                 // restart (a duplicate, not a loss).
                 Err(error) => tracing::error!(%error, "cannot record a spool acknowledgement"),
@@ -91,6 +100,9 @@ pub struct Parts {
     pub dead_letters: Arc<DeadLetters>,
     /// The pipeline (cloned once per worker).
     pub pipeline: Pipeline,
+    /// A new pipeline after a reload (new GeoIP databases), taken at the
+    /// next batch.
+    pub pipeline_updates: Option<tokio::sync::watch::Receiver<Pipeline>>,
     /// One channel per output.
     pub outputs: Vec<mpsc::Sender<Delivery>>,
     /// Counters.
@@ -115,6 +127,11 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
     let workers = std::thread::available_parallelism().map_or(1, |count| count.get().min(8));
     let mut pipelines = vec![parts.pipeline.clone(); workers];
     while !parts.abort.is_cancelled() {
+        if let Some(updates) = &mut parts.pipeline_updates {
+            if updates.has_changed().unwrap_or(false) {
+                pipelines = vec![updates.borrow_and_update().clone(); workers];
+            }
+        }
         let Some(batch) = parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? else {
             let more = runtime.block_on(async {
                 tokio::select! {
@@ -239,6 +256,7 @@ fn deliver(
         remaining: AtomicUsize::new(parts.outputs.len() + 1),
         acker: parts.acker.clone(),
         metrics: Arc::clone(&parts.metrics),
+        received: batch.events.iter().map(|event| event.received_at).collect(),
     });
     let documents: Arc<[Document]> = documents.into();
     if !documents.is_empty() {
