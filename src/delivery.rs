@@ -35,6 +35,9 @@ const PARALLEL_FROM: usize = 512;
 pub struct Delivery {
     /// The documents, in spool order (shared between outputs).
     pub documents: Arc<[Document]>,
+    /// Each document's event as received (same order), for dead letters
+    /// that `auth0-ingest replay` can re-drive.
+    pub originals: Arc<[bytes::Bytes]>,
     ticket: Arc<Ticket>,
 }
 
@@ -228,11 +231,15 @@ fn deliver(
 ) -> Result<(), Error> {
     let records = batch.events.len() as u64;
     let mut documents = Vec::with_capacity(batch.events.len());
+    let mut originals = Vec::with_capacity(batch.events.len());
     let mut rejected = 0;
     dead.clear();
     for (event, mapped) in batch.events.iter().zip(map(pipelines, &batch.events)) {
         match mapped {
-            Ok(document) => documents.push(document),
+            Ok(document) => {
+                documents.push(document);
+                originals.push(event.bytes.clone());
+            }
             Err(reason) => {
                 rejected += 1;
                 dead_letter::encode(
@@ -259,10 +266,12 @@ fn deliver(
         received: batch.events.iter().map(|event| event.received_at).collect(),
     });
     let documents: Arc<[Document]> = documents.into();
+    let originals: Arc<[bytes::Bytes]> = originals.into();
     if !documents.is_empty() {
         for output in &parts.outputs {
             let delivery = Delivery {
                 documents: Arc::clone(&documents),
+                originals: Arc::clone(&originals),
                 ticket: Arc::clone(&ticket),
             };
             let sent = runtime.block_on(async {

@@ -9,6 +9,7 @@ mod conformance;
 mod convert;
 mod end_to_end;
 mod es_output;
+mod ops;
 mod poller;
 mod spool;
 mod support;

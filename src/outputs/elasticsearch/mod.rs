@@ -297,6 +297,7 @@ impl Client {
 #[derive(Debug)]
 struct Tracker {
     documents: Arc<[Document]>,
+    originals: Arc<[Bytes]>,
     remaining: AtomicUsize,
     delivery: Mutex<Option<Delivery>>,
 }
@@ -312,6 +313,14 @@ impl Entry {
     /// The document.
     pub(crate) fn document(&self) -> &Document {
         &self.tracker.documents[self.index]
+    }
+
+    /// The event the document was made from, as received.
+    pub(crate) fn original(&self) -> &[u8] {
+        self.tracker
+            .originals
+            .get(self.index)
+            .map_or(&[][..], |original| &original[..])
     }
 
     /// Records that this document has its final outcome.
@@ -380,6 +389,7 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
                 Some(delivery) => {
                     let tracker = Arc::new(Tracker {
                         documents: Arc::clone(&delivery.documents),
+                        originals: Arc::clone(&delivery.originals),
                         remaining: AtomicUsize::new(delivery.documents.len()),
                         delivery: Mutex::new(Some(delivery)),
                     });

@@ -450,6 +450,8 @@ async fn send(
 }
 
 fn dead_letter(out: &mut Vec<u8>, entry: &Entry, reason: &str) {
+    // The event as received, not the document: `auth0-ingest replay`
+    // re-drives it through the pipeline once the cause is fixed.
     let document = entry.document();
     dead_letter::encode_named(
         out,
@@ -457,7 +459,7 @@ fn dead_letter(out: &mut Vec<u8>, entry: &Entry, reason: &str) {
         &input_name(&document.json),
         Stage::Output,
         &format!("elasticsearch refused the document: {reason}"),
-        document.json.as_bytes(),
+        entry.original(),
     );
 }
 
