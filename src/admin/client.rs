@@ -540,7 +540,7 @@ mod tests {
     fn the_summary_names_health_backlog_outputs_and_errors() {
         let status: Value = serde_json::from_str(
             r#"{"version":"0.1.0","started_at":"2026-12-01T09:00:00Z","status":"degraded",
-                "reasons":["output elasticsearch is retrying (3 failures): connection refused"],
+                "reasons":["output elasticsearch is retrying (3 failed attempts): connection refused"],
                 "spool":{"backlog_events":1234,"backlog_bytes":2048,"max_bytes":1073741824,"oldest_unacked_at":"2026-12-01T09:58:00Z","writable":true},
                 "inputs":{"webhook":{"last_request_at":null,"last_accepted_at":null,"requests":{"ok":3,"unauthorized":1,"invalid":0,"unavailable":0}}},
                 "outputs":{"elasticsearch":{"last_success_at":null,"last_error":{"at":"2026-12-01T09:59:00Z","message":"connection refused"},"consecutive_failures":3,"reachable":false}},

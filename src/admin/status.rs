@@ -380,8 +380,13 @@ pub fn judge(
             raise(
                 Health::Degraded,
                 format!(
-                    "output {name} is retrying ({} failures): {error}",
-                    output.consecutive_failures
+                    "output {name} is retrying ({} failed {}): {error}",
+                    output.consecutive_failures,
+                    if output.consecutive_failures == 1 {
+                        "attempt"
+                    } else {
+                        "attempts"
+                    }
                 ),
             );
         }

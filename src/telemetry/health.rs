@@ -142,6 +142,7 @@ impl Health {
 
     /// An output request failed (it will be retried).
     pub fn output_failed(&self, output: &'static str, message: &str) {
+        let message = &concise(message);
         let now = OffsetDateTime::now_utc();
         self.with(|inner| {
             if let Some((_, state, _)) = inner.outputs.iter_mut().find(|(name, ..)| *name == output)
@@ -243,9 +244,49 @@ impl Health {
     }
 }
 
+/// An error chain as an operator reads it: URLs without their query
+/// string, and no cause repeated (HTTP clients repeat the URL at each level).
+pub fn concise(message: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for part in message.split(": ") {
+        let part = strip_queries(part);
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
+}
+
+fn strip_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("http") {
+        let (before, url) = rest.split_at(start);
+        out.push_str(before);
+        let end = url
+            .find(|character: char| character.is_whitespace() || character == ')')
+            .unwrap_or(url.len());
+        let (url, after) = url.split_at(end);
+        out.push_str(url.split('?').next().unwrap_or(url));
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chains_are_made_short() {
+        let long = "error sending request for url (http://127.0.0.1:9/_bulk?filter_path=errors%2Citems): error sending request for url (http://127.0.0.1:9/_bulk?filter_path=errors%2Citems): client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(
+            concise(long),
+            "error sending request for url (http://127.0.0.1:9/_bulk): client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        assert_eq!(concise("503 overloaded"), "503 overloaded");
+    }
 
     #[test]
     fn failures_count_until_a_success() {

@@ -762,8 +762,7 @@ async fn mixed_item_failures_retry_the_right_items_and_dead_letter_mapping_error
             "{line}"
         );
         // The event as received (replayable), not the document.
-        let event: serde_json::Value =
-            serde_json::from_str(line["raw"].as_str().unwrap()).unwrap();
+        let event: serde_json::Value = serde_json::from_str(line["raw"].as_str().unwrap()).unwrap();
         assert!(event["log_id"].is_string(), "{event}");
         assert!(event["@timestamp"].is_null(), "{event}");
     }

@@ -52,7 +52,11 @@ async fn get(admin: SocketAddr, path: &str, token: Option<&str>) -> (u16, String
                 .get("content-type")
                 .map(|value| value.to_str().unwrap().to_owned())
                 .unwrap_or_default();
-            (status, content_type, response.text().await.unwrap_or_default())
+            (
+                status,
+                content_type,
+                response.text().await.unwrap_or_default(),
+            )
         }
         Err(_) => (0, String::new(), String::new()),
     }
@@ -98,7 +102,13 @@ fn body(ids: &[String]) -> String {
 }
 
 /// A plain-HTTP webhook, an admin listener and the Elasticsearch output.
-fn es_config(dir: &Path, webhook: SocketAddr, admin: SocketAddr, es_url: &str, extra: &str) -> PathBuf {
+fn es_config(
+    dir: &Path,
+    webhook: SocketAddr,
+    admin: SocketAddr,
+    es_url: &str,
+    extra: &str,
+) -> PathBuf {
     let path = dir.join("agent.toml");
     std::fs::write(
         &path,
@@ -135,9 +145,17 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
     assert_eq!(answer.status(), 200);
 
     // The webhook keeps POST and /healthz; /metrics moved off it.
-    let metrics = client.get(format!("{webhook}/metrics")).send().await.unwrap();
+    let metrics = client
+        .get(format!("{webhook}/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(metrics.status(), 404);
-    let health = client.get(format!("{webhook}/healthz")).send().await.unwrap();
+    let health = client
+        .get(format!("{webhook}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     assert_eq!(get(admin, "/healthz", None).await.0, 200);
@@ -146,7 +164,10 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
     assert_eq!(code, 200);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     assert_eq!(
-        sample(&text, "auth0_ingest_events_received_total{input=\"webhook\"}"),
+        sample(
+            &text,
+            "auth0_ingest_events_received_total{input=\"webhook\"}"
+        ),
         Some(5.0),
         "{text}"
     );
@@ -155,12 +176,19 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
         Some(1.0),
         "{text}"
     );
-    assert!(text.contains("auth0_ingest_build_info{version=\""), "{text}");
-    wait_for(Duration::from_secs(20), "the file output to deliver", async || {
-        let (_, _, text) = get(admin, "/metrics", None).await;
-        sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
-            && sample(&text, "auth0_ingest_output_up{output=\"file\"}") == Some(1.0)
-    })
+    assert!(
+        text.contains("auth0_ingest_build_info{version=\""),
+        "{text}"
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the file output to deliver",
+        async || {
+            let (_, _, text) = get(admin, "/metrics", None).await;
+            sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
+                && sample(&text, "auth0_ingest_output_up{output=\"file\"}") == Some(1.0)
+        },
+    )
     .await;
 
     let status = status_json(admin, None).await;
@@ -197,15 +225,22 @@ async fn a_poller_only_agent_has_the_admin_listener_and_reports_the_poller() {
     assert_eq!(app.webhook_addr(), None);
     let admin = app.admin_addr().unwrap();
     assert_eq!(get(admin, "/healthz", None).await.0, 200);
-    wait_for(Duration::from_secs(20), "the poller's error in /status", async || {
-        let status = status_json(admin, None).await;
-        status["inputs"]["poller"]["last_error"]["message"].is_string()
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "the poller's error in /status",
+        async || {
+            let status = status_json(admin, None).await;
+            status["inputs"]["poller"]["last_error"]["message"].is_string()
+        },
+    )
     .await;
     let status = status_json(admin, None).await;
     assert_eq!(status["status"], "degraded", "{status}");
     assert!(
-        status["reasons"][0].as_str().unwrap().starts_with("poller is retrying"),
+        status["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("poller is retrying"),
         "{status}"
     );
     assert_eq!(status["errors"][0]["component"], "poller", "{status}");
@@ -221,14 +256,20 @@ async fn backlog_gauges_and_status_equal_the_real_backlog_after_a_restart() {
     let config = es_config(dir.path(), webhook, admin, &fake.url(), "");
     let agent = Agent::spawn(&config, Stdio::null());
     let batch = ids("9002026120109000000000000000000000000000000000", 60);
-    wait_for(Duration::from_secs(20), "the agent to take events", async || {
-        post(webhook, TOKEN, body(&batch[..20])).await == 200
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "the agent to take events",
+        async || post(webhook, TOKEN, body(&batch[..20])).await == 200,
+    )
     .await;
     assert_eq!(post(webhook, TOKEN, body(&batch[20..])).await, 200);
     let check = async |when: &str| {
         let (_, _, text) = get(admin, "/metrics", None).await;
-        assert_eq!(sample(&text, "auth0_ingest_spool_backlog_events"), Some(60.0), "{when}: {text}");
+        assert_eq!(
+            sample(&text, "auth0_ingest_spool_backlog_events"),
+            Some(60.0),
+            "{when}: {text}"
+        );
         let bytes = sample(&text, "auth0_ingest_spool_backlog_bytes").unwrap();
         assert!(bytes > 60.0 * 500.0, "{when}: {text}");
         assert_eq!(
@@ -251,14 +292,24 @@ async fn backlog_gauges_and_status_equal_the_real_backlog_after_a_restart() {
     check("after the restart").await;
     let (_, _, text) = get(admin, "/metrics", None).await;
     // What the README used to suggest (received − acked) is 0 − 0 now.
-    assert_eq!(sample(&text, "auth0_ingest_events_received_total{input=\"webhook\"}"), Some(0.0));
+    assert_eq!(
+        sample(
+            &text,
+            "auth0_ingest_events_received_total{input=\"webhook\"}"
+        ),
+        Some(0.0)
+    );
 
     fake.up().await;
-    wait_for(Duration::from_secs(30), "the backlog to drain", async || {
-        let (_, _, text) = get(admin, "/metrics", None).await;
-        sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
-            && sample(&text, "auth0_ingest_output_up{output=\"elasticsearch\"}") == Some(1.0)
-    })
+    wait_for(
+        Duration::from_secs(30),
+        "the backlog to drain",
+        async || {
+            let (_, _, text) = get(admin, "/metrics", None).await;
+            sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
+                && sample(&text, "auth0_ingest_output_up{output=\"elasticsearch\"}") == Some(1.0)
+        },
+    )
     .await;
     assert_eq!(fake.count(INDEX), 60);
     drop(agent);
@@ -279,17 +330,27 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeEs::start().await;
     let (webhook, admin) = (free_port(), free_port());
-    let config = es_config(dir.path(), webhook, admin, &fake.url(), "failing_after = \"20s\"\n");
+    let config = es_config(
+        dir.path(),
+        webhook,
+        admin,
+        &fake.url(),
+        "failing_after = \"20s\"\n",
+    );
     let log = dir.path().join("agent.log");
     let agent = Agent::spawn(&config, std::fs::File::create(&log).unwrap());
     let batch = ids("9002026120110000000000000000000000000000000000", 20);
-    wait_for(Duration::from_secs(20), "the agent to take events", async || {
-        post(webhook, TOKEN, body(&batch[..10])).await == 200
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "the agent to take events",
+        async || post(webhook, TOKEN, body(&batch[..10])).await == 200,
+    )
     .await;
-    wait_for(Duration::from_secs(20), "the first events indexed", async || {
-        fake.count(INDEX) == 10
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "the first events indexed",
+        async || fake.count(INDEX) == 10,
+    )
     .await;
     let (code, ok) = status_command(&config);
     assert_eq!(code, 0, "{ok}");
@@ -304,8 +365,15 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
         code == 1
     })
     .await;
-    assert!(degraded.contains("output elasticsearch: DOWN"), "{degraded}");
-    assert_eq!(get(admin, "/readyz", None).await.0, 200, "the spool still takes events");
+    assert!(
+        degraded.contains("output elasticsearch: DOWN"),
+        "{degraded}"
+    );
+    assert_eq!(
+        get(admin, "/readyz", None).await.0,
+        200,
+        "the spool still takes events"
+    );
     let mut failing = String::new();
     wait_for(Duration::from_secs(40), "status failing", async || {
         let (code, text) = status_command(&config);
@@ -319,7 +387,10 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     let status = status_json(admin, None).await;
     assert_eq!(status["outputs"]["elasticsearch"]["reachable"], false);
     assert!(status["outputs"]["elasticsearch"]["last_error"]["message"].is_string());
-    assert_eq!(status["errors"][0]["component"], "elasticsearch", "{status}");
+    assert_eq!(
+        status["errors"][0]["component"], "elasticsearch",
+        "{status}"
+    );
 
     let remaining = Duration::from_secs(90).saturating_sub(outage.elapsed());
     tokio::time::sleep(remaining).await;
@@ -346,9 +417,15 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     for warn in &warns {
         assert_eq!(warn["level"], "WARN");
         assert_eq!(warn["fields"]["backlog_events"], 10, "{warn}");
-        assert!(warn["fields"]["error"].as_str().unwrap().len() > 3, "{warn}");
+        assert!(
+            warn["fields"]["error"].as_str().unwrap().len() > 3,
+            "{warn}"
+        );
     }
-    let recovery: Vec<&str> = lines.lines().filter(|line| line.contains("output recovered")).collect();
+    let recovery: Vec<&str> = lines
+        .lines()
+        .filter(|line| line.contains("output recovered"))
+        .collect();
     assert_eq!(recovery.len(), 1, "{lines}");
     assert!(recovery[0].contains("down_for"), "{}", recovery[0]);
 
@@ -359,7 +436,10 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     })
     .await;
     let status = status_json(admin, None).await;
-    assert_eq!(status["errors"][0]["component"], "elasticsearch", "{status}");
+    assert_eq!(
+        status["errors"][0]["component"], "elasticsearch",
+        "{status}"
+    );
     assert_eq!(status["status"], "ok");
     drop(agent);
     // Unreachable: exit 3.
@@ -420,7 +500,11 @@ async fn post_on(
         if let Some(end) = text.find("\r\n\r\n") {
             let length: usize = text[..end]
                 .lines()
-                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|value| value.trim().parse().unwrap()))
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|value| value.trim().parse().unwrap())
+                })
                 .unwrap_or(0);
             if response.len() >= end + 4 + length {
                 return text[9..12].parse().unwrap();
@@ -431,7 +515,11 @@ async fn post_on(
 
 fn sighup(agent: &Agent) {
     let pid = agent.child.id().to_string();
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
 }
 
 async fn wait_reloads(admin: SocketAddr, token: &str, result: &str, count: f64) {
@@ -469,10 +557,17 @@ async fn sighup_renews_the_certificate_rotates_tokens_and_keeps_connections() {
         get(admin, "/healthz", None).await.0 == 200
     })
     .await;
-    assert_eq!(get(admin, "/metrics", None).await.0, 401, "the admin token is required");
+    assert_eq!(
+        get(admin, "/metrics", None).await.0,
+        401,
+        "the admin token is required"
+    );
     let mut kept = tls_connect(webhook, &[&old_cert]).await;
     let old_der = presented(&kept);
-    assert_eq!(post_on(&mut kept, "token-one", &support::batch(0, 1)).await, 200);
+    assert_eq!(
+        post_on(&mut kept, "token-one", &support::batch(0, 1)).await,
+        200
+    );
 
     // Renew the certificate, rotate both token files, SIGHUP.
     let renewed_dir = dir.path().join("renewed");
@@ -488,30 +583,61 @@ async fn sighup_renews_the_certificate_rotates_tokens_and_keeps_connections() {
 
     let fresh = tls_connect(webhook, &[&old_cert, &renewed.cert]).await;
     let new_der = presented(&fresh);
-    assert_ne!(new_der, old_der, "a new handshake sees the renewed certificate");
-    assert_eq!(new_der, presented(&tls_connect(webhook, &[&renewed.cert]).await));
+    assert_ne!(
+        new_der, old_der,
+        "a new handshake sees the renewed certificate"
+    );
+    assert_eq!(
+        new_der,
+        presented(&tls_connect(webhook, &[&renewed.cert]).await)
+    );
     // The connection made before the reload still serves, with the new tokens.
-    assert_eq!(post_on(&mut kept, "token-two", &support::batch(1, 1)).await, 200);
-    assert_eq!(post_on(&mut kept, "token-one", &support::batch(2, 1)).await, 401);
+    assert_eq!(
+        post_on(&mut kept, "token-two", &support::batch(1, 1)).await,
+        200
+    );
+    assert_eq!(
+        post_on(&mut kept, "token-one", &support::batch(2, 1)).await,
+        401
+    );
 
     // A broken certificate: the renewed one is kept, the error is reported.
     std::fs::write(&first.cert, "-----BEGIN CERTIFICATE-----\nbroken\n").unwrap();
     sighup(&agent);
     wait_reloads(admin, "admin-two", "failure", 1.0).await;
     let after = tls_connect(webhook, &[&renewed.cert]).await;
-    assert_eq!(presented(&after), new_der, "the running certificate is kept");
+    assert_eq!(
+        presented(&after),
+        new_der,
+        "the running certificate is kept"
+    );
     let status = status_json(admin, Some("admin-two")).await;
     let errors = status["errors"].as_array().unwrap();
-    let reload = errors.iter().find(|error| error["component"] == "reload").unwrap();
-    assert!(reload["message"].as_str().unwrap().contains("cert.pem"), "{reload}");
-    assert_eq!(post_on(&mut kept, "token-two", &support::batch(3, 1)).await, 200);
+    let reload = errors
+        .iter()
+        .find(|error| error["component"] == "reload")
+        .unwrap();
+    assert!(
+        reload["message"].as_str().unwrap().contains("cert.pem"),
+        "{reload}"
+    );
+    assert_eq!(
+        post_on(&mut kept, "token-two", &support::batch(3, 1)).await,
+        200
+    );
 
     let mut agent = agent;
-    assert!(agent.child.try_wait().unwrap().is_none(), "SIGHUP does not end the agent");
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "SIGHUP does not end the agent"
+    );
     let status = agent.terminate();
     assert!(status.success(), "{status:?}");
     let lines = std::fs::read_to_string(&log).unwrap();
-    assert!(!lines.contains("token-two") && !lines.contains("admin-two"), "no token in the log");
+    assert!(
+        !lines.contains("token-two") && !lines.contains("admin-two"),
+        "no token in the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -525,9 +651,11 @@ async fn replay_of_dead_letters_after_the_cause_is_fixed_lands_each_event_once()
     let good = ids("9002026120111000000000000000000000000000000000", 7);
     let poison = ids("9002026120111000000000000000000000000000poison", 3);
     let all: Vec<String> = good.iter().chain(&poison).cloned().collect();
-    wait_for(Duration::from_secs(20), "the agent to take events", async || {
-        post(webhook, TOKEN, body(&all)).await == 200
-    })
+    wait_for(
+        Duration::from_secs(20),
+        "the agent to take events",
+        async || post(webhook, TOKEN, body(&all)).await == 200,
+    )
     .await;
     let dead_letters = dir.path().join("spool/dead-letter.ndjson");
     wait_for(Duration::from_secs(20), "three dead letters", async || {
@@ -546,9 +674,20 @@ async fn replay_of_dead_letters_after_the_cause_is_fixed_lands_each_event_once()
         dead_letters.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains(": 3 accepted, 0 rejected; moved to "), "{stdout}");
-    wait_for(Duration::from_secs(20), "every event indexed", async || fake.count(INDEX) == 10).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(": 3 accepted, 0 rejected; moved to "),
+        "{stdout}"
+    );
+    wait_for(Duration::from_secs(20), "every event indexed", async || {
+        fake.count(INDEX) == 10
+    })
+    .await;
     wait_for(Duration::from_secs(20), "the backlog drained", async || {
         status_json(admin, None).await["spool"]["backlog_events"] == 0
     })
@@ -567,13 +706,25 @@ async fn replay_of_dead_letters_after_the_cause_is_fixed_lands_each_event_once()
     let moved: Vec<PathBuf> = std::fs::read_dir(dir.path().join("spool"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.to_string_lossy().contains("dead-letter.ndjson.replayed-"))
+        .filter(|path| {
+            path.to_string_lossy()
+                .contains("dead-letter.ndjson.replayed-")
+        })
         .collect();
     assert_eq!(moved.len(), 1, "{moved:?}");
-    assert_eq!(std::fs::read_to_string(&moved[0]).unwrap().lines().count(), 3);
+    assert_eq!(
+        std::fs::read_to_string(&moved[0]).unwrap().lines().count(),
+        3
+    );
     assert!(std::fs::read_to_string(&dead_letters).map_or(true, |text| text.is_empty()));
     let (_, _, text) = get(admin, "/metrics", None).await;
-    assert_eq!(sample(&text, "auth0_ingest_events_received_total{input=\"replay\"}"), Some(3.0));
+    assert_eq!(
+        sample(
+            &text,
+            "auth0_ingest_events_received_total{input=\"replay\"}"
+        ),
+        Some(3.0)
+    );
     drop(agent);
 }
 
@@ -586,4 +737,38 @@ fn status_without_an_agent_is_unreachable() {
     let output = command(&["status", "--config", config.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach the agent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_at_ninety_percent_fails_readyz_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: the output never drains the spool.
+    let es = free_port();
+    let text = format!(
+        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n\
+         [spool]\ndir = \"spool\"\nmax_bytes = \"64KiB\"\n\
+         [output.elasticsearch]\nhosts = [\"http://{es}\"]\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\n"
+    );
+    let app = App::start(Config::from_toml(&text, dir.path()).unwrap())
+        .await
+        .unwrap();
+    let (webhook, admin) = (app.webhook_addr().unwrap(), app.admin_addr().unwrap());
+    assert_eq!(get(admin, "/readyz", None).await.0, 200);
+    let mut posted = 0;
+    while post(webhook, TOKEN, support::batch(posted, 1)).await == 200 {
+        posted += 1;
+        assert!(posted < 200, "the spool never filled");
+    }
+    let (code, _, body) = get(admin, "/readyz", None).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("% full"), "{body}");
+    let status = status_json(admin, None).await;
+    assert_eq!(status["status"], "failing", "{status}");
+    assert_eq!(status["spool"]["backlog_events"], posted);
+    assert!(
+        status["reasons"][0].as_str().unwrap().contains("% full"),
+        "{status}"
+    );
+    app.stop().await.unwrap();
 }

@@ -327,7 +327,9 @@ pub async fn run(
             Err(error) => {
                 failures = failures.saturating_add(1);
                 wait = failure_wait(&error, failures, &metrics);
-                metrics.health.poller_failed(&DisplayChain(&error).to_string());
+                metrics
+                    .health
+                    .poller_failed(&DisplayChain(&error).to_string());
                 report(&error, failures, wait);
             }
         }
@@ -591,7 +593,9 @@ fn item_date(item: &serde_json::value::RawValue) -> Option<OffsetDateTime> {
         #[serde(borrow)]
         date: Option<std::borrow::Cow<'a, str>>,
     }
-    let date = serde_json::from_str::<DateOnly<'_>>(item.get()).ok()?.date?;
+    let date = serde_json::from_str::<DateOnly<'_>>(item.get())
+        .ok()?
+        .date?;
     OffsetDateTime::parse(&date, &time::format_description::well_known::Rfc3339).ok()
 }
 
