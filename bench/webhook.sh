@@ -42,6 +42,8 @@ $geoip
 [log]
 format = "json"
 level = "warn"
+[admin]
+listen = "127.0.0.1:18384"
 TOML
 target/release/auth0-ingest run --config "$work/bench.toml" 2>"$work/agent.log" &
 agent=$!

@@ -197,3 +197,87 @@ fn fingerprint(config: &Config) -> String {
         config.admin.failing_after,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::admin::status::DeadLetterCount;
+    use crate::inputs::webhook::auth::Tokens;
+    use crate::pipeline::enrich::geo::tests::city_database;
+    use crate::spool;
+
+    fn text(token: &str) -> String {
+        format!(
+            "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{token}\"]\n[spool]\ndir = \"spool\"\n\
+             [output.file]\ndir = \"out\"\n[enrich]\ngeoip_city = \"city.mmdb\"\ngeoip_asn = \"\"\nuser_agent = \"off\"\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn geoip_databases_and_tokens_are_swapped_and_a_broken_database_keeps_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_owned();
+        let config = Config::from_toml(&text("old"), &base).unwrap();
+        let spool = spool::open(&config.spool).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let admin = Arc::new(admin::State {
+            metrics: Arc::clone(&metrics),
+            spool: spool.stats.clone(),
+            dead_letters: DeadLetterCount::new(spool.dead_letters.path().to_owned()),
+            tokens: Tokens::new(Vec::new()),
+            failing_after: Duration::from_secs(300),
+            max_body_bytes: 1024,
+            started_at: time::OffsetDateTime::now_utc(),
+        });
+        // No database yet: geo lookups are off, with a warning.
+        let loaded = enrichment::load(&config.enrich);
+        assert_eq!(loaded.warnings.len(), 1);
+        let pipeline = Pipeline::new(config.pipeline.clone(), loaded.enrichers);
+        let (sender, mut updates) = watch::channel(pipeline);
+        let mut reloader = Reloader::new(&config, Arc::clone(&admin), sender, loaded.warnings);
+        let webhook = Arc::clone(&config.webhook.as_ref().unwrap().reloadable);
+        let source_base = base.clone();
+        reloader.set_source(Arc::new(move || {
+            Config::from_toml(&text("new"), &source_base).map_err(|error| error.to_string())
+        }));
+
+        std::fs::write(base.join("city.mmdb"), city_database()).unwrap();
+        assert!(reloader.reload().await);
+        assert!(updates.has_changed().unwrap());
+        let address = "203.0.113.9".parse().unwrap();
+        let rendered = updates.borrow_and_update().enrichers().geo.lookup(address);
+        assert_ne!(*rendered, Default::default(), "the new database is used");
+        let tokens = webhook.tokens.get();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].expose(), "new");
+
+        std::fs::write(base.join("city.mmdb"), b"not a database").unwrap();
+        assert!(!reloader.reload().await);
+        assert!(
+            !updates.has_changed().unwrap(),
+            "the running pipeline is kept"
+        );
+        assert_eq!(
+            metrics
+                .reloads_ok
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            metrics
+                .reloads_failed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        let errors = metrics.health.snapshot().errors;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].component, "reload");
+        assert!(
+            errors[0].message.contains("city.mmdb"),
+            "{}",
+            errors[0].message
+        );
+    }
+}

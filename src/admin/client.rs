@@ -219,7 +219,8 @@ pub fn summary(status: &Value, now: OffsetDateTime) -> String {
             if up {
                 "up".to_owned()
             } else {
-                format!("DOWN ({failures} failures)")
+                let attempts = if failures == 1 { "attempt" } else { "attempts" };
+                format!("DOWN ({failures} failed {attempts})")
             },
             when(output, "last_success_at"),
             if up {
@@ -558,7 +559,7 @@ mod tests {
         assert!(text.contains("backlog:      1,234 events"), "{text}");
         assert!(text.contains("oldest 2m ago"), "{text}");
         assert!(
-            text.contains("output elasticsearch: DOWN (3 failures)"),
+            text.contains("output elasticsearch: DOWN (3 failed attempts)"),
             "{text}"
         );
         assert!(
