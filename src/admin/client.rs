@@ -16,6 +16,7 @@ use super::format::thousands;
 
 use super::Config;
 use crate::config::secret::Secret;
+use crate::outputs::elasticsearch::retry::error_chain;
 use crate::spool::dead_letter;
 
 /// The `status` command's exit code when the agent cannot be asked.
@@ -476,16 +477,6 @@ async fn post(target: &Target, body: Vec<u8>) -> Result<Replayed, ClientError> {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 #[cfg(test)]
 mod tests {
