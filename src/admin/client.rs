@@ -477,7 +477,6 @@ async fn post(target: &Target, body: Vec<u8>) -> Result<Replayed, ClientError> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

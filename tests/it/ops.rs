@@ -772,3 +772,67 @@ async fn a_spool_at_ninety_percent_fails_readyz_and_status() {
     );
     app.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_gets_ready_status_watchdog_and_reloading() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let admin = free_port();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[webhook]\nlisten = \"127.0.0.1:0\"\n[spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n\
+             [admin]\nlisten = \"{admin}\"\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent = Agent { child };
+    let receive = |until: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 512];
+        loop {
+            let length = socket.recv(&mut buffer).expect(until);
+            let message = String::from_utf8_lossy(&buffer[..length]).into_owned();
+            let done = message.starts_with(until);
+            seen.push(message);
+            if done {
+                return seen;
+            }
+        }
+    };
+    receive("READY=1");
+    let status = receive("STATUS=");
+    assert_eq!(
+        status.last().unwrap(),
+        "STATUS=ok, 0 events/min, backlog 0",
+        "{status:?}"
+    );
+    // Pings at least every half interval (1 s).
+    let started = Instant::now();
+    receive("WATCHDOG=1");
+    receive("WATCHDOG=1");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    sighup(&agent);
+    let reload = receive("READY=1");
+    assert!(
+        reload.iter().any(|message| message == "RELOADING=1"),
+        "{reload:?}"
+    );
+    assert!(agent.terminate().success());
+    let stopping = receive("STOPPING=1");
+    assert!(!stopping.is_empty());
+}
