@@ -244,8 +244,9 @@ impl Health {
     }
 }
 
-/// An error chain as an operator reads it: URLs without their query
-/// string, and no cause repeated (HTTP clients repeat the URL at each level).
+/// An error chain as an operator reads it: URLs without their query string
+/// or userinfo, and no cause repeated (HTTP clients repeat the URL at each
+/// level).
 pub fn concise(message: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     for part in message.split(": ") {
@@ -267,7 +268,15 @@ fn strip_queries(text: &str) -> String {
             .find(|character: char| character.is_whitespace() || character == ')')
             .unwrap_or(url.len());
         let (url, after) = url.split_at(end);
-        out.push_str(url.split('?').next().unwrap_or(url));
+        let url = url.split('?').next().unwrap_or(url);
+        // No credentials from a URL's userinfo in a message that is kept.
+        match (url.find("://"), url.find('@')) {
+            (Some(scheme), Some(at)) if at > scheme && !url[scheme + 3..at].contains('/') => {
+                out.push_str(&url[..scheme + 3]);
+                out.push_str(&url[at + 1..]);
+            }
+            _ => out.push_str(url),
+        }
         rest = after;
     }
     out.push_str(rest);
@@ -286,6 +295,10 @@ mod tests {
             "error sending request for url (http://127.0.0.1:9/_bulk): client error (Connect): tcp connect error: Connection refused (os error 111)"
         );
         assert_eq!(concise("503 overloaded"), "503 overloaded");
+        assert_eq!(
+            concise("error for url (https://elastic:secret@es:9200/_bulk?x=1)"),
+            "error for url (https://es:9200/_bulk)"
+        );
     }
 
     #[test]
