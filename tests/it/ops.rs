@@ -836,3 +836,72 @@ async fn systemd_gets_ready_status_watchdog_and_reloading() {
     let stopping = receive("STOPPING=1");
     assert!(!stopping.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_takes_webhook_bodies_and_reports_items_rejected_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = support::tls_files(dir.path());
+    let text = support::config_text(dir.path(), &tls, "");
+    let app = App::start(Config::from_toml(&text, dir.path()).unwrap())
+        .await
+        .unwrap();
+    let admin = app.admin_addr().unwrap();
+    let config = dir.path().join("replay.toml");
+    std::fs::write(&config, format!("[admin]\nlisten = \"{admin}\"\n")).unwrap();
+
+    // Any body the webhook accepts, posted whole.
+    let body = dir.path().join("body.jsonl");
+    std::fs::write(&body, support::batch(0, 4)).unwrap();
+    // A dead-letter file (not the agent's) whose second item is still not JSON.
+    let old = dir.path().join("old-dead-letters.ndjson");
+    let mut lines = Vec::new();
+    let now = time::OffsetDateTime::now_utc();
+    let input = auth0_ingest::event::Input::Webhook;
+    let stage = auth0_ingest::spool::dead_letter::Stage::Pipeline;
+    auth0_ingest::spool::dead_letter::encode(
+        &mut lines,
+        now,
+        input,
+        stage,
+        "x",
+        support::event(&support::log_id(4)).as_bytes(),
+    );
+    auth0_ingest::spool::dead_letter::encode(&mut lines, now, input, stage, "x", b"{still broken");
+    std::fs::write(&old, lines).unwrap();
+    let output = command(&[
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        body.to_str().unwrap(),
+        old.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("body.jsonl: 4 accepted, 0 rejected\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("old-dead-letters.ndjson: 1 accepted, 1 rejected\n"),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::metadata(&old).is_ok(),
+        "only the live dead-letter.ndjson is moved"
+    );
+    let dead = std::fs::read_to_string(dir.path().join("spool/dead-letter.ndjson")).unwrap();
+    assert!(dead.contains("still broken"), "{dead}");
+    assert!(
+        support::eventually(Duration::from_secs(20), || {
+            support::documents(&dir.path().join("out")).len() == 5
+        })
+        .await,
+        "the five events written"
+    );
+
+    let output = command(&["status", "--config", config.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["dead_letters"]["count"], 1);
+    app.stop().await.unwrap();
+}
