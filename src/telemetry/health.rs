@@ -70,6 +70,9 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 pub struct Health {
     inner: Mutex<Inner>,
+    /// Apart from `inner`: recording rewrites (and fsyncs) a file, which
+    /// must not hold up webhook requests updating `inner`.
+    errors: Mutex<ErrorLog>,
 }
 
 #[derive(Debug, Default)]
@@ -77,7 +80,6 @@ struct Inner {
     outputs: Vec<(&'static str, OutputState, Option<Instant>)>,
     webhook: Option<WebhookState>,
     poller: Option<PollerState>,
-    errors: ErrorLog,
 }
 
 impl Health {
@@ -89,9 +91,17 @@ impl Health {
         body(&mut inner)
     }
 
+    fn errors<T>(&self, body: impl FnOnce(&mut ErrorLog) -> T) -> T {
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        body(&mut errors)
+    }
+
     /// Uses `log` (read from the spool directory) for the recent errors.
     pub fn attach_error_log(&self, log: ErrorLog) {
-        self.with(|inner| inner.errors = log);
+        self.errors(|errors| *errors = log);
     }
 
     /// Declares a configured output, so it is listed before its first request.
@@ -151,8 +161,8 @@ impl Health {
                 state.failing_since.get_or_insert(now);
                 state.last_error = Some((now, message.to_owned()));
             }
-            inner.errors.record(now, output, message);
         });
+        self.errors(|errors| errors.record(now, output, message));
     }
 
     /// A request reached the webhook's POST path.
@@ -189,19 +199,20 @@ impl Health {
         self.with(|inner| {
             let poller = inner.poller.get_or_insert_with(PollerState::default);
             poller.last_error = Some((now, message.to_owned()));
-            inner.errors.record(now, "poller", message);
         });
+        self.errors(|errors| errors.record(now, "poller", message));
     }
 
     /// Records an error of `component` (a reload, the spool) for `/status`.
     pub fn record_error(&self, component: &str, message: &str) {
         let now = OffsetDateTime::now_utc();
-        self.with(|inner| inner.errors.record(now, component, message));
+        self.errors(|errors| errors.record(now, component, message));
     }
 
     /// A copy of the state.
     pub fn snapshot(&self) -> Snapshot {
         let now = OffsetDateTime::now_utc();
+        let errors = self.errors(|errors| errors.recent(now));
         self.with(|inner| Snapshot {
             outputs: inner
                 .outputs
@@ -210,7 +221,7 @@ impl Health {
                 .collect(),
             webhook: inner.webhook.clone(),
             poller: inner.poller.clone(),
-            errors: inner.errors.recent(now),
+            errors,
         })
     }
 
