@@ -499,6 +499,33 @@ mod tests {
         assert!(!text.contains("auth0_ingest_poller_lag_seconds "), "{text}");
     }
 
+    /// A counter field without a `COUNTERS` row would never be exported:
+    /// every top-level integer field of `Metrics` must be read by a row.
+    #[test]
+    fn every_counter_field_has_a_row() {
+        let metrics = Metrics::default();
+        let pretty = format!("{metrics:#?}");
+        let fields: Vec<&str> = pretty
+            .lines()
+            .filter_map(|line| line.strip_prefix("    "))
+            .filter(|line| !line.starts_with(' '))
+            .filter_map(|line| {
+                let (name, value) = line.split_once(": ")?;
+                value
+                    .trim_end_matches(',')
+                    .chars()
+                    .all(|character| character.is_ascii_digit())
+                    .then_some(name)
+            })
+            .collect();
+        let rows: std::collections::HashSet<*const AtomicU64> = COUNTERS
+            .iter()
+            .map(|row| std::ptr::from_ref((row.value)(&metrics)))
+            .collect();
+        assert!(fields.len() > 20, "{fields:?}");
+        assert_eq!(rows.len(), fields.len(), "fields: {fields:?}");
+    }
+
     #[test]
     fn every_counter_row_has_a_distinct_series() {
         let mut seen = std::collections::HashSet::new();
