@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --url https://127.0.0.1:8383/auth0/logs \
-//!     --token TOKEN --cacert cert.pem --connections 8 --seconds 10 [--rate 20000]
+//!     --token TOKEN --cacert cert.pem --connections 8 --seconds 10 [--rate 20000] \
+//!     [--metrics http://127.0.0.1:8384/metrics]
 //! ```
+//! `--metrics` is the admin listener's `/metrics` (default: `/metrics` next
+//! to `--url`, where agents before the admin listener served it).
 //! `--rate` (events/s, total) paces requests to measure latency at a given
 //! load; without it every connection posts back to back (throughput).
 
@@ -24,6 +27,7 @@ struct Args {
     seconds: f64,
     rate: Option<f64>,
     batch: usize,
+    metrics: Option<String>,
 }
 
 fn args() -> Args {
@@ -35,6 +39,7 @@ fn args() -> Args {
         seconds: 10.0,
         rate: None,
         batch: 100,
+        metrics: None,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
@@ -47,6 +52,7 @@ fn args() -> Args {
             "--seconds" => args.seconds = value().parse().unwrap(),
             "--rate" => args.rate = Some(value().parse().unwrap()),
             "--batch" => args.batch = value().parse().unwrap(),
+            "--metrics" => args.metrics = Some(value()),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -122,7 +128,10 @@ async fn main() {
         builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
     }
     let client = builder.build().unwrap();
-    let metrics_url = args.url.replace(&url_path(&args.url), "/metrics");
+    let metrics_url = args
+        .metrics
+        .clone()
+        .unwrap_or_else(|| args.url.replace(&url_path(&args.url), "/metrics"));
     let written_before = written(&client, &metrics_url).await.unwrap_or(0);
     let template = Arc::new(template());
     // Unique ids across runs against the same agent: start from the time.

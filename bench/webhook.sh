@@ -42,12 +42,14 @@ $geoip
 [log]
 format = "json"
 level = "warn"
+[admin]
+listen = "127.0.0.1:18384"
 TOML
 target/release/auth0-ingest run --config "$work/bench.toml" 2>"$work/agent.log" &
 agent=$!
 for _ in $(seq 100); do curl -skf https://127.0.0.1:18383/healthz >/dev/null && break; sleep 0.1; done
 token=$(cat "$data/token")
-common=(--url https://127.0.0.1:18383/auth0/logs --token "$token" --cacert "$data/certs/dev-cert.pem")
+common=(--url https://127.0.0.1:18383/auth0/logs --token "$token" --cacert "$data/certs/dev-cert.pem" --metrics http://127.0.0.1:18384/metrics)
 for run in $(seq "$runs"); do
   target/release/examples/loadgen "${common[@]}" --connections 8 --seconds 10
 done

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::admin;
 use crate::config::Config;
 use crate::delivery::{self, Delivery};
 use crate::enrichment;
@@ -26,7 +27,9 @@ use crate::inputs::{poller, webhook};
 use crate::outputs::file::{self, FileOutput};
 use crate::outputs::{datadog, elasticsearch};
 use crate::pipeline::Pipeline;
+use crate::reload::{self, Reloader};
 use crate::spool::{self, Acker};
+use crate::telemetry::errors::ErrorLog;
 use crate::telemetry::metrics::Metrics;
 
 /// Time in-flight webhook requests get to finish at shutdown.
@@ -43,6 +46,11 @@ const OUTPUT_QUEUE: usize = 4;
 #[derive(Debug)]
 pub struct App {
     webhook_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    admin: Option<tokio::task::JoinHandle<()>>,
+    ticker: tokio::task::JoinHandle<()>,
+    reloader: Reloader,
+    hangup: Option<tokio::signal::unix::Signal>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     webhook: Option<tokio::task::JoinHandle<()>>,
@@ -64,6 +72,14 @@ impl App {
     /// the spool is open.
     pub async fn start(config: Config) -> anyhow::Result<App> {
         let metrics = Arc::new(Metrics::default());
+        // SIGHUP reloads from now on; its default action would end the process.
+        let hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(hangup) => Some(hangup),
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP; reloads are off");
+                None
+            }
+        };
         let spool_config = config.spool.clone();
         let spool = tokio::task::spawn_blocking(move || spool::open(&spool_config))
             .await
@@ -80,6 +96,11 @@ impl App {
             backlog_bytes = spool.backlog_bytes,
             "spool open"
         );
+        let error_dir = config.spool.dir.clone();
+        let error_log = tokio::task::spawn_blocking(move || ErrorLog::open(&error_dir))
+            .await
+            .context("error log task failed")?;
+        metrics.health.attach_error_log(error_log);
 
         // Cancelled at the shutdown deadline: the read side and the outputs
         // leave what they have not finished in the spool.
@@ -91,6 +112,7 @@ impl App {
             let output = FileOutput::open(file_config)
                 .with_context(|| format!("opening file output in `{}`", dir.display()))?;
             tracing::info!(dir = %dir.display(), "file output ready");
+            metrics.health.register_output("file");
             let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
             outputs.push(
                 file::spawn(output, receiver, Arc::clone(&metrics), abort.clone())
@@ -104,6 +126,7 @@ impl App {
         if let Some(es_config) = config.elasticsearch.clone() {
             let client = elasticsearch::Client::from_config(&es_config)
                 .context("building the elasticsearch client")?;
+            metrics.health.register_output("elasticsearch");
             tracing::info!(
                 // Validation refuses URLs with credentials, so these hold none.
                 hosts = %es_config.hosts.iter().map(|url| url.as_str()).collect::<Vec<_>>().join(" "),
@@ -138,6 +161,7 @@ impl App {
         if let Some(dd_config) = config.datadog.clone() {
             let client = datadog::client::Client::from_config(&dd_config)
                 .context("building the datadog client")?;
+            metrics.health.register_output("datadog");
             tracing::info!(intake = client.intake(), format = ?dd_config.format, "datadog output ready");
             let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
             datadog_task = Some(tokio::spawn(
@@ -184,6 +208,40 @@ impl App {
         };
 
         let shutdown = CancellationToken::new();
+        let mut admin_addr = None;
+        let mut admin_task = None;
+        let admin_state = Arc::new(admin::State {
+            metrics: Arc::clone(&metrics),
+            spool: spool.stats.clone(),
+            dead_letters: admin::status::DeadLetterCount::new(spool.dead_letters.path().to_owned()),
+            tokens: crate::inputs::webhook::auth::Tokens::new(config.admin.tokens.clone()),
+            failing_after: config.admin.failing_after,
+            max_body_bytes: config
+                .webhook
+                .as_ref()
+                .map_or(crate::config::DEFAULT_MAX_BODY_BYTES as usize, |webhook| {
+                    webhook.max_body_bytes
+                }),
+            started_at: time::OffsetDateTime::now_utc(),
+        });
+        if let Some(listen) = config.admin.listen {
+            let listener = admin::bind(listen)
+                .await
+                .with_context(|| format!("binding the admin listener to `{listen}`"))?;
+            let addr = listener.local_addr().context("reading the bound address")?;
+            tracing::info!(url = %format!("http://{addr}/status"), "admin listening");
+            admin_addr = Some(addr);
+            admin_task = Some(tokio::spawn(
+                admin::serve(
+                    listener,
+                    Arc::clone(&admin_state),
+                    spool.writer.clone(),
+                    shutdown.clone(),
+                    REQUEST_DRAIN,
+                )
+                .instrument(tracing::info_span!("admin")),
+            ));
+        }
         let mut webhook_addr = None;
         let mut webhook_task = None;
         if let Some(webhook_config) = config.webhook.clone() {
@@ -209,6 +267,7 @@ impl App {
                 tracing::warn!(%addr, "webhook serves plain HTTP on a non-loopback address; terminate TLS in front of it");
             }
             webhook_addr = Some(addr);
+            metrics.health.register_webhook();
             webhook_task = Some(tokio::spawn(
                 webhook::serve(
                     listener,
@@ -225,6 +284,7 @@ impl App {
         let mut poller_task = None;
         if let Some((poller_config, http, start)) = poller_start {
             tracing::info!(url = %poller_config.url, batch_size = poller_config.batch_size, "poller starting");
+            metrics.health.register_poller();
             poller_task = Some(tokio::spawn(
                 poller::run(
                     poller_config,
@@ -238,12 +298,21 @@ impl App {
             ));
         }
 
+        let pipeline = Pipeline::new(config.pipeline.clone(), enrichment.enrichers);
+        let (pipeline_sender, pipeline_updates) = tokio::sync::watch::channel(pipeline.clone());
+        let reloader = Reloader::new(
+            &config,
+            Arc::clone(&admin_state),
+            pipeline_sender,
+            enrichment.warnings.clone(),
+        );
         let delivery = delivery::spawn(
             delivery::Parts {
                 reader: spool.reader,
                 acker: spool.acker.clone(),
                 dead_letters: spool.dead_letters,
-                pipeline: Pipeline::new(config.pipeline.clone(), enrichment.enrichers),
+                pipeline,
+                pipeline_updates: Some(pipeline_updates),
                 outputs: senders,
                 keep_originals,
                 metrics: Arc::clone(&metrics),
@@ -253,9 +322,18 @@ impl App {
         )
         .context("starting the delivery thread")?;
 
+        let ticker = tokio::spawn(
+            crate::admin::ticker::run(Arc::clone(&admin_state), shutdown.clone())
+                .instrument(tracing::info_span!("ticker")),
+        );
         crate::systemd::notify("READY=1");
         Ok(App {
             webhook_addr,
+            admin_addr,
+            admin: admin_task,
+            ticker,
+            reloader,
+            hangup,
             metrics,
             shutdown,
             webhook: webhook_task,
@@ -278,6 +356,22 @@ impl App {
         self.webhook_addr
     }
 
+    /// The admin listener's bound address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Where SIGHUP reads the new configuration from (the config file).
+    pub fn reload_from(&mut self, source: reload::Source) {
+        self.reloader.set_source(source);
+    }
+
+    /// Re-reads the TLS material, tokens and GeoIP databases now (what
+    /// SIGHUP does). Returns whether the new material took effect.
+    pub async fn reload(&self) -> bool {
+        self.reloader.reload().await
+    }
+
     /// The agent's counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -288,13 +382,22 @@ impl App {
     /// fatal: the agent stops what is left and returns an error, the process
     /// exits non-zero, and systemd restarts it (the spool keeps the rest).
     pub async fn run_until(
-        self,
+        mut self,
         signal: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
         tokio::pin!(signal);
         let mut check = tokio::time::interval(SUPERVISION_INTERVAL);
+        let mut hangup = self.hangup.take();
         loop {
             tokio::select! {
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(hangup) => hangup.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.reloader.reload().await;
+                }
                 () = &mut signal => {
                     tracing::info!("shutting down");
                     return self.stop().await;
@@ -321,6 +424,10 @@ impl App {
         };
         if task_ended(&self.webhook) {
             Some("webhook")
+        } else if task_ended(&self.admin) {
+            Some("admin listener")
+        } else if self.ticker.is_finished() {
+            Some("ticker")
         } else if task_ended(&self.poller) {
             Some("poller")
         } else if task_ended(&self.elasticsearch) {
@@ -346,6 +453,7 @@ impl App {
         let mut errors: Vec<anyhow::Error> = Vec::new();
         for (task, name) in [
             (self.webhook.take(), "webhook"),
+            (self.admin.take(), "admin listener"),
             (self.poller.take(), "poller"),
         ] {
             if let Some(task) = task {
@@ -374,6 +482,7 @@ impl App {
             elasticsearch,
             datadog,
             acker,
+            ticker,
             ..
         } = self;
         let joined = tokio::task::spawn_blocking(move || {
@@ -411,6 +520,7 @@ impl App {
             }
         }
         deadline.abort();
+        ticker.abort();
         match tokio::task::spawn_blocking(move || acker.close()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {

@@ -39,10 +39,14 @@ const PARALLEL_FROM: usize = 512;
 pub struct Delivery {
     /// The documents, in spool order (shared between outputs).
     pub documents: Arc<[Document]>,
-    /// The events as received, one per document (same order), when an
-    /// output needs them (`Parts::keep_originals`: the Datadog output's
-    /// `format = "auth0"`); `None` otherwise, so other outputs pay nothing.
-    pub originals: Option<Arc<[Bytes]>>,
+    /// Each document's event as received (same order), for dead letters
+    /// that `auth0-ingest replay` can re-drive.
+    pub originals: Arc<[bytes::Bytes]>,
+    /// With `[pii]` on and an output that sends Auth0's own shape
+    /// (`Parts::keep_originals`: the Datadog output's `format = "auth0"`),
+    /// each document's event obfuscated (the JSON `event.original` holds);
+    /// `None` otherwise, so other outputs pay nothing. See [`Delivery::shown`].
+    pub obfuscated: Option<Arc<[Bytes]>>,
     ticket: Arc<Ticket>,
 }
 
@@ -53,6 +57,8 @@ struct Ticket {
     remaining: AtomicUsize,
     acker: Acker,
     metrics: Arc<Metrics>,
+    /// Each event's receive time, for the delivery latency histogram.
+    received: Vec<OffsetDateTime>,
 }
 
 /// Delivery errors; each stops the read side (the process exits non-zero
@@ -68,6 +74,15 @@ pub enum Error {
 }
 
 impl Delivery {
+    /// Document `index`'s event as an output may show it: obfuscated
+    /// when `[pii]` is on, else as received.
+    pub fn shown(&self, index: usize) -> Option<&Bytes> {
+        match &self.obfuscated {
+            Some(obfuscated) => obfuscated.get(index),
+            None => self.originals.get(index),
+        }
+    }
+
     /// Says that every document of this delivery has a final outcome in this
     /// output. The spool batch is acknowledged once every output has said so.
     pub fn finish(self) {
@@ -79,7 +94,14 @@ impl Ticket {
     fn finish(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             match self.acker.ack(self.receipt) {
-                Ok(()) => Metrics::add(&self.metrics.spool_acked, self.records),
+                Ok(()) => {
+                    Metrics::add(&self.metrics.spool_acked, self.records);
+                    let now = OffsetDateTime::now_utc();
+                    let latency = &self.metrics.exporter.delivery_latency;
+                    for received in &self.received {
+                        latency.record((now - *received).as_seconds_f64().max(0.0));
+                    }
+                }
                 // The ledger lags: the batch is delivered again after a
                 // restart (a duplicate, not a loss).
                 Err(error) => tracing::error!(%error, "cannot record a spool acknowledgement"),
@@ -99,9 +121,14 @@ pub struct Parts {
     pub dead_letters: Arc<DeadLetters>,
     /// The pipeline (cloned once per worker).
     pub pipeline: Pipeline,
+    /// A new pipeline after a reload (new GeoIP databases), taken at the
+    /// next batch.
+    pub pipeline_updates: Option<tokio::sync::watch::Receiver<Pipeline>>,
     /// One channel per output.
     pub outputs: Vec<mpsc::Sender<Delivery>>,
-    /// Hand each delivery the events as received too (`Delivery::originals`).
+    /// An output sends Auth0's own shape (the Datadog output's `format =
+    /// "auth0"`): with `[pii]` on, hand each delivery the obfuscated events
+    /// too (`Delivery::obfuscated`).
     pub keep_originals: bool,
     /// Counters.
     pub metrics: Arc<Metrics>,
@@ -125,6 +152,11 @@ fn run(mut parts: Parts, runtime: &tokio::runtime::Handle) -> Result<(), Error> 
     let workers = std::thread::available_parallelism().map_or(1, |count| count.get().min(8));
     let mut pipelines = vec![parts.pipeline.clone(); workers];
     while !parts.abort.is_cancelled() {
+        if let Some(updates) = &mut parts.pipeline_updates {
+            if updates.has_changed().unwrap_or(false) {
+                pipelines = vec![updates.borrow_and_update().clone(); workers];
+            }
+        }
         let Some(batch) = parts.reader.read(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)? else {
             let more = runtime.block_on(async {
                 tokio::select! {
@@ -221,11 +253,9 @@ fn deliver(
 ) -> Result<(), Error> {
     let records = batch.events.len() as u64;
     let mut documents = Vec::with_capacity(batch.events.len());
-    let mut originals = Vec::with_capacity(if parts.keep_originals {
-        batch.events.len()
-    } else {
-        0
-    });
+    let mut originals = Vec::with_capacity(batch.events.len());
+    let obfuscate = parts.keep_originals && parts.pipeline.obfuscates();
+    let mut obfuscated = Vec::with_capacity(if obfuscate { batch.events.len() } else { 0 });
     let mut rejected = 0;
     // Filtered events are part of the batch: acknowledged with it.
     let mut filtered = [0u64; Category::ALL.len()];
@@ -234,8 +264,9 @@ fn deliver(
         match mapped {
             Ok(Outcome::Document(document)) => {
                 documents.push(document);
-                if parts.keep_originals {
-                    originals.push(original(&parts.pipeline, event));
+                originals.push(event.bytes.clone());
+                if obfuscate {
+                    obfuscated.push(original(&parts.pipeline, event));
                 }
             }
             Ok(Outcome::Filtered(category)) => filtered[category.index()] += 1,
@@ -267,14 +298,17 @@ fn deliver(
         remaining: AtomicUsize::new(parts.outputs.len() + 1),
         acker: parts.acker.clone(),
         metrics: Arc::clone(&parts.metrics),
+        received: batch.events.iter().map(|event| event.received_at).collect(),
     });
     let documents: Arc<[Document]> = documents.into();
-    let originals: Option<Arc<[Bytes]>> = parts.keep_originals.then(|| originals.into());
+    let originals: Arc<[bytes::Bytes]> = originals.into();
+    let obfuscated: Option<Arc<[Bytes]>> = obfuscate.then(|| obfuscated.into());
     if !documents.is_empty() {
         for output in &parts.outputs {
             let delivery = Delivery {
                 documents: Arc::clone(&documents),
-                originals: originals.clone(),
+                originals: Arc::clone(&originals),
+                obfuscated: obfuscated.clone(),
                 ticket: Arc::clone(&ticket),
             };
             let sent = runtime.block_on(async {

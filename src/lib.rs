@@ -13,8 +13,12 @@
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
 //! - [`outputs`]: Elasticsearch (bulk into a data stream) and NDJSON files.
 //! - [`telemetry`]: logging and metrics.
+//! - [`admin`]: the admin listener (`/metrics`, `/status`, `/replay`) and
+//!   the `status`/`replay` commands' client.
+//! - [`reload`]: SIGHUP: TLS material, tokens, GeoIP databases.
 //! - [`app`]: wiring and ordered shutdown.
 
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod convert;
@@ -26,6 +30,7 @@ pub mod fields;
 pub mod inputs;
 pub mod outputs;
 pub mod pipeline;
+pub mod reload;
 pub mod shutdown;
 pub mod spool;
 pub mod systemd;

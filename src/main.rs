@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use std::sync::Arc;
+
+use auth0_ingest::admin::client;
 use auth0_ingest::app::App;
+use auth0_ingest::config::admin as admin_config;
 use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{check, sections, Config, ConfigError, LoadError};
 use auth0_ingest::outputs::elasticsearch::setup;
 use auth0_ingest::pipeline::{self, enrich, Pipeline};
-use auth0_ingest::{convert, enrichment, shutdown, telemetry};
+use auth0_ingest::{convert, enrichment, reload, shutdown, telemetry};
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// sysexits' `EX_CONFIG`: the unit sets `RestartPreventExitStatus=78`.
@@ -112,6 +116,32 @@ enum Command {
         #[arg(long)]
         out_dir: PathBuf,
     },
+    /// Ask the running agent's admin listener for its health and print a
+    /// short summary. Exits 0 ok, 1 degraded, 2 failing, 3 unreachable.
+    Status {
+        /// The agent's config file (its [admin] section); without it, the
+        /// default 127.0.0.1:8384.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print the /status JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-drive events after the cause of their failure is fixed: posts the
+    /// lines of dead-letter files (their raw events) or any body the webhook
+    /// accepts to the running agent (POST /replay on the admin listener).
+    /// A replayed `dead-letter.ndjson` is moved aside to
+    /// `dead-letter.ndjson.replayed-<time>`, never deleted. Exits 0 when
+    /// every event was accepted, 1 when some were rejected again, 3 when
+    /// the agent could not take them, 66 when a file could not be read.
+    Replay {
+        /// The agent's config file (its [admin] section).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Dead-letter files or webhook bodies.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -204,14 +234,25 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Status { config, json } => status(config.as_deref(), json),
+        Command::Replay { config, files } => replay(&config, &files),
         Command::Run { config: Some(path) } => match Config::load(&path) {
-            Ok(config) => run(config, None),
+            Ok(config) => {
+                let source: reload::Source =
+                    Arc::new(move || Config::load(&path).map_err(|error| error.to_string()));
+                run(config, None, source)
+            }
             Err(error) => config_error(&error),
         },
         Command::Run { config: None } => match embedded::prepare(Path::new(embedded::DATA_DIR)) {
             Ok(embedded) => {
                 let banner = Banner::of(&embedded);
-                run(embedded.config, Some(banner))
+                let source: reload::Source = Arc::new(|| {
+                    embedded::prepare(Path::new(embedded::DATA_DIR))
+                        .map(|embedded| embedded.config)
+                        .map_err(|error| format!("{:#}", anyhow::Error::from(error)))
+                });
+                run(embedded.config, Some(banner), source)
             }
             Err(error) => {
                 eprintln!("error: {:#}", anyhow::Error::from(error));
@@ -329,6 +370,7 @@ fn config_error(error: &LoadError) -> ExitCode {
 /// (the token itself stays in its file: secrets are never logged).
 struct Banner {
     webhook: String,
+    admin: String,
     token_file: String,
     certificate: String,
     documents: String,
@@ -350,8 +392,14 @@ impl Banner {
             .map_or_else(String::new, |file| {
                 format!("{}/*.ndjson", file.dir.display())
             });
+        let admin = embedded
+            .config
+            .admin
+            .listen
+            .map_or_else(|| "off".to_owned(), |addr| format!("http://{addr}/status"));
         Banner {
             webhook,
+            admin,
             token_file: embedded.data_dir.join("token").display().to_string(),
             certificate: embedded.certificate.display().to_string(),
             documents,
@@ -361,12 +409,13 @@ impl Banner {
     fn log(&self) {
         let Banner {
             webhook,
+            admin,
             token_file,
             certificate,
             documents,
         } = self;
         tracing::info!(
-            %webhook, %token_file, %certificate, %documents,
+            %webhook, %admin, %token_file, %certificate, %documents,
             "embedded default running: send the token file's line as the Authorization header; the certificate is self-signed, for local tests"
         );
         tracing::info!(
@@ -375,7 +424,104 @@ impl Banner {
     }
 }
 
-fn run(config: Config, banner: Option<Banner>) -> ExitCode {
+/// The `status` command.
+fn status(config: Option<&Path>, json: bool) -> ExitCode {
+    let admin_config = match config.map(admin_config::from_file).transpose() {
+        Ok(Some(admin_config)) => admin_config,
+        Ok(None) => admin_config::defaults(),
+        Err(error) => return config_error(&error),
+    };
+    let asked = client::Target::new(&admin_config)
+        .map(|target| current_thread().map(|runtime| runtime.block_on(target.status())));
+    match asked {
+        Ok(Ok(Ok(status))) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).unwrap_or_default()
+                );
+            } else {
+                print!(
+                    "{}",
+                    client::summary(&status, time::OffsetDateTime::now_utc())
+                );
+            }
+            ExitCode::from(client::exit_code(&status))
+        }
+        Ok(Ok(Err(error))) | Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(client::EXIT_UNREACHABLE)
+        }
+        Ok(Err(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(client::EXIT_UNREACHABLE)
+        }
+    }
+}
+
+/// The `replay` command.
+fn replay(config: &Path, files: &[PathBuf]) -> ExitCode {
+    let admin_config = match admin_config::from_file(config) {
+        Ok(admin_config) => admin_config,
+        Err(error) => return config_error(&error),
+    };
+    let target = match client::Target::new(&admin_config) {
+        Ok(target) => target,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(client::EXIT_UNREACHABLE);
+        }
+    };
+    let runtime = match current_thread() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut rejected, mut unreadable) = (0, false);
+    for file in files {
+        match runtime.block_on(client::replay_file(&target, file)) {
+            Ok(done) => {
+                println!(
+                    "{}: {} accepted, {} rejected{}",
+                    file.display(),
+                    done.replayed.accepted,
+                    done.replayed.rejected,
+                    done.moved_to.map_or(String::new(), |moved| format!(
+                        "; moved to {}",
+                        moved.display()
+                    ))
+                );
+                rejected += done.replayed.rejected;
+            }
+            Err(client::ReplayError::File { path, source }) => {
+                eprintln!("error: `{}`: {source}", path.display());
+                unreadable = true;
+            }
+            Err(client::ReplayError::Client(error)) => {
+                eprintln!("error: {}: {error}", file.display());
+                return ExitCode::from(client::EXIT_UNREACHABLE);
+            }
+        }
+    }
+    if unreadable {
+        ExitCode::from(EXIT_NO_INPUT)
+    } else if rejected > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run(config: Config, banner: Option<Banner>, source: reload::Source) -> ExitCode {
     telemetry::init(&config.telemetry);
     for warning in &config.warnings {
         tracing::warn!(key = %warning.key, "{}", warning.message);
@@ -392,7 +538,8 @@ fn run(config: Config, banner: Option<Banner>) -> ExitCode {
         }
     };
     let result: anyhow::Result<()> = runtime.block_on(async move {
-        let app = App::start(config).await.context("starting")?;
+        let mut app = App::start(config).await.context("starting")?;
+        app.reload_from(source);
         if let Some(banner) = banner {
             banner.log();
         }

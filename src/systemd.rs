@@ -1,6 +1,8 @@
 //! systemd readiness (`Type=notify`): `READY=1` once the listeners are bound
-//! and the spool is open, `STOPPING=1` when shutdown starts. A no-op outside
-//! systemd (no `$NOTIFY_SOCKET`).
+//! and the spool is open, `STOPPING=1` when shutdown starts,
+//! `RELOADING=1` … `READY=1` around a SIGHUP reload, `STATUS=` and
+//! `WATCHDOG=1` from `admin::ticker`. A no-op outside systemd (no
+//! `$NOTIFY_SOCKET`).
 
 use std::os::unix::net::UnixDatagram;
 
@@ -23,6 +25,19 @@ pub fn notify(state: &str) {
     if let Err(error) = result {
         tracing::warn!(%error, state, "cannot notify systemd");
     }
+}
+
+/// The watchdog interval systemd expects pings within (`WatchdogSec=`, as
+/// `$WATCHDOG_USEC`), when it is meant for this process (`$WATCHDOG_PID`
+/// absent or ours).
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    let usec = std::env::var("WATCHDOG_USEC").ok()?.parse::<u64>().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
+    }
+    (usec > 0).then(|| std::time::Duration::from_micros(usec))
 }
 
 #[cfg(test)]

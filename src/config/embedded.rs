@@ -92,6 +92,8 @@ max_bytes = "1GiB"
 [output.file]
 dir = "out"
 max_file_bytes = "256MiB"
+[admin]
+listen = "127.0.0.1:8384"
 "#;
     let config = Config::from_toml(text, data_dir)?;
     Ok(Embedded {

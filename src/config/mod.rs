@@ -10,6 +10,7 @@
 //! systemd's `$CREDENTIALS_DIRECTORY` searched first) and wrapped in
 //! [`Secret`], so they never reach `Debug` output.
 
+pub mod admin;
 pub mod check;
 pub mod embedded;
 mod filter;
@@ -23,6 +24,7 @@ mod poller;
 pub mod raw;
 pub mod secret;
 pub mod sections;
+mod tokens;
 mod trusted_proxies;
 mod webhook_edge;
 
@@ -87,6 +89,8 @@ pub struct Config {
     /// Things that work but are likely mistakes (a short token): `run` logs
     /// them at `warn`, `check-config` prints them.
     pub warnings: Vec<ConfigError>,
+    /// The admin listener (`/metrics`, `/status`, …).
+    pub admin: crate::admin::Config,
 }
 
 /// The webhook token the packaging once shipped as a placeholder: refused,
@@ -286,6 +290,7 @@ impl Config {
         if let Err(message) = log::check_level(&telemetry.level) {
             errors.push("log.level", message);
         }
+        let admin = admin::build(raw.admin, base, &mut errors);
         match (errors.into_result(), spool) {
             // Every invalid section pushed an error, so with no errors
             // `flatten` drops nothing.
@@ -300,6 +305,7 @@ impl Config {
                 enrich,
                 telemetry,
                 warnings,
+                admin,
             }),
             (Err(errors), ..) => Err(errors),
             // Every `None` above pushed an error, so this arm is unreachable in
@@ -368,38 +374,7 @@ fn build_webhook(
             format!("`{path}` must start with `/` and hold no query, fragment or space"),
         );
     }
-    let mut tokens: Vec<Secret<String>> = Vec::new();
-    for (index, token) in raw.tokens.unwrap_or_default().into_iter().enumerate() {
-        if token.trim().is_empty() {
-            errors.push(&format!("webhook.tokens[{index}]"), "is empty".to_owned());
-        } else {
-            tokens.push(Secret::new(token));
-        }
-    }
-    if let Some(tokens_file) = raw.tokens_file {
-        let path = resolve_credential(base, &tokens_file);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let before = tokens.len();
-                tokens.extend(
-                    text.lines()
-                        .map(|line| line.trim_end_matches('\r'))
-                        .filter(|line| !line.trim().is_empty())
-                        .map(|line| Secret::new(line.to_owned())),
-                );
-                if tokens.len() == before {
-                    errors.push(
-                        "webhook.tokens_file",
-                        format!("`{}` holds no token", path.display()),
-                    );
-                }
-            }
-            Err(error) => errors.push(
-                "webhook.tokens_file",
-                format!("cannot read `{}`: {error}", path.display()),
-            ),
-        }
-    }
+    let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, errors);
     check_tokens(&tokens, errors, warnings);
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
     let max_body_bytes = positive(
@@ -450,8 +425,13 @@ fn build_webhook(
         Some(tls) => {
             let cert = resolve(base, &tls.cert);
             let key = resolve_credential(base, &tls.key);
-            match webhook::tls::server_config(&cert, &key) {
-                Ok(config) => Some(Arc::new(config)),
+            let loaded = webhook::tls::certified_key(&cert, &key).and_then(|key| {
+                let slot = Arc::new(webhook::tls::CertificateSlot::new(key));
+                let config = webhook::tls::server_config_with(Arc::clone(&slot))?;
+                Ok((Arc::new(config), slot))
+            });
+            match loaded {
+                Ok(loaded) => Some(loaded),
                 Err(error) => {
                     errors.push("webhook.tls", error.to_string());
                     None
@@ -459,9 +439,17 @@ fn build_webhook(
             }
         }
     };
+    let (tls, certificate) = match tls {
+        Some((config, slot)) => (Some(config), Some(slot)),
+        None => (None, None),
+    };
     Some(webhook::Config {
         listen: listen?,
         path,
+        reloadable: Arc::new(webhook::Reloadable {
+            tokens: webhook::auth::Tokens::new(tokens.clone()),
+            certificate,
+        }),
         tokens,
         max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
         max_connections,

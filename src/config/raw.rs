@@ -37,6 +37,8 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub log: RawLog,
+    /// The admin listener: `/metrics`, `/healthz`, `/readyz`, `/status`, `POST /replay`.
+    pub admin: Option<RawAdmin>,
 }
 
 /// `[webhook]`
@@ -312,4 +314,22 @@ pub struct RawLog {
     pub format: Option<String>,
     /// A `tracing` filter such as `info` or `auth0_ingest=debug`. `RUST_LOG` overrides it. Default `info`.
     pub level: Option<String>,
+}
+
+/// `[admin]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Address of the admin listener (plain HTTP). Default `127.0.0.1:8384`;
+    /// `""` turns it off. A non-loopback address requires `tokens` or `tokens_file`.
+    pub listen: Option<String>,
+    /// Accepted `Authorization` header values for `/metrics`, `/status` and
+    /// `POST /replay`, compared verbatim (write `Bearer …` to use a bearer token).
+    pub tokens: Option<Vec<String>>,
+    /// Alternative to `tokens`: a file with one accepted value per line
+    /// (relative paths are looked up in `$CREDENTIALS_DIRECTORY` first).
+    pub tokens_file: Option<PathBuf>,
+    /// `/status` says `failing` once an output with work has not succeeded
+    /// for this long. Default 5m.
+    pub failing_after: Option<String>,
 }

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -29,6 +30,9 @@ use crate::event::Document;
 #[derive(Debug)]
 pub(crate) struct Tracker {
     documents: Arc<[Document]>,
+    /// Each document's event as received (for output dead letters that
+    /// `replay` can re-drive).
+    originals: Arc<[Bytes]>,
     remaining: AtomicUsize,
     delivery: Mutex<Option<Delivery>>,
 }
@@ -38,6 +42,7 @@ impl Tracker {
     /// once when `entries` is 0).
     pub(crate) fn new(delivery: Delivery, entries: usize) -> Arc<Tracker> {
         let documents = Arc::clone(&delivery.documents);
+        let originals = Arc::clone(&delivery.originals);
         let delivery = if entries == 0 {
             delivery.finish();
             None
@@ -46,6 +51,7 @@ impl Tracker {
         };
         Arc::new(Tracker {
             documents,
+            originals,
             remaining: AtomicUsize::new(entries),
             delivery: Mutex::new(delivery),
         })
@@ -54,6 +60,13 @@ impl Tracker {
     /// The delivery's documents.
     pub(crate) fn documents(&self) -> &[Document] {
         &self.documents
+    }
+
+    /// Document `index`'s event as received (empty if there is none).
+    pub(crate) fn original(&self, index: usize) -> &[u8] {
+        self.originals
+            .get(index)
+            .map_or(&[][..], |original| &original[..])
     }
 
     /// Records that one entry has its final outcome.

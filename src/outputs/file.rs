@@ -261,7 +261,9 @@ pub fn spawn(
             while let Some(delivery) = deliveries.blocking_recv() {
                 let selection = output.select(&delivery.documents);
                 let mut failures = 0u32;
+                let started = std::time::Instant::now();
                 while let Err(error) = output.flush(&delivery.documents, &selection) {
+                    metrics.health.output_failed("file", &error.to_string());
                     if abort.is_cancelled() {
                         tracing::warn!(%error, "file output gives up at shutdown; the batch stays in the spool");
                         return;
@@ -271,6 +273,10 @@ pub fn spawn(
                     }
                     failures += 1;
                     std::thread::sleep(RETRY_PAUSE);
+                }
+                metrics.health.output_succeeded("file");
+                if let Some(histogram) = metrics.exporter.output_request_duration("file") {
+                    histogram.record(started.elapsed().as_secs_f64());
                 }
                 let written = selection.written();
                 Metrics::add(&metrics.documents_written_file, written.documents as u64);

@@ -192,6 +192,13 @@ impl Pipeline {
         self.inner.pii.original(&event.bytes)
     }
 
+    /// Whether `[pii]` changes events (names to obfuscate, or addresses to
+    /// truncate): only then does [`Pipeline::original`] differ from the
+    /// bytes as received.
+    pub fn obfuscates(&self) -> bool {
+        self.inner.pii.is_active()
+    }
+
     /// `[filter]`, then `[pii]`, then the mapping. `obfuscated_original`
     /// is given when `log` was obfuscated already (with its original).
     fn filter_and_map(

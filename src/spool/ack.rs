@@ -32,8 +32,8 @@ pub struct Acker {
 #[derive(Debug)]
 struct State {
     watermark: Position,
-    /// Acknowledged receipts beyond the watermark, by start: (end, bytes).
-    pending: BTreeMap<Position, (Position, u64)>,
+    /// Acknowledged receipts beyond the watermark, by start: (end, bytes, records).
+    pending: BTreeMap<Position, (Position, u64, u64)>,
     /// Segments below this id are deleted.
     deleted_below: u64,
 }
@@ -59,14 +59,17 @@ impl Acker {
         }
         state
             .pending
-            .insert(receipt.start, (receipt.end, receipt.bytes));
+            .insert(receipt.start, (receipt.end, receipt.bytes, receipt.records));
         let before = state.watermark;
-        while let Some((end, bytes)) = {
+        while let Some((end, bytes, records)) = {
             let watermark = state.watermark;
             state.pending.remove(&watermark)
         } {
             state.watermark = end;
             self.shared.acked.fetch_add(bytes, Ordering::AcqRel);
+            self.shared
+                .records_acked
+                .fetch_add(records, Ordering::AcqRel);
         }
         if state.watermark == before {
             return Ok(());
@@ -84,6 +87,11 @@ impl Acker {
             state.deleted_below += 1;
         }
         write_ledger(&self.shared.dir, state.watermark, false)
+    }
+
+    /// The acknowledged watermark: the first record not yet delivered.
+    pub(super) fn watermark(&self) -> Result<Position, Error> {
+        Ok(self.state.lock().map_err(|_| Error::Poisoned)?.watermark)
     }
 
     /// Writes the ledger durably; call on shutdown.

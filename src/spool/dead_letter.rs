@@ -125,6 +125,28 @@ impl DeadLetters {
         &self.path
     }
 
+    /// After `auth0-ingest replay` moved the file aside (or an operator
+    /// did), appends go to a new file at the path, not to the moved one.
+    fn reopen_if_moved(&self, file: &mut File) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let current = file.metadata()?;
+        let moved = match std::fs::metadata(&self.path) {
+            Ok(at_path) => at_path.ino() != current.ino() || at_path.dev() != current.dev(),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => true,
+            Err(error) => return Err(error),
+        };
+        if moved {
+            *file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            if let Some(dir) = self.path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Appends lines made by [`encode`] and fsyncs them. Blocking.
     pub fn append(&self, lines: &[u8]) -> io::Result<()> {
         if lines.is_empty() {
@@ -134,6 +156,7 @@ impl DeadLetters {
             .file
             .lock()
             .map_err(|_| io::Error::other("dead-letter file lock poisoned"))?;
+        self.reopen_if_moved(&mut file)?;
         let length = file.metadata()?.len();
         let written = file.write_all(lines).and_then(|()| file.sync_data());
         if written.is_err() {

@@ -43,11 +43,12 @@ pub mod dead_letter;
 mod reader;
 mod record;
 mod segment;
+mod stats;
 mod writer;
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -56,6 +57,7 @@ use tokio::sync::watch;
 pub use ack::Acker;
 use dead_letter::DeadLetters;
 pub use reader::{Batch, Reader, Receipt};
+pub use stats::{Backlog, Stats};
 pub use writer::{Append, AppendError, Writer};
 
 /// The largest event a record holds (the frame's payload limit less its
@@ -123,6 +125,8 @@ pub struct Spool {
     pub truncated_bytes: u64,
     /// Unacknowledged record bytes found at open (the backlog).
     pub backlog_bytes: u64,
+    /// The backlog and write health, read at any time (gauges, `/status`).
+    pub stats: Stats,
     _lock: fs::File,
 }
 
@@ -136,6 +140,12 @@ struct Shared {
     written: AtomicU64,
     /// Record bytes acknowledged. `written - acked` is what `max_bytes` bounds.
     acked: AtomicU64,
+    /// Records appended (including the backlog found at open).
+    records_written: AtomicU64,
+    /// Records acknowledged.
+    records_acked: AtomicU64,
+    /// The last commit failed (cleared by the next one that succeeds).
+    write_failed: AtomicBool,
     dead_letters: Arc<DeadLetters>,
 }
 
@@ -187,19 +197,21 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         .filter(|acked| *acked >= oldest && acked.segment < next_id)
         .unwrap_or(oldest);
     let mut backlog = 0;
+    let mut backlog_records = 0;
     for &id in &ids {
         let path = segment::path(&dir, id);
         if id < start.segment {
             // Acknowledged before a crash but not yet deleted.
             fs::remove_file(&path).map_err(io(path))?;
         } else {
-            let length = fs::metadata(&path).map_err(io(path))?.len();
+            let length = fs::metadata(&path).map_err(io(path.clone()))?.len();
             let from = if id == start.segment {
                 start.offset
             } else {
                 segment::FIRST_RECORD
             };
             backlog += length.saturating_sub(from);
+            backlog_records += stats::count_records(&path, from).map_err(io(path))?;
         }
     }
     let dead_letters =
@@ -210,6 +222,9 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         segment_bytes: (config.max_bytes / 8).clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES),
         written: AtomicU64::new(backlog),
         acked: AtomicU64::new(0),
+        records_written: AtomicU64::new(backlog_records),
+        records_acked: AtomicU64::new(0),
+        write_failed: AtomicBool::new(false),
         dead_letters: Arc::clone(&dead_letters),
     });
     // Everything before the new segment is finished: the reader reads old
@@ -220,10 +235,12 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
     });
     let (writer, writer_thread) = writer::spawn(Arc::clone(&shared), committed_sender, next_id)
         .map_err(io(segment::path(&dir, next_id)))?;
+    let acker = Acker::new(Arc::clone(&shared), start);
     Ok(Spool {
         writer,
         reader: Reader::new(Arc::clone(&shared), committed, start),
-        acker: Acker::new(shared, start),
+        stats: Stats::new(shared, acker.clone()),
+        acker,
         dead_letters,
         writer_thread,
         truncated_bytes,

@@ -58,6 +58,8 @@ pub struct Receipt {
     pub(super) end: Position,
     /// Record bytes between `start` and `end`.
     pub(super) bytes: u64,
+    /// Records between `start` and `end`.
+    pub(super) records: u64,
 }
 
 impl Reader {
@@ -158,6 +160,7 @@ impl Reader {
             start: self.batch_start,
             end: self.position,
             bytes: self.batch_bytes,
+            records: events.len() as u64,
         };
         self.batch_start = self.position;
         self.batch_bytes = 0;

@@ -175,6 +175,7 @@ impl Thread {
         let mut answers = Vec::with_capacity(requests.len());
         let mut result: Result<(), std::io::Error> = Ok(());
         let mut dead_letters = Vec::new();
+        let mut records = 0u64;
         for request in requests.drain(..) {
             let size = request.append.frames.len() as u64;
             let used = self.shared.unacked();
@@ -188,6 +189,7 @@ impl Thread {
                 result = self.write(&request.append.frames);
             }
             dead_letters.extend_from_slice(&request.append.dead_letters);
+            records += request.append.records as u64;
             answers.push(request.reply);
         }
         if result.is_ok() {
@@ -198,6 +200,10 @@ impl Thread {
         }
         match result {
             Ok(()) => {
+                self.shared
+                    .records_written
+                    .fetch_add(records, Ordering::AcqRel);
+                self.shared.write_failed.store(false, Ordering::Release);
                 self.committed.send_replace(Position {
                     segment: self.segment_id,
                     offset: self.offset,
@@ -208,6 +214,7 @@ impl Thread {
             }
             Err(error) => {
                 tracing::error!(%error, "spool write failed; refusing the batches");
+                self.shared.write_failed.store(true, Ordering::Release);
                 self.recover_after_error();
                 for reply in answers {
                     let _ = reply.send(Err(AppendError::Io(std::io::Error::new(

@@ -3,6 +3,8 @@
 //! **Invariant:** no event payload, token or `Authorization` header is
 //! logged above `trace`.
 
+pub mod errors;
+pub mod health;
 pub mod metrics;
 
 use std::io::IsTerminal;

@@ -730,7 +730,7 @@ async fn events_older_than_18_hours_are_sent_and_counted() {
             12
         );
         assert!(metrics
-            .render()
+            .render(&Default::default())
             .contains("auth0_ingest_datadog_stale_events_total 7"));
     }
     assert_eq!(fake.item_count(), 24, "stale events are sent, not hidden");

@@ -145,7 +145,7 @@ fn check_outputs(dir: &Path, fake: &FakeEs, metrics: &Metrics, total: usize, mor
         .count();
     assert_eq!(filtered(metrics, Category::LoginSuccess), logins as u64);
     assert_eq!(filtered(metrics, Category::Other), others as u64);
-    let rendered = metrics.render();
+    let rendered = metrics.render(&Default::default());
     assert!(
         rendered.contains(&format!(
             "auth0_ingest_events_filtered_total{{category=\"auth.login.success\"}} {logins}\n"

@@ -13,6 +13,7 @@ mod es_output;
 mod filters_pii;
 mod hostile;
 mod nginx;
+mod ops;
 mod poller;
 mod spool;
 mod support;

@@ -35,7 +35,7 @@ fn config_text(url: &str, dir: &Path, poller_extra: &str) -> String {
     format!(
         "[poller]\nurl = \"{url}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"client-secret\"\n\
          interval = \"100ms\"\nrequest_timeout = \"5s\"\nstart_from = \"2026-11-01T00:00:00Z\"\n{poller_extra}\n\
-         [spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n"
+         [spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
     )
 }
 
@@ -393,7 +393,7 @@ async fn webhook_and_poller_together_make_one_document_per_event() {
         metrics.documents_duplicate_file.load(Ordering::Relaxed),
         300
     );
-    let rendered = metrics.render();
+    let rendered = metrics.render(&auth0_ingest::telemetry::metrics::Gauges::default());
     assert!(
         rendered.contains("auth0_ingest_events_received_total{input=\"api\"} 300"),
         "{rendered}"

@@ -46,7 +46,7 @@ pub fn config_text(dir: &Path, tls: &Tls, extra: &str) -> String {
         "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\", \"second-token\"]\n\
          [webhook.tls]\ncert = \"{}\"\nkey = \"{}\"\n\
          [spool]\ndir = \"{}\"\n\
-         [output.file]\ndir = \"{}\"\n{extra}",
+         [output.file]\ndir = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{extra}",
         tls.cert.display(),
         tls.key.display(),
         dir.join("spool").display(),

@@ -79,7 +79,7 @@ async fn serve(text: &str, dir: &Path, drain: Duration) -> Served {
 /// A plain-HTTP config with `webhook_extra` in its `[webhook]` table.
 fn plain_config(dir: &Path, webhook_extra: &str) -> String {
     format!(
-        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n{webhook_extra}\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
+        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n{webhook_extra}\n[spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
         dir.join("spool").display(),
         dir.join("out").display()
     )

@@ -327,6 +327,9 @@ pub async fn run(
             Err(error) => {
                 failures = failures.saturating_add(1);
                 wait = failure_wait(&error, failures, &metrics);
+                metrics
+                    .health
+                    .poller_failed(&DisplayChain(&error).to_string());
                 report(&error, failures, wait);
             }
         }
@@ -415,6 +418,7 @@ async fn store(
         // the page again.
         return Ok(Stored::Stuck);
     }
+    let newest = page.items.iter().filter_map(|item| item_date(item)).max();
     let received_at = OffsetDateTime::now_utc();
     let mut envelopes = Vec::with_capacity(page.items.len());
     let mut rejected = Vec::new();
@@ -494,6 +498,7 @@ async fn store(
         }
         *cursor = moved;
     }
+    metrics.health.poller_page(Some(&cursor.0), newest);
     // Follow the link, with our own `take` (as Elastic does).
     Ok(Stored::Next(next.map(|mut link| {
         let pairs: Vec<(String, String)> = link
@@ -579,6 +584,19 @@ impl std::fmt::Display for DisplayChain<'_> {
         }
         Ok(())
     }
+}
+
+/// The `date` of an Auth0 log (for `/status` and the lag gauge).
+fn item_date(item: &serde_json::value::RawValue) -> Option<OffsetDateTime> {
+    #[derive(serde::Deserialize)]
+    struct DateOnly<'a> {
+        #[serde(borrow)]
+        date: Option<std::borrow::Cow<'a, str>>,
+    }
+    let date = serde_json::from_str::<DateOnly<'_>>(item.get())
+        .ok()?
+        .date?;
+    OffsetDateTime::parse(&date, &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// Exponential backoff with jitter: the `attempt`-th delay (from 1) is

@@ -1,9 +1,32 @@
 //! The token check: the `Authorization` header must equal one configured
 //! value exactly, compared in constant time.
 
+use std::sync::{Arc, RwLock};
+
 use subtle::ConstantTimeEq;
 
 use crate::config::secret::Secret;
+
+/// Accepted tokens that SIGHUP can replace while requests are served.
+#[derive(Debug, Default)]
+pub struct Tokens(RwLock<Arc<Vec<Secret<String>>>>);
+
+impl Tokens {
+    /// Holds `tokens`.
+    pub fn new(tokens: Vec<Secret<String>>) -> Tokens {
+        Tokens(RwLock::new(Arc::new(tokens)))
+    }
+
+    /// The current tokens.
+    pub fn get(&self) -> Arc<Vec<Secret<String>>> {
+        Arc::clone(&self.0.read().unwrap_or_else(|poison| poison.into_inner()))
+    }
+
+    /// Replaces the tokens (a request in flight keeps the ones it read).
+    pub fn set(&self, tokens: Vec<Secret<String>>) {
+        *self.0.write().unwrap_or_else(|poison| poison.into_inner()) = Arc::new(tokens);
+    }
+}
 
 /// Whether `presented` matches one of `tokens`. Every token is compared, and
 /// each comparison takes time independent of where the bytes differ, so

@@ -50,9 +50,19 @@ pub(super) async fn handle(
     let unread = !request.body().is_end_stream();
     let response = match (request.method(), request.uri().path()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/metrics") => text(StatusCode::OK, state.metrics.render()),
         (&Method::POST, path) if path == state.config.path => {
-            return Ok(post(&state, request).await)
+            let started = std::time::Instant::now();
+            let response = post(&state, request).await;
+            let metrics = &state.metrics;
+            metrics
+                .exporter
+                .webhook_request_duration
+                .record(started.elapsed().as_secs_f64());
+            metrics
+                .health
+                .webhook_request(response.status() == StatusCode::OK);
+            // `post` closes the connection itself when the body is unread.
+            return Ok(response);
         }
         (_, path) if path == state.config.path => {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
@@ -95,7 +105,7 @@ async fn post_inner(state: &State, request: Request<Incoming>) -> Response<Full<
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    if !auth::authorized(&state.config.tokens, presented) {
+    if !auth::authorized(&state.config.reloadable.tokens.get(), presented) {
         Metrics::add(&metrics.webhook_requests_unauthorized, 1);
         tracing::debug!("request with a missing or wrong token");
         let response = text(StatusCode::UNAUTHORIZED, "unauthorized\n");

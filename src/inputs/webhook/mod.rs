@@ -5,7 +5,8 @@
 //! format Auth0 sends (see [`crate::inputs::framing`]), optionally gzipped,
 //! and answers `200 {"accepted":N,"rejected":M}` only once the accepted
 //! events are durable in the spool. `GET /healthz` answers 200 without
-//! authentication; `GET /metrics` gives Prometheus counters.
+//! authentication (for load balancers); `/metrics` and `/status` are on the
+//! admin listener (`crate::admin`), not here.
 //!
 //! Status codes: 400 malformed/empty body or no valid event (rejected items
 //! are still dead-lettered), 401 bad or missing token, 404 other path, 405
@@ -54,8 +55,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The POST path.
     pub path: String,
-    /// Accepted `Authorization` values; empty means an open endpoint.
+    /// Accepted `Authorization` values at start; empty means an open
+    /// endpoint. Requests are checked against `reloadable.tokens`.
     pub tokens: Vec<Secret<String>>,
+    /// What SIGHUP replaces.
+    pub reloadable: Arc<Reloadable>,
     /// Body limit, after decompression.
     pub max_body_bytes: usize,
     /// Connections served at once.
@@ -85,4 +89,14 @@ pub struct Edge {
     pub send_timeout: Duration,
     /// Body bytes (received, decompressed, spool copy) all requests may hold.
     pub max_inflight_bytes: usize,
+}
+
+/// The material SIGHUP re-reads without dropping connections: the tokens
+/// and the certificate presented at each new handshake.
+#[derive(Debug)]
+pub struct Reloadable {
+    /// The accepted `Authorization` values.
+    pub tokens: auth::Tokens,
+    /// The certificate (with TLS).
+    pub certificate: Option<Arc<tls::CertificateSlot>>,
 }

@@ -169,10 +169,7 @@ impl Items {
         let document = &delivery.documents[index];
         let mut item = Vec::with_capacity(document.json.len() + 128);
         let log_id = document.id.as_ref().map(|id| id.0.as_str());
-        let original = delivery
-            .originals
-            .as_ref()
-            .and_then(|originals| originals.get(index));
+        let original = delivery.shown(index);
         let date = match (self.format, original) {
             (Format::Auth0, Some(original)) => {
                 item::auth0_item(original, log_id, &self.attributes, &mut item)

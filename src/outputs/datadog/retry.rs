@@ -72,7 +72,10 @@ pub(crate) async fn send(context: Arc<Context>, entries: Vec<Entry>) {
         while let Some(mut group) = groups.pop() {
             let mut attempt = 0u32;
             loop {
-                let pause = match post(&context, &group).await {
+                let started = std::time::Instant::now();
+                let answered = post(&context, &group).await;
+                report(&context.metrics, &answered, started);
+                let pause = match answered {
                     Attempt::Delivered => {
                         Metrics::add(
                             &context.metrics.documents_written_datadog,
@@ -199,6 +202,25 @@ async fn post(context: &Context, group: &[Entry]) -> Attempt {
         },
     }
 }
+
+/// Tells the health state (`/status`, `auth0_ingest_output_up`) and the
+/// request-duration histogram how an intake request went: answered (even
+/// with a 400 or 413 about an item) is a success; no answer, a refused key,
+/// 408, 429 or 5xx is a failure.
+fn report(metrics: &Metrics, answered: &Attempt, started: std::time::Instant) {
+    if let Some(histogram) = metrics.exporter.output_request_duration(OUTPUT) {
+        histogram.record(started.elapsed().as_secs_f64());
+    }
+    match answered {
+        Attempt::Delivered | Attempt::TooLarge(_) | Attempt::BadRequest(_) => {
+            metrics.health.output_succeeded(OUTPUT);
+        }
+        Attempt::Retry { reason, .. } => metrics.health.output_failed(OUTPUT, reason),
+    }
+}
+
+/// The output's name in metrics and `/status`.
+const OUTPUT: &str = "datadog";
 
 fn log_key_refused(context: &Context, reason: &str) {
     let due = match context.key_error_logged_at.lock() {

@@ -328,6 +328,11 @@ impl Entry {
         &self.tracker.documents()[self.index]
     }
 
+    /// The event the document was made from, as received.
+    pub(crate) fn original(&self) -> &[u8] {
+        self.tracker.original(self.index)
+    }
+
     /// Records that this document has its final outcome.
     fn settle(&self) {
         self.tracker.settle();

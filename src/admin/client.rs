@@ -1,0 +1,561 @@
+//! The client side of the admin listener: the `status` command (fetch
+//! `/status`, print a short summary, exit by health) and the `replay`
+//! command (post dead letters or webhook bodies to `POST /replay`, then
+//! move replayed dead-letter files aside).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::format::thousands;
+
+use super::Config;
+use crate::config::secret::Secret;
+use crate::outputs::elasticsearch::retry::error_chain;
+use crate::spool::dead_letter;
+
+/// The `status` command's exit code when the agent cannot be asked.
+pub const EXIT_UNREACHABLE: u8 = 3;
+/// Most events per replay request.
+const REPLAY_BATCH_EVENTS: usize = 1000;
+/// Most bytes per replay request (the agent takes 16 MiB by default).
+const REPLAY_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Attempts of one replay request the agent answers `503` (spool full).
+const REPLAY_ATTEMPTS: u32 = 30;
+/// Time one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why the agent could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// `admin.listen = ""`.
+    #[error("the admin listener is off (`admin.listen = \"\"`)")]
+    Off,
+    /// Connecting or reading failed.
+    #[error("cannot reach the agent at {url}: {reason}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The agent answered with an unexpected status.
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The body's start.
+        body: String,
+    },
+}
+
+/// Where the admin listener is and how to authenticate.
+#[derive(Debug)]
+pub struct Target {
+    base: String,
+    token: Option<Secret<String>>,
+    http: reqwest::Client,
+}
+
+impl Target {
+    /// The listener of `config` (an unspecified address is asked on loopback).
+    pub fn new(config: &Config) -> Result<Target, ClientError> {
+        let mut address = config.listen.ok_or(ClientError::Off)?;
+        if address.ip().is_unspecified() {
+            address.set_ip(match address {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|error| ClientError::Unreachable {
+                url: address.to_string(),
+                reason: error.to_string(),
+            })?;
+        Ok(Target {
+            base: format!("http://{address}"),
+            token: config.tokens.first().cloned(),
+            http,
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            request = request.header(reqwest::header::AUTHORIZATION, token.expose());
+        }
+        (url, request)
+    }
+
+    /// `GET /status`, parsed.
+    pub async fn status(&self) -> Result<Value, ClientError> {
+        let (url, request) = self.request(reqwest::Method::GET, "/status");
+        let unreachable = |error: reqwest::Error| ClientError::Unreachable {
+            url: url.clone(),
+            reason: error_chain(&error),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(unreachable)?;
+        if status != 200 {
+            return Err(ClientError::Status {
+                url,
+                status,
+                body: String::from_utf8_lossy(&body[..body.len().min(200)])
+                    .trim()
+                    .to_owned(),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|error| ClientError::Unreachable {
+            url,
+            reason: format!("not a status document: {error}"),
+        })
+    }
+}
+
+/// The health of a `/status` document as the `status` command's exit
+/// code: 0 ok, 1 degraded, 2 failing.
+pub fn exit_code(status: &Value) -> u8 {
+    match status.get("status").and_then(Value::as_str) {
+        Some("ok") => 0,
+        Some("degraded") => 1,
+        _ => 2,
+    }
+}
+
+/// A short human summary of a `/status` document, like `systemctl status`.
+pub fn summary(status: &Value, now: OffsetDateTime) -> String {
+    let mut out = String::new();
+    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    let number = |value: &Value, key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let when = |value: &Value, key: &str| match text(value, key) {
+        None => "never".to_owned(),
+        Some(at) => format!("{at} ({})", ago(&at, now)),
+    };
+    let health = text(status, "status").unwrap_or_else(|| "unknown".to_owned());
+    let _ = writeln!(
+        out,
+        "auth0-ingest {}: {health}",
+        text(status, "version").unwrap_or_default()
+    );
+    let _ = writeln!(out, "  started:      {}", when(status, "started_at"));
+    for reason in status
+        .get("reasons")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(
+            out,
+            "  reason:       {}",
+            reason.as_str().unwrap_or_default()
+        );
+    }
+    if let Some(spool) = status.get("spool") {
+        let bytes = number(spool, "backlog_bytes");
+        let max = number(spool, "max_bytes").max(1);
+        let _ = writeln!(
+            out,
+            "  backlog:      {} events, {} of {} ({:.0} %), oldest {}",
+            thousands(number(spool, "backlog_events")),
+            bytesize::ByteSize(bytes),
+            bytesize::ByteSize(max),
+            bytes as f64 * 100.0 / max as f64,
+            match text(spool, "oldest_unacked_at") {
+                None => "none".to_owned(),
+                Some(at) => ago(&at, now),
+            }
+        );
+    }
+    if let Some(inputs) = status.get("inputs") {
+        if let Some(webhook) = inputs.get("webhook") {
+            let requests = webhook.get("requests").cloned().unwrap_or(Value::Null);
+            let _ = writeln!(
+                out,
+                "  webhook:      last accepted {}; requests ok {}, unauthorized {}, invalid {}, unavailable {}",
+                when(webhook, "last_accepted_at"),
+                number(&requests, "ok"),
+                number(&requests, "unauthorized"),
+                number(&requests, "invalid"),
+                number(&requests, "unavailable"),
+            );
+        }
+        if let Some(poller) = inputs.get("poller") {
+            let lag = poller
+                .get("lag_seconds")
+                .and_then(Value::as_f64)
+                .map_or("unknown".to_owned(), |lag| format!("{lag:.0} s"));
+            let _ = writeln!(
+                out,
+                "  poller:       last success {}, lag {lag}{}",
+                when(poller, "last_success_at"),
+                last_error(poller)
+            );
+        }
+    }
+    for (name, output) in status
+        .get("outputs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let up = output
+            .get("reachable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let failures = number(output, "consecutive_failures");
+        let _ = writeln!(
+            out,
+            "  output {name}: {}, last success {}{}",
+            if up {
+                "up".to_owned()
+            } else {
+                let attempts = if failures == 1 { "attempt" } else { "attempts" };
+                format!("DOWN ({failures} failed {attempts})")
+            },
+            when(output, "last_success_at"),
+            if up {
+                String::new()
+            } else {
+                last_error(output)
+            }
+        );
+    }
+    if let Some(dead) = status.get("dead_letters") {
+        let _ = writeln!(
+            out,
+            "  dead letters: {} ({})",
+            thousands(number(dead, "count")),
+            bytesize::ByteSize(number(dead, "bytes"))
+        );
+    }
+    let errors = status
+        .get("errors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        let _ = writeln!(out, "  last errors:");
+        for error in errors.iter().rev() {
+            let _ = writeln!(
+                out,
+                "    {} {}: {}",
+                text(error, "at").unwrap_or_default(),
+                text(error, "component").unwrap_or_default(),
+                text(error, "message").unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+fn last_error(value: &Value) -> String {
+    match value.get("last_error").filter(|error| !error.is_null()) {
+        None => String::new(),
+        Some(error) => format!(
+            "; last error at {}: {}",
+            error.get("at").and_then(Value::as_str).unwrap_or_default(),
+            error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn ago(at: &str, now: OffsetDateTime) -> String {
+    match OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339) {
+        Ok(at) => {
+            let seconds = (now - at).whole_seconds().max(0).unsigned_abs();
+            format!(
+                "{} ago",
+                humantime::format_duration(Duration::from_secs(seconds))
+            )
+        }
+        Err(_) => at.to_owned(),
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// Events the agent spooled.
+    pub accepted: u64,
+    /// Items it dead-lettered again.
+    pub rejected: u64,
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A file could not be read or moved.
+    #[error("`{path}`: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The agent did not take a request.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// One file's outcome: what was replayed, and where a dead-letter file went.
+#[derive(Debug)]
+pub struct FileReplay {
+    /// Counts.
+    pub replayed: Replayed,
+    /// The `dead-letter.ndjson.replayed-<time>` it was moved to.
+    pub moved_to: Option<PathBuf>,
+}
+
+/// Replays one file: a dead-letter file (each line's `raw`/`raw_base64`)
+/// or any body the webhook accepts (posted whole). The agent's live
+/// `dead-letter.ndjson` is first moved aside to
+/// `dead-letter.ndjson.replayed-<time>` (the agent then starts a new one
+/// for what it rejects meanwhile), then replayed from there; it is never
+/// deleted.
+pub async fn replay_file(target: &Target, path: &Path) -> Result<FileReplay, ReplayError> {
+    let file_error = |source| ReplayError::File {
+        path: path.to_owned(),
+        source,
+    };
+    let mut moved_to = None;
+    let mut source = path.to_owned();
+    if path
+        .file_name()
+        .is_some_and(|name| name == dead_letter::FILE_NAME)
+    {
+        let stamp = OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .unwrap_or_default();
+        let aside = path.with_file_name(format!("{}.replayed-{stamp}", dead_letter::FILE_NAME));
+        if std::fs::symlink_metadata(&aside).is_ok() {
+            return Err(file_error(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("`{}` exists; wait a second and retry", aside.display()),
+            )));
+        }
+        std::fs::rename(path, &aside).map_err(file_error)?;
+        source = aside.clone();
+        moved_to = Some(aside);
+    }
+    let bytes = std::fs::read(&source).map_err(|source_error| ReplayError::File {
+        path: source.clone(),
+        source: source_error,
+    })?;
+    let bodies = match dead_letter_items(&bytes) {
+        Some(items) => batches(items),
+        None => vec![bytes],
+    };
+    let mut replayed = Replayed::default();
+    for body in bodies {
+        let answer = post(target, body).await?;
+        replayed.accepted += answer.accepted;
+        replayed.rejected += answer.rejected;
+    }
+    Ok(FileReplay { replayed, moved_to })
+}
+
+/// The raw items of a dead-letter file, or `None` when the file is not
+/// one (its first line is not a dead-letter object).
+fn dead_letter_items(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut items = Vec::new();
+    for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let parsed: Option<Value> = serde_json::from_slice(line).ok();
+        let item = parsed.as_ref().and_then(|line| {
+            line.get("stage")?;
+            if let Some(raw) = line.get("raw").and_then(Value::as_str) {
+                Some(raw.as_bytes().to_vec())
+            } else {
+                let encoded = line.get("raw_base64").and_then(Value::as_str)?;
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+            }
+        });
+        match item {
+            Some(item) => items.push(item),
+            None if index == 0 => return None,
+            None => tracing::warn!(line = index + 1, "not a dead-letter line; skipped"),
+        }
+    }
+    Some(items)
+}
+
+/// Groups items into request bodies: JSON values go into JSON arrays of at
+/// most [`REPLAY_BATCH_EVENTS`] / [`REPLAY_BATCH_BYTES`]; anything else is
+/// posted alone (and comes back rejected, dead-lettered again).
+fn batches(items: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut bodies = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    let mut count = 0;
+    for item in items {
+        if serde_json::from_slice::<&RawValue>(&item).is_err() {
+            bodies.push(item);
+            continue;
+        }
+        if count > 0
+            && (count >= REPLAY_BATCH_EVENTS || current.len() + item.len() + 2 > REPLAY_BATCH_BYTES)
+        {
+            current.push(b']');
+            bodies.push(std::mem::take(&mut current));
+            count = 0;
+        }
+        current.push(if count == 0 { b'[' } else { b',' });
+        current.extend_from_slice(&item);
+        count += 1;
+    }
+    if count > 0 {
+        current.push(b']');
+        bodies.push(current);
+    }
+    bodies
+}
+
+async fn post(target: &Target, body: Vec<u8>) -> Result<Replayed, ClientError> {
+    let body = bytes::Bytes::from(body);
+    let mut attempt = 0;
+    loop {
+        let (url, request) = target.request(reqwest::Method::POST, "/replay");
+        let unreachable = |error: reqwest::Error| ClientError::Unreachable {
+            url: url.clone(),
+            reason: error_chain(&error),
+        };
+        let response = request
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(1);
+        let answer = response.bytes().await.map_err(unreachable)?;
+        let counts = serde_json::from_slice::<Value>(&answer)
+            .ok()
+            .map(|value| Replayed {
+                accepted: value.get("accepted").and_then(Value::as_u64).unwrap_or(0),
+                rejected: value.get("rejected").and_then(Value::as_u64).unwrap_or(0),
+            });
+        match (status, counts) {
+            (200 | 400, Some(counts)) => return Ok(counts),
+            (503, _) if attempt + 1 < REPLAY_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(retry_after.clamp(1, 30))).await;
+            }
+            _ => {
+                return Err(ClientError::Status {
+                    url,
+                    status,
+                    body: String::from_utf8_lossy(&answer[..answer.len().min(200)])
+                        .trim()
+                        .to_owned(),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_lines_become_array_bodies_and_garbage_goes_alone() {
+        let mut file = Vec::new();
+        let now = OffsetDateTime::now_utc();
+        let input = crate::event::Input::Webhook;
+        let stage = dead_letter::Stage::Output;
+        dead_letter::encode(
+            &mut file,
+            now,
+            input,
+            stage,
+            "mapping",
+            br#"{"log_id":"1"}"#,
+        );
+        dead_letter::encode(&mut file, now, input, stage, "bad json", b"{not json");
+        dead_letter::encode(
+            &mut file,
+            now,
+            input,
+            stage,
+            "binary",
+            b"{\"log_id\":\"\xff\"}",
+        );
+        dead_letter::encode(
+            &mut file,
+            now,
+            input,
+            stage,
+            "mapping",
+            br#"{"log_id":"2"}"#,
+        );
+        let items = dead_letter_items(&file).unwrap();
+        assert_eq!(items.len(), 4);
+        assert_eq!(items[2], b"{\"log_id\":\"\xff\"}");
+        let bodies = batches(items);
+        assert_eq!(
+            bodies,
+            [
+                b"{not json".to_vec(),
+                b"{\"log_id\":\"\xff\"}".to_vec(),
+                br#"[{"log_id":"1"},{"log_id":"2"}]"#.to_vec(),
+            ]
+        );
+        assert_eq!(dead_letter_items(br#"{"log_id":"1"}"#), None);
+    }
+
+    #[test]
+    fn the_summary_names_health_backlog_outputs_and_errors() {
+        let status: Value = serde_json::from_str(
+            r#"{"version":"0.1.0","started_at":"2026-12-01T09:00:00Z","status":"degraded",
+                "reasons":["output elasticsearch is retrying (3 failed attempts): connection refused"],
+                "spool":{"backlog_events":1234,"backlog_bytes":2048,"max_bytes":1073741824,"oldest_unacked_at":"2026-12-01T09:58:00Z","writable":true},
+                "inputs":{"webhook":{"last_request_at":null,"last_accepted_at":null,"requests":{"ok":3,"unauthorized":1,"invalid":0,"unavailable":0}}},
+                "outputs":{"elasticsearch":{"last_success_at":null,"last_error":{"at":"2026-12-01T09:59:00Z","message":"connection refused"},"consecutive_failures":3,"reachable":false}},
+                "dead_letters":{"count":2,"bytes":300},
+                "errors":[{"at":"2026-12-01T09:59:00Z","component":"elasticsearch","message":"connection refused"}]}"#,
+        )
+        .unwrap();
+        let now = OffsetDateTime::parse(
+            "2026-12-01T10:00:00Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let text = summary(&status, now);
+        assert!(text.starts_with("auth0-ingest 0.1.0: degraded\n"), "{text}");
+        assert!(text.contains("backlog:      1,234 events"), "{text}");
+        assert!(text.contains("oldest 2m ago"), "{text}");
+        assert!(
+            text.contains("output elasticsearch: DOWN (3 failed attempts)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("2026-12-01T09:59:00Z elasticsearch: connection refused"),
+            "{text}"
+        );
+        assert_eq!(exit_code(&status), 1);
+    }
+}

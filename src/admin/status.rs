@@ -1,0 +1,493 @@
+//! `/status`: the Health view as JSON, and the rules that make it `ok`,
+//! `degraded` or `failing`.
+//!
+//! - `failing`: an output has failed without a success for
+//!   `admin.failing_after` (5 minutes) while the spool holds events for it,
+//!   or the spool is at 90 % of `max_bytes` or more, or the spool's last
+//!   write failed.
+//! - `degraded`: an output is retrying (its last request failed), or the
+//!   poller's last request failed.
+//! - `ok` otherwise.
+//!
+//! `reasons` says which rule applied, one sentence each.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{State, FULL_FRACTION};
+use crate::spool::Backlog;
+use crate::telemetry::errors::ErrorEntry;
+use crate::telemetry::health::{OutputState, Snapshot};
+use crate::telemetry::metrics::Gauges;
+
+/// The overall health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Everything works.
+    Ok,
+    /// Retries are going on.
+    Degraded,
+    /// Events are not getting through (or soon will not be accepted).
+    Failing,
+}
+
+impl Health {
+    /// `ok`, `degraded` or `failing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Degraded => "degraded",
+            Health::Failing => "failing",
+        }
+    }
+
+    /// The `status` command's exit code: 0, 1, 2.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Health::Ok => 0,
+            Health::Degraded => 1,
+            Health::Failing => 2,
+        }
+    }
+}
+
+/// The `/status` document (a wire format: serde).
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// The agent's version.
+    pub version: &'static str,
+    /// When it started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// `ok`, `degraded` or `failing`.
+    pub status: Health,
+    /// Why, when not `ok`.
+    pub reasons: Vec<String>,
+    /// The inputs.
+    pub inputs: Inputs,
+    /// The spool.
+    pub spool: Spool,
+    /// The outputs, by name.
+    pub outputs: std::collections::BTreeMap<&'static str, Output>,
+    /// The dead-letter file.
+    pub dead_letters: DeadLetters,
+    /// The last 10 errors of the last 5 days, oldest first.
+    pub errors: Vec<ErrorEntry>,
+}
+
+/// The inputs of `/status`.
+#[derive(Debug, Serialize)]
+pub struct Inputs {
+    /// The webhook, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+    /// The poller, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poller: Option<Poller>,
+}
+
+/// The webhook of `/status`.
+#[derive(Debug, Serialize)]
+pub struct Webhook {
+    /// Last request to the POST path.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_request_at: Option<OffsetDateTime>,
+    /// Last request with events accepted.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_accepted_at: Option<OffsetDateTime>,
+    /// Requests by outcome since the start.
+    pub requests: WebhookRequests,
+}
+
+/// Webhook requests by outcome.
+#[derive(Debug, Serialize)]
+pub struct WebhookRequests {
+    /// `200`.
+    pub ok: u64,
+    /// `401`.
+    pub unauthorized: u64,
+    /// `400`, `408`, `413`, `415`.
+    pub invalid: u64,
+    /// `503`, `500`.
+    pub unavailable: u64,
+}
+
+/// The poller of `/status`.
+#[derive(Debug, Serialize)]
+pub struct Poller {
+    /// The saved cursor (`log_id`).
+    pub cursor: Option<String>,
+    /// Date of the newest event seen.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub newest_event_at: Option<OffsetDateTime>,
+    /// Now minus `newest_event_at`, in seconds.
+    pub lag_seconds: Option<f64>,
+    /// Last page spooled.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_success_at: Option<OffsetDateTime>,
+    /// Last failure.
+    pub last_error: Option<LastError>,
+}
+
+/// A failure: when and what.
+#[derive(Debug, Serialize)]
+pub struct LastError {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What.
+    pub message: String,
+}
+
+/// The spool of `/status`.
+#[derive(Debug, Serialize)]
+pub struct Spool {
+    /// Events not yet acknowledged by every output.
+    pub backlog_events: u64,
+    /// Their bytes.
+    pub backlog_bytes: u64,
+    /// `spool.max_bytes`.
+    pub max_bytes: u64,
+    /// Receive time of the oldest of them.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub oldest_unacked_at: Option<OffsetDateTime>,
+    /// The last spool write succeeded.
+    pub writable: bool,
+}
+
+/// An output of `/status`.
+#[derive(Debug, Serialize)]
+pub struct Output {
+    /// Last request that succeeded.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_success_at: Option<OffsetDateTime>,
+    /// Last failure.
+    pub last_error: Option<LastError>,
+    /// Failures since the last success.
+    pub consecutive_failures: u64,
+    /// The last request succeeded (or none failed yet).
+    pub reachable: bool,
+}
+
+/// The dead-letter file of `/status`.
+#[derive(Debug, Serialize)]
+pub struct DeadLetters {
+    /// Lines in `dead-letter.ndjson`.
+    pub count: u64,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// Counts the dead-letter file's lines, reading only what was appended
+/// since the last count (the file is append-only; a smaller file, after a
+/// replay moved it aside, is counted afresh).
+#[derive(Debug)]
+pub struct DeadLetterCount {
+    path: PathBuf,
+    counted: Mutex<(u64, u64)>,
+}
+
+impl DeadLetterCount {
+    /// Counts `path`'s lines on demand.
+    pub fn new(path: PathBuf) -> DeadLetterCount {
+        DeadLetterCount {
+            path,
+            counted: Mutex::new((0, 0)),
+        }
+    }
+
+    /// (lines, bytes) now. Blocking file I/O.
+    pub fn count(&self) -> DeadLetters {
+        let mut counted = self
+            .counted
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let Ok(file) = File::open(&self.path) else {
+            *counted = (0, 0);
+            return DeadLetters { count: 0, bytes: 0 };
+        };
+        let length = file.metadata().map_or(0, |metadata| metadata.len());
+        if length < counted.1 {
+            *counted = (0, 0);
+        }
+        let (mut lines, from) = *counted;
+        let mut reader = BufReader::new(file);
+        if reader.seek(SeekFrom::Start(from)).is_ok() {
+            let mut buffer = [0u8; 64 * 1024];
+            let mut read = from;
+            while read < length {
+                match reader.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let n = n.min((length - read) as usize);
+                        lines += buffer[..n].iter().filter(|&&byte| byte == b'\n').count() as u64;
+                        read += n as u64;
+                    }
+                }
+            }
+            *counted = (lines, read);
+        }
+        DeadLetters {
+            count: counted.0,
+            bytes: length,
+        }
+    }
+}
+
+/// The `/status` document now. Blocking (reads the spool's oldest record
+/// and the dead-letter file).
+pub fn status(state: &State) -> Status {
+    let now = OffsetDateTime::now_utc();
+    let backlog = state.spool.backlog();
+    let snapshot = state.metrics.health.snapshot();
+    let (health, reasons) = judge(&snapshot, &backlog, state.failing_after, now);
+    let metrics = &state.metrics;
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    Status {
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at,
+        status: health,
+        reasons,
+        inputs: Inputs {
+            webhook: snapshot.webhook.as_ref().map(|webhook| Webhook {
+                last_request_at: webhook.last_request_at,
+                last_accepted_at: webhook.last_accepted_at,
+                requests: WebhookRequests {
+                    ok: load(&metrics.webhook_requests_ok),
+                    unauthorized: load(&metrics.webhook_requests_unauthorized),
+                    invalid: load(&metrics.webhook_requests_invalid),
+                    unavailable: load(&metrics.webhook_requests_unavailable),
+                },
+            }),
+            poller: snapshot.poller.as_ref().map(|poller| Poller {
+                cursor: poller.cursor.clone(),
+                newest_event_at: poller.newest_event_at,
+                lag_seconds: poller.newest_event_at.map(|at| seconds(now - at)),
+                last_success_at: poller.last_success_at,
+                last_error: poller.last_error.as_ref().map(last_error),
+            }),
+        },
+        spool: Spool {
+            backlog_events: backlog.events,
+            backlog_bytes: backlog.bytes,
+            max_bytes: backlog.max_bytes,
+            oldest_unacked_at: backlog.oldest_unacked_at,
+            writable: backlog.writable,
+        },
+        outputs: snapshot
+            .outputs
+            .iter()
+            .map(|(name, output)| (*name, output_status(output)))
+            .collect(),
+        dead_letters: state.dead_letters.count(),
+        errors: snapshot.errors,
+    }
+}
+
+/// The gauges of `/metrics` now. Blocking (reads the spool's oldest record).
+pub fn gauges(state: &State) -> Gauges {
+    let now = OffsetDateTime::now_utc();
+    let backlog = state.spool.backlog();
+    let snapshot = state.metrics.health.snapshot();
+    Gauges {
+        spool_backlog_events: backlog.events,
+        spool_backlog_bytes: backlog.bytes,
+        spool_max_bytes: backlog.max_bytes,
+        spool_oldest_unacked_age_seconds: backlog
+            .oldest_unacked_at
+            .map_or(0.0, |at| seconds(now - at).max(0.0)),
+        outputs: snapshot
+            .outputs
+            .iter()
+            .map(|(name, output)| {
+                (
+                    *name,
+                    output.consecutive_failures == 0,
+                    output
+                        .last_success_at
+                        .map_or(0.0, |at| at.unix_timestamp_nanos() as f64 / 1e9),
+                )
+            })
+            .collect(),
+        poller_lag_seconds: snapshot
+            .poller
+            .as_ref()
+            .and_then(|poller| poller.newest_event_at)
+            .map(|at| seconds(now - at)),
+    }
+}
+
+/// Whether `/readyz` answers 200, or why not.
+pub fn ready(backlog: &Backlog) -> Result<(), String> {
+    if !backlog.writable {
+        return Err("the spool's last write failed".to_owned());
+    }
+    if backlog.fill() >= FULL_FRACTION {
+        return Err(format!(
+            "the spool is {:.0} % full ({} of {} bytes)",
+            backlog.fill() * 100.0,
+            backlog.bytes,
+            backlog.max_bytes
+        ));
+    }
+    Ok(())
+}
+
+/// Applies the rules of the module docs.
+pub fn judge(
+    snapshot: &Snapshot,
+    backlog: &Backlog,
+    failing_after: Duration,
+    now: OffsetDateTime,
+) -> (Health, Vec<String>) {
+    let mut health = Health::Ok;
+    let mut reasons = Vec::new();
+    let mut raise = |level: Health, reason: String| {
+        health = health.max(level);
+        reasons.push(reason);
+    };
+    if let Err(reason) = ready(backlog) {
+        raise(Health::Failing, reason);
+    }
+    for (name, output) in &snapshot.outputs {
+        if output.consecutive_failures == 0 {
+            continue;
+        }
+        let since = output.failing_since.unwrap_or(now);
+        let down = (now - since).unsigned_abs();
+        let error = output
+            .last_error
+            .as_ref()
+            .map_or("", |(_, message)| message.as_str());
+        if backlog.events > 0 && down >= failing_after {
+            raise(
+                Health::Failing,
+                format!(
+                    "output {name} has not succeeded for {} with {} events waiting: {error}",
+                    humantime::format_duration(Duration::from_secs(down.as_secs())),
+                    backlog.events
+                ),
+            );
+        } else {
+            raise(
+                Health::Degraded,
+                format!(
+                    "output {name} is retrying ({} failed {}): {error}",
+                    output.consecutive_failures,
+                    if output.consecutive_failures == 1 {
+                        "attempt"
+                    } else {
+                        "attempts"
+                    }
+                ),
+            );
+        }
+    }
+    if let Some(poller) = &snapshot.poller {
+        if let Some((at, message)) = &poller.last_error {
+            if poller.last_success_at.is_none_or(|success| success < *at) {
+                raise(Health::Degraded, format!("poller is retrying: {message}"));
+            }
+        }
+    }
+    (health, reasons)
+}
+
+fn output_status(output: &OutputState) -> Output {
+    Output {
+        last_success_at: output.last_success_at,
+        last_error: output.last_error.as_ref().map(last_error),
+        consecutive_failures: output.consecutive_failures,
+        reachable: output.consecutive_failures == 0,
+    }
+}
+
+fn last_error((at, message): &(OffsetDateTime, String)) -> LastError {
+    LastError {
+        at: *at,
+        message: message.clone(),
+    }
+}
+
+fn seconds(duration: time::Duration) -> f64 {
+    duration.as_seconds_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backlog(events: u64, bytes: u64) -> Backlog {
+        Backlog {
+            events,
+            bytes,
+            max_bytes: 1000,
+            oldest_unacked_at: None,
+            writable: true,
+        }
+    }
+
+    fn failing_for(seconds: i64, now: OffsetDateTime) -> Snapshot {
+        Snapshot {
+            outputs: vec![(
+                "elasticsearch",
+                OutputState {
+                    last_success_at: None,
+                    last_error: Some((now, "connection refused".to_owned())),
+                    consecutive_failures: 3,
+                    failing_since: Some(now - time::Duration::seconds(seconds)),
+                },
+            )],
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn ok_degraded_failing() {
+        let now = OffsetDateTime::now_utc();
+        let five = Duration::from_secs(300);
+        let (health, reasons) = judge(&Snapshot::default(), &backlog(0, 0), five, now);
+        assert_eq!((health, reasons.len()), (Health::Ok, 0));
+        let (health, reasons) = judge(&failing_for(10, now), &backlog(5, 10), five, now);
+        assert_eq!(health, Health::Degraded);
+        assert!(reasons[0].contains("connection refused"), "{reasons:?}");
+        let (health, reasons) = judge(&failing_for(301, now), &backlog(5, 10), five, now);
+        assert_eq!(health, Health::Failing);
+        assert!(reasons[0].contains("5m 1s"), "{reasons:?}");
+        // No work waiting: retrying, not failing.
+        let (health, _) = judge(&failing_for(301, now), &backlog(0, 0), five, now);
+        assert_eq!(health, Health::Degraded);
+        // A spool at 90 % fails on its own.
+        let (health, reasons) = judge(&Snapshot::default(), &backlog(5, 900), five, now);
+        assert_eq!(health, Health::Failing);
+        assert!(reasons[0].contains("90 % full"), "{reasons:?}");
+        assert!(ready(&backlog(5, 899)).is_ok());
+    }
+
+    #[test]
+    fn dead_letters_are_counted_incrementally_and_afresh_after_a_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dead-letter.ndjson");
+        let count = DeadLetterCount::new(path.clone());
+        assert_eq!(count.count().count, 0);
+        std::fs::write(&path, "{}\n{}\n").unwrap();
+        assert_eq!(count.count().count, 2);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"{}\n").unwrap();
+        let counted = count.count();
+        assert_eq!((counted.count, counted.bytes), (3, 9));
+        std::fs::write(&path, "{}\n").unwrap();
+        assert_eq!(count.count().count, 1);
+    }
+}

@@ -1,0 +1,283 @@
+//! SIGHUP: re-reads the config file and swaps in, without dropping a
+//! connection or an event, the material that expires or rotates:
+//!
+//! - the webhook's TLS certificate and key (presented from the next
+//!   handshake on; established connections keep theirs),
+//! - the webhook's tokens (`tokens` and `tokens_file`),
+//! - the admin listener's tokens,
+//! - the GeoIP databases (and the uap-core regexes, read with them): the
+//!   read side maps the next batch with the new ones.
+//!
+//! The new file is validated as a whole first: anything wrong (a broken
+//! certificate, a key that does not match, an unreadable tokens file, a
+//! GeoIP database that no longer opens) keeps all the running material, is
+//! logged at `error`, recorded in `/status` errors and counted in
+//! `auth0_ingest_reloads_total{result="failure"}`. Other changed settings
+//! take effect only after a restart, and the log says so.
+//!
+//! systemd is told `RELOADING=1` before and `READY=1` after.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use crate::admin;
+use crate::config::Config;
+use crate::enrichment;
+use crate::inputs::webhook;
+use crate::pipeline::{self, Pipeline};
+use crate::telemetry::metrics::Metrics;
+
+/// Reads the configuration anew (the file the agent was started with).
+pub type Source = Arc<dyn Fn() -> Result<Config, String> + Send + Sync>;
+
+/// Applies reloads; one per agent.
+pub struct Reloader {
+    source: Option<Source>,
+    webhook: Option<Arc<webhook::Reloadable>>,
+    admin: Arc<admin::State>,
+    pipeline: Option<watch::Sender<Pipeline>>,
+    pipeline_config: pipeline::Config,
+    /// The running enrichment's warnings: the same ones again are no reason
+    /// to refuse a reload (a database that was already missing at start).
+    enrich_warnings: Mutex<Vec<String>>,
+    /// The settings that need a restart, as running.
+    fingerprint: String,
+    /// One reload at a time.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Reloader")
+            .field("source", &self.source.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// A reloader for the agent running `config`; `pipeline` feeds the read
+    /// side, `enrich_warnings` are those of the start-up load.
+    pub fn new(
+        config: &Config,
+        admin: Arc<admin::State>,
+        pipeline: watch::Sender<Pipeline>,
+        enrich_warnings: Vec<String>,
+    ) -> Reloader {
+        Reloader {
+            source: None,
+            webhook: config
+                .webhook
+                .as_ref()
+                .map(|webhook| Arc::clone(&webhook.reloadable)),
+            admin,
+            pipeline: Some(pipeline),
+            pipeline_config: config.pipeline.clone(),
+            enrich_warnings: Mutex::new(enrich_warnings),
+            fingerprint: fingerprint(config),
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Where the new configuration comes from.
+    pub fn set_source(&mut self, source: Source) {
+        self.source = Some(source);
+    }
+
+    /// Reloads (see the module docs); returns whether it took effect.
+    pub async fn reload(&self) -> bool {
+        let _one = self.running.lock().await;
+        crate::systemd::notify("RELOADING=1");
+        tracing::info!("SIGHUP: reloading TLS material, tokens and GeoIP databases");
+        let metrics: &Metrics = &self.admin.metrics;
+        let done = match self.try_reload().await {
+            Ok(()) => {
+                Metrics::add(&metrics.reloads_ok, 1);
+                tracing::info!("reload done");
+                true
+            }
+            Err(message) => {
+                Metrics::add(&metrics.reloads_failed, 1);
+                tracing::error!(error = %message, "reload failed; the running material is kept");
+                metrics.health.record_error("reload", &message);
+                false
+            }
+        };
+        crate::systemd::notify("READY=1");
+        done
+    }
+
+    async fn try_reload(&self) -> Result<(), String> {
+        let Some(source) = &self.source else {
+            return Err("this agent has no config file to reload from".to_owned());
+        };
+        let source = Arc::clone(source);
+        let config = tokio::task::spawn_blocking(move || source())
+            .await
+            .map_err(|error| format!("reading the config file failed: {error}"))??;
+        let enrich_config = config.enrich.clone();
+        let loaded = tokio::task::spawn_blocking(move || enrichment::load(&enrich_config))
+            .await
+            .map_err(|error| format!("loading the enrichment databases failed: {error}"))?;
+        {
+            let running = self
+                .enrich_warnings
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            let new: Vec<&String> = loaded
+                .warnings
+                .iter()
+                .filter(|warning| !running.contains(warning))
+                .collect();
+            if !new.is_empty() {
+                let joined: Vec<&str> = new.iter().map(|warning| warning.as_str()).collect();
+                return Err(joined.join("; "));
+            }
+        }
+        // Everything is valid: swap.
+        match (&self.webhook, &config.webhook) {
+            (Some(running), Some(new)) => {
+                running.tokens.set(new.reloadable.tokens.get().to_vec());
+                match (&running.certificate, &new.reloadable.certificate) {
+                    (Some(slot), Some(new_slot)) => slot.set(new_slot.get()),
+                    (None, None) => {}
+                    _ => tracing::warn!("turning the webhook's TLS on or off needs a restart"),
+                }
+            }
+            (None, None) => {}
+            _ => tracing::warn!("adding or removing the webhook needs a restart"),
+        }
+        self.admin.tokens.set(config.admin.tokens.clone());
+        if let Some(pipeline) = &self.pipeline {
+            let warnings = loaded.warnings.clone();
+            pipeline.send_replace(Pipeline::new(
+                self.pipeline_config.clone(),
+                loaded.enrichers,
+            ));
+            *self
+                .enrich_warnings
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()) = warnings;
+        }
+        if fingerprint(&config) != self.fingerprint {
+            tracing::warn!(
+                "the config file changed settings other than TLS material, tokens and GeoIP databases; those take effect at the next restart"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The settings a reload does not apply, in comparable form (secrets are
+/// redacted by their `Debug`).
+fn fingerprint(config: &Config) -> String {
+    let webhook = config.webhook.as_ref().map(|webhook| {
+        (
+            webhook.listen,
+            &webhook.path,
+            webhook.max_body_bytes,
+            webhook.max_connections,
+            webhook.header_timeout,
+            webhook.body_timeout,
+            webhook.retry_after,
+            webhook.tls.is_some(),
+        )
+    });
+    format!(
+        "{webhook:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+        config.poller,
+        config.spool,
+        config.file_output,
+        config.elasticsearch,
+        config.pipeline,
+        (config.enrich.user_agent, &config.enrich.uap_regexes),
+        config.telemetry,
+        config.admin.listen,
+        config.admin.failing_after,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::admin::status::DeadLetterCount;
+    use crate::inputs::webhook::auth::Tokens;
+    use crate::pipeline::enrich::geo::tests::city_database;
+    use crate::spool;
+
+    fn text(token: &str) -> String {
+        format!(
+            "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{token}\"]\n[spool]\ndir = \"spool\"\n\
+             [output.file]\ndir = \"out\"\n[enrich]\ngeoip_city = \"city.mmdb\"\ngeoip_asn = \"\"\nuser_agent = \"off\"\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn geoip_databases_and_tokens_are_swapped_and_a_broken_database_keeps_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_owned();
+        let config = Config::from_toml(&text("old"), &base).unwrap();
+        let spool = spool::open(&config.spool).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let admin = Arc::new(admin::State {
+            metrics: Arc::clone(&metrics),
+            spool: spool.stats.clone(),
+            dead_letters: DeadLetterCount::new(spool.dead_letters.path().to_owned()),
+            tokens: Tokens::new(Vec::new()),
+            failing_after: Duration::from_secs(300),
+            max_body_bytes: 1024,
+            started_at: time::OffsetDateTime::now_utc(),
+        });
+        // No database yet: geo lookups are off, with a warning.
+        let loaded = enrichment::load(&config.enrich);
+        assert_eq!(loaded.warnings.len(), 1);
+        let pipeline = Pipeline::new(config.pipeline.clone(), loaded.enrichers);
+        let (sender, mut updates) = watch::channel(pipeline);
+        let mut reloader = Reloader::new(&config, Arc::clone(&admin), sender, loaded.warnings);
+        let webhook = Arc::clone(&config.webhook.as_ref().unwrap().reloadable);
+        let source_base = base.clone();
+        reloader.set_source(Arc::new(move || {
+            Config::from_toml(&text("new"), &source_base).map_err(|error| error.to_string())
+        }));
+
+        std::fs::write(base.join("city.mmdb"), city_database()).unwrap();
+        assert!(reloader.reload().await);
+        assert!(updates.has_changed().unwrap());
+        let address = "203.0.113.9".parse().unwrap();
+        let rendered = updates.borrow_and_update().enrichers().geo.lookup(address);
+        assert_ne!(*rendered, Default::default(), "the new database is used");
+        let tokens = webhook.tokens.get();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens[0].expose(), "new");
+
+        std::fs::write(base.join("city.mmdb"), b"not a database").unwrap();
+        assert!(!reloader.reload().await);
+        assert!(
+            !updates.has_changed().unwrap(),
+            "the running pipeline is kept"
+        );
+        assert_eq!(
+            metrics
+                .reloads_ok
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            metrics
+                .reloads_failed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        let errors = metrics.health.snapshot().errors;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].component, "reload");
+        assert!(
+            errors[0].message.contains("city.mmdb"),
+            "{}",
+            errors[0].message
+        );
+    }
+}
