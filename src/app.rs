@@ -55,6 +55,8 @@ pub struct App {
     elasticsearch_stop: CancellationToken,
     acker: Acker,
     abort: CancellationToken,
+    /// Held until the agent has stopped: one agent per spool.
+    spool_lock: spool::Lock,
 }
 
 impl App {
@@ -235,6 +237,7 @@ impl App {
             elasticsearch_stop,
             acker: spool.acker,
             abort,
+            spool_lock: spool.lock,
         })
     }
 
@@ -334,6 +337,7 @@ impl App {
             outputs,
             elasticsearch,
             acker,
+            spool_lock,
             ..
         } = self;
         let joined = tokio::task::spawn_blocking(move || {
@@ -375,6 +379,8 @@ impl App {
                 errors.push(anyhow::Error::from(error).context("ledger sync task failed"))
             }
         }
+        // Only now may another agent open the spool.
+        drop(spool_lock);
         if let Some(first) = errors.into_iter().next() {
             return Err(first);
         }

@@ -13,6 +13,7 @@
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
 //! - [`outputs`]: Elasticsearch (bulk into a data stream) and NDJSON files.
 //! - [`telemetry`]: logging and metrics.
+//! - [`private_files`]: owner-only modes for every file and directory created.
 //! - [`app`]: wiring and ordered shutdown.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod fields;
 pub mod inputs;
 pub mod outputs;
 pub mod pipeline;
+pub mod private_files;
 pub mod shutdown;
 pub mod spool;
 pub mod systemd;

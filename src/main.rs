@@ -12,7 +12,7 @@ use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{Config, LoadError};
 use auth0_ingest::outputs::elasticsearch::setup;
 use auth0_ingest::pipeline::{self, enrich, Pipeline};
-use auth0_ingest::{convert, enrichment, shutdown, telemetry};
+use auth0_ingest::{convert, enrichment, shutdown, spool, telemetry};
 use clap::{Parser, Subcommand};
 
 /// sysexits' `EX_CONFIG`: the unit sets `RestartPreventExitStatus=78`.
@@ -21,6 +21,8 @@ const EXIT_CONFIG: u8 = 78;
 const EXIT_USAGE: u8 = 64;
 /// sysexits' `EX_NOINPUT`: `convert` could not read an input file.
 const EXIT_NO_INPUT: u8 = 66;
+/// sysexits' `EX_TEMPFAIL`: another agent holds the spool directory.
+const EXIT_TEMPFAIL: u8 = 75;
 
 /// Gets Auth0 log events into Elasticsearch or NDJSON files as ECS documents.
 #[derive(Debug, Parser)]
@@ -279,7 +281,14 @@ fn run(config: Config, banner: Option<String>) -> ExitCode {
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "agent failed");
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            let locked = error
+                .chain()
+                .any(|cause| matches!(cause.downcast_ref(), Some(spool::Error::Locked { .. })));
+            if locked {
+                ExitCode::from(EXIT_TEMPFAIL)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

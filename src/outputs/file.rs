@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dedup::Window;
 use crate::delivery::Delivery;
 use crate::event::{Document, LogId};
+use crate::private_files;
 use crate::telemetry::metrics::Metrics;
 
 /// `log_id`s remembered (about 100 bytes each): minutes of a busy stream.
@@ -110,7 +111,7 @@ pub struct Written {
 impl FileOutput {
     /// Creates the directory, repairs a torn last line, and opens a new file.
     pub fn open(config: Config) -> Result<FileOutput, Error> {
-        fs::create_dir_all(&config.dir).map_err(io(&config.dir))?;
+        private_files::create_dir_all(&config.dir).map_err(io(&config.dir))?;
         let existing = list(&config.dir).map_err(io(&config.dir))?;
         if let Some(newest) = existing.last() {
             repair_torn_line(newest).map_err(io(newest))?;
@@ -289,9 +290,7 @@ fn create(dir: &Path, sequence: u64) -> Result<(PathBuf, File), Error> {
         now.second(),
         now.millisecond(),
     ));
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
+    let file = private_files::open_options(OpenOptions::new().create(true).append(true))
         .open(&path)
         .map_err(io(&path))?;
     // Make the new name durable, so a synced batch is findable after a crash.

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use super::reader::Receipt;
 use super::{segment, Error, Position, Shared};
+use crate::private_files;
 
 const LEDGER: &str = "acked";
 const LEDGER_TMP: &str = "acked.tmp";
@@ -121,7 +122,14 @@ fn write_ledger(dir: &Path, position: Position, sync: bool) -> Result<(), Error>
         path: tmp.clone(),
         source,
     };
-    let mut file = fs::File::create(&tmp).map_err(io)?;
+    let mut file = private_files::open_options(
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(&tmp)
+    .map_err(io)?;
     file.write_all(&bytes).map_err(io)?;
     if sync {
         file.sync_all().map_err(io)?;

@@ -20,6 +20,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::event::Input;
+use crate::private_files;
 
 /// The file name inside the spool directory.
 pub const FILE_NAME: &str = "dead-letter.ndjson";
@@ -111,7 +112,8 @@ impl DeadLetters {
     /// Opens (creating, durably) the dead-letter file in `dir`.
     pub fn open(dir: &Path) -> io::Result<DeadLetters> {
         let path = dir.join(FILE_NAME);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = private_files::open_options(OpenOptions::new().create(true).append(true))
+            .open(&path)?;
         // The file's directory entry must survive a power loss too.
         File::open(dir)?.sync_all()?;
         Ok(DeadLetters {

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! <spool.dir>/
-//!   lock                      held (flock) by the running agent: one agent per spool
+//!   lock                      held (flock) by the running agent, holding its pid: one agent per spool
 //!   00000000000000000001.seg  segment files, ids ascending, append-only
 //!   00000000000000000002.seg
 //!   acked                     the acknowledged watermark (see `ack`)
@@ -40,6 +40,7 @@
 
 mod ack;
 pub mod dead_letter;
+mod lock;
 mod reader;
 mod record;
 mod segment;
@@ -53,8 +54,11 @@ use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
+use crate::private_files;
+
 pub use ack::Acker;
 use dead_letter::DeadLetters;
+pub use lock::Lock;
 pub use reader::{Batch, Reader, Receipt};
 pub use writer::{Append, AppendError, Writer};
 
@@ -95,11 +99,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Another process holds the spool.
-    #[error("spool `{dir}` is in use by another process")]
+    /// Another process holds the spool (its pid, when it wrote one).
+    #[error("spool `{}` is in use by another agent ({})", dir.display(), match pid { Some(pid) => format!("pid {pid}"), None => "pid unknown".to_owned() })]
     Locked {
         /// The spool directory.
         dir: PathBuf,
+        /// The holder's pid, from the lock file.
+        pid: Option<u32>,
     },
     /// A thread panicked while holding the acknowledgement state.
     #[error("spool acknowledgement state is poisoned")]
@@ -123,7 +129,8 @@ pub struct Spool {
     pub truncated_bytes: u64,
     /// Unacknowledged record bytes found at open (the backlog).
     pub backlog_bytes: u64,
-    _lock: fs::File,
+    /// The spool lock: keep it until the agent has stopped.
+    pub lock: Lock,
 }
 
 /// State shared by writer, reader and acker.
@@ -153,17 +160,9 @@ impl Shared {
 pub fn open(config: &Config) -> Result<Spool, Error> {
     let dir = config.dir.clone();
     let io = |path: PathBuf| move |source| Error::Io { path, source };
-    fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
-    let lock_path = dir.join("lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io(lock_path.clone()))?;
-    if lock.try_lock().is_err() {
-        return Err(Error::Locked { dir });
-    }
+    private_files::create_dir_all(&dir).map_err(io(dir.clone()))?;
+    // Before anything else in the directory is read, cut or deleted.
+    let lock = lock::acquire(&dir)?;
 
     let mut ids = segment::list(&dir).map_err(io(dir.clone()))?;
     let mut truncated_bytes = 0;
@@ -228,6 +227,6 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         writer_thread,
         truncated_bytes,
         backlog_bytes: backlog,
-        _lock: lock,
+        lock,
     })
 }

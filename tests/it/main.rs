@@ -11,6 +11,7 @@ mod end_to_end;
 mod es_output;
 mod poller;
 mod spool;
+mod store;
 mod support;
 mod uap_suite;
 mod webhook;
