@@ -32,7 +32,8 @@ use crate::event::{Document, LogId};
 use crate::private_files;
 use crate::telemetry::metrics::Metrics;
 
-/// `log_id`s remembered (about 100 bytes each): minutes of a busy stream.
+/// `log_id`s remembered (a 128-bit digest each, ~40 bytes with the set):
+/// minutes of a busy stream.
 pub const DEDUP_WINDOW: usize = 200_000;
 /// How much of the newest files is read at open to seed the window: more
 /// than the batches that can be in flight when the agent dies.
