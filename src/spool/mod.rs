@@ -44,6 +44,7 @@ mod lock;
 mod reader;
 mod record;
 mod segment;
+pub mod space;
 mod writer;
 
 use std::fs;
@@ -74,8 +75,10 @@ const MAX_SEGMENT_BYTES: u64 = 128 * 1024 * 1024;
 pub struct Config {
     /// The spool directory (created if missing).
     pub dir: PathBuf,
-    /// Bound on the segments' size on disk.
+    /// Bound on the segments' unacknowledged bytes plus the dead-letter files.
     pub max_bytes: u64,
+    /// Size at which the dead-letter file is rotated (see [`dead_letter`]).
+    pub dead_letter_max_file_bytes: u64,
 }
 
 /// A place in the spool: a segment and a byte offset in it.
@@ -201,8 +204,10 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
             backlog += length.saturating_sub(from);
         }
     }
-    let dead_letters =
-        Arc::new(DeadLetters::open(&dir).map_err(io(dir.join(dead_letter::FILE_NAME)))?);
+    let dead_letters = Arc::new(
+        DeadLetters::open(&dir, config.dead_letter_max_file_bytes)
+            .map_err(io(dir.join(dead_letter::FILE_NAME)))?,
+    );
     let shared = Arc::new(Shared {
         dir: dir.clone(),
         max_bytes: config.max_bytes,
@@ -217,12 +222,18 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         segment: next_id,
         offset: segment::FIRST_RECORD,
     });
-    let (writer, writer_thread) = writer::spawn(Arc::clone(&shared), committed_sender, next_id)
-        .map_err(io(segment::path(&dir, next_id)))?;
+    let acker = Acker::new(Arc::clone(&shared), start, committed.clone());
+    let (writer, writer_thread) = writer::spawn(
+        Arc::clone(&shared),
+        committed_sender,
+        next_id,
+        acker.clone(),
+    )
+    .map_err(io(segment::path(&dir, next_id)))?;
     Ok(Spool {
         writer,
-        reader: Reader::new(Arc::clone(&shared), committed, start),
-        acker: Acker::new(shared, start),
+        reader: Reader::new(shared, committed, start),
+        acker,
         dead_letters,
         writer_thread,
         truncated_bytes,
