@@ -47,11 +47,7 @@ pub fn for_each<'a>(body: &'a [u8], mut visit: impl FnMut(Item<'a>)) {
     match trimmed.first() {
         None => {}
         Some(b'[') => each_array(trimmed, &mut visit),
-        Some(b'{') => {
-            if !each_object(trimmed, &mut visit) {
-                each_line(body, &mut visit);
-            }
-        }
+        Some(b'{') if each_object(trimmed, &mut visit) => {}
         Some(_) => each_line(body, &mut visit),
     }
 }
