@@ -3,8 +3,8 @@
 //! disk as back-pressure.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -132,4 +132,215 @@ async fn r8_files_are_private_whatever_the_umask() {
     }
     assert!(checked.iter().any(|name| name.ends_with(".seg")));
     assert!(checked.iter().any(|name| name.starts_with("auth0-logs-")));
+}
+
+/// A tmpfs of `size` mounted on a directory for the life of the value
+/// (CI runs as root); `None`, saying why, where mounting is not permitted.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status();
+        match mounted {
+            Ok(status) if status.success() => Some(Tmpfs {
+                path: path.to_owned(),
+            }),
+            _ => {
+                eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: the agent may still hold a file when a test fails.
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Posts `support::batch` bodies of `events` events from `posters` tasks
+/// until `stop`; returns the first log numbers of the acknowledged ones
+/// and every status seen (with whether a 503 carried `Retry-After`).
+async fn flood(
+    client: &reqwest::Client,
+    url: &str,
+    posters: usize,
+    events: usize,
+    first: usize,
+    until: Instant,
+) -> (Vec<usize>, Vec<(u16, bool)>) {
+    let mut tasks = Vec::new();
+    for poster in 0..posters {
+        let (client, url) = (client.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let (mut acknowledged, mut statuses) = (Vec::new(), Vec::new());
+            let mut round = 0;
+            while Instant::now() < until {
+                let start = first + (poster * 1_000_000 + round) * events;
+                round += 1;
+                let response = post(&client, &url, support::batch(start, events)).await;
+                let status = response.status();
+                let retry_after = response.headers().contains_key("retry-after");
+                statuses.push((status.as_u16(), retry_after));
+                if status == StatusCode::OK {
+                    acknowledged.push(start);
+                } else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            (acknowledged, statuses)
+        }));
+    }
+    let (mut acknowledged, mut statuses) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let (acked, seen) = task.await.unwrap();
+        acknowledged.extend(acked);
+        statuses.extend(seen);
+    }
+    (acknowledged, statuses)
+}
+
+/// A counter's value from the webhook's `/metrics`.
+async fn metric(client: &reqwest::Client, url: &str, series: &str) -> u64 {
+    let base = url.split("/auth0").next().unwrap();
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from {text}"))
+}
+
+/// Issue 8, row "spool disk full": a 20 MiB tmpfs flooded answers only 200
+/// or 503 with `Retry-After`, frees delivered segments by itself, accepts
+/// again within 10 s of space coming back, keeps every acknowledged event
+/// and its counters right, and warns once a minute, not per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(tmpfs) = Tmpfs::mount(&dir.path().join("spool"), "20m") else {
+        return;
+    };
+    let config = agent_config(dir.path(), "");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[webhook]\n",
+        "[webhook]\nretry_after = \"1s\"\n",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut agent = Agent::spawn(&config, Stdio::piped());
+    let url = agent.webhook_url();
+    let client = client(dir.path());
+
+    // 1. A flood: the 128 MiB segment outgrows the 20 MiB disk again and
+    // again; each time the agent must free the delivered part by itself.
+    let flood_seconds = 8;
+    let until = Instant::now() + Duration::from_secs(flood_seconds);
+    let (mut acknowledged, statuses) = flood(&client, &url, 4, 100, 0, until).await;
+    let ok = statuses.iter().filter(|(status, _)| *status == 200).count();
+    let unavailable = statuses.iter().filter(|(status, _)| *status == 503).count();
+    assert!(
+        statuses
+            .iter()
+            .all(|&(status, retry_after)| status == 200 || (status == 503 && retry_after)),
+        "only 200 or 503 with Retry-After: {:?}",
+        statuses
+            .iter()
+            .filter(|(status, _)| *status != 200 && *status != 503)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    eprintln!("flood: {ok} x 200, {unavailable} x 503 in {flood_seconds} s");
+    assert!(
+        ok * 100 * 1500 > 40 << 20,
+        "the flood should pass the disk's size twice: {ok} batches"
+    );
+
+    // 2. The disk is filled by someone else: 503, then space comes back.
+    let ballast = tmpfs.path.join("ballast");
+    {
+        let mut file = std::fs::File::create(&ballast).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+    }
+    let response = post(&client, &url, support::batch(50_000_000, 100)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    std::fs::remove_file(&ballast).unwrap();
+    let freed = Instant::now();
+    let mut accepted = false;
+    while !accepted && freed.elapsed() < Duration::from_secs(10) {
+        let response = post(&client, &url, support::batch(60_000_000, 100)).await;
+        accepted = response.status() == StatusCode::OK;
+        if !accepted {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(accepted, "not accepting 10 s after space came back");
+    acknowledged.push(60_000_000);
+
+    // 3. Every acknowledged event is written, and the counters agree.
+    let out = dir.path().join("out");
+    let expected: std::collections::BTreeSet<String> = acknowledged
+        .iter()
+        .flat_map(|first| (*first..first + 100).map(support::log_id))
+        .collect();
+    let all_written = support::eventually(Duration::from_secs(60), || {
+        let written: std::collections::BTreeSet<String> = support::documents(&out)
+            .iter()
+            .map(|document| document["event"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        expected.is_subset(&written)
+    })
+    .await;
+    assert!(all_written, "an acknowledged event is missing");
+    let received = metric(
+        &client,
+        &url,
+        "auth0_ingest_events_received_total{input=\"webhook\"}",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut acked = 0;
+    while Instant::now() < deadline {
+        acked = metric(&client, &url, "auth0_ingest_spool_acked_total").await;
+        if acked == received {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(acked, received, "spool_acked_total lags events received");
+    let log = agent.log.lock().unwrap().clone();
+    let warnings = log
+        .iter()
+        .filter(|line| line.contains("spool disk full"))
+        .count();
+    assert!(
+        (1..=1).contains(&warnings),
+        "one disk-full warning a minute, not one per request: {warnings}"
+    );
+    assert!(
+        !log.iter().any(|line| line.contains("\"level\":\"ERROR\"")),
+        "{:?}",
+        log.iter()
+            .filter(|line| line.contains("ERROR"))
+            .take(3)
+            .collect::<Vec<_>>()
+    );
+    assert!(agent.terminate().success());
+    drop(tmpfs);
 }

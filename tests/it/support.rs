@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth0_ingest::inputs::webhook::tls;
@@ -142,6 +143,9 @@ pub fn log_id(n: usize) -> String {
 /// agent behind.
 pub struct Agent {
     pub child: Child,
+    /// Its stderr lines after "webhook listening", once
+    /// [`Agent::webhook_url`] has started draining them.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Agent {
@@ -171,7 +175,10 @@ impl Agent {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        Agent { child }
+        Agent {
+            child,
+            log: Arc::default(),
+        }
     }
 
     /// The webhook URL from the agent's JSON log (spawned with a piped
@@ -192,7 +199,12 @@ impl Agent {
                 break log["fields"]["url"].as_str().unwrap().to_owned();
             }
         };
-        std::thread::spawn(move || for _ in lines {});
+        let log = Arc::clone(&self.log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
         url
     }
 
