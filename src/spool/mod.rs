@@ -10,7 +10,10 @@
 //!   00000000000000000002.seg
 //!   acked                     the acknowledged watermark (see `ack`)
 //!   dead-letter.ndjson        rejected items, verbatim (see `dead_letter`)
+//!   dead-letter.ndjson.<n>    rotated dead letters, never deleted by the agent
 //! ```
+//!
+//! Files are created `0600` and the directory `0700` ([`crate::private_files`]).
 //!
 //! A segment is the magic `A0SPOOL\x01` followed by records, each framed as
 //! `u32 LE length, u32 LE CRC-32, payload` (see `record`). A new segment is
@@ -33,10 +36,15 @@
 //!   clean shutdown, acknowledged records are never read again; after a
 //!   crash, every unacknowledged record is (at least once).
 //! - **Bounded**: appends that would take the unacknowledged record bytes
-//!   past `max_bytes` fail with [`AppendError::Full`] (the webhook answers
-//!   503), except into an empty spool. Acknowledged bytes are freed when
+//!   plus the dead-letter files past `max_bytes` fail with
+//!   [`AppendError::Full`] (the webhook answers 503), except into an empty
+//!   spool. Acknowledged bytes are freed when
 //!   their segment is deleted, so the disk holds at most `max_bytes` plus
 //!   one segment (an eighth of `max_bytes`) plus one oversized batch.
+//! - **A full disk is back-pressure** ([`AppendError::DiskFull`], see
+//!   [`space`]): the writer starts a new segment so the acknowledged one can
+//!   be deleted, and appends succeed again once there is room.
+//! - **One agent per spool** ([`Lock`], held by `App` until it stopped).
 
 mod ack;
 pub mod dead_letter;

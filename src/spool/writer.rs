@@ -125,7 +125,7 @@ impl Append {
 
     /// An empty batch for the events of one body of `body_len` bytes: its
     /// rejected items cost at most the body's size (or
-    /// [`MIN_BODY_REJECT_BYTES`]) and [`dead_letter::MAX_REJECTED_ITEMS`]
+    /// `MIN_BODY_REJECT_BYTES`) and [`dead_letter::MAX_REJECTED_ITEMS`]
     /// entries; past that, [`Append::finish_body`] keeps the body whole in
     /// one entry.
     pub fn for_body(body_len: usize) -> Append {
