@@ -161,11 +161,14 @@ def scenario_long_ids(work):
     time.sleep(1)
     rss_before = agent.status("VmRSS")
     statuses = []
-    for request in range(150):
+    # 5 events a request: each holds its log_id twice (envelope and data),
+    # so a request is ~10 MiB, within the default 16 MiB body limit.
+    for request in range(300):
         lines = []
-        for k in range(10):
-            n = request * 10 + k
-            log_id = str(n).rjust(MiB, "9")
+        for k in range(5):
+            n = request * 5 + k
+            # Zero-padded on the left: distinct for distinct n.
+            log_id = str(n).rjust(MiB, "0")
             lines.append(event(log_id, n))
         statuses.append(agent.post("\n".join(lines).encode())[0])
     deadline = time.time() + 300
@@ -236,7 +239,7 @@ def scenario_tmpfs_flood(work):
                     statuses[status] = statuses.get(status, 0) + 1
                     if status == 200:
                         acked.append(first)
-                    elif status == 503 and "Retry-After" not in headers:
+                    elif status == 503 and "retry-after" not in {k.lower() for k in headers}:
                         missing_retry_after[0] += 1
                 if status != 200:
                     time.sleep(0.05)
@@ -246,7 +249,12 @@ def scenario_tmpfs_flood(work):
             thread.start()
         for thread in threads:
             thread.join()
-        # Someone else fills the disk: 503, then the space comes back.
+        # Let the outputs drain, then someone else fills the disk: 503,
+        # then the space comes back.
+        deadline = time.time() + 120
+        while time.time() < deadline and agent.metric("auth0_ingest_spool_acked_total") < agent.metric(
+                'auth0_ingest_events_received_total{input="webhook"}'):
+            time.sleep(0.5)
         ballast = os.path.join(mount, "ballast")
         with open(ballast, "wb") as f:
             try:
@@ -312,7 +320,10 @@ def main():
             try:
                 result = scenario(work)
             finally:
-                shutil.rmtree(work, ignore_errors=True)
+                if os.environ.get("KEEP"):
+                    print(f"kept {work}", file=sys.stderr)
+                else:
+                    shutil.rmtree(work, ignore_errors=True)
             print(json.dumps({"scenario": name, "run": run + 1, **result}), flush=True)
             results.append(result)
         numeric = {key for key, value in results[0].items() if isinstance(value, (int, float)) and not isinstance(value, bool)}

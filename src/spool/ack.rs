@@ -144,10 +144,22 @@ impl Acker {
         }
     }
 
-    /// Writes the ledger durably; call on shutdown.
+    /// Writes the ledger durably; call on shutdown. On a full disk it
+    /// cannot be: the records since the last ledger are delivered again at
+    /// the next start (said in a warning), which is no reason to fail.
     pub fn close(&self) -> Result<(), Error> {
         let state = self.state.lock().map_err(|_| Error::Poisoned)?;
-        write_ledger(&self.shared.dir, state.watermark, true)
+        match write_ledger(&self.shared.dir, state.watermark, true) {
+            Err(Error::Io { path, source }) if space::is_disk_full(&source) => {
+                tracing::warn!(
+                    error = %source,
+                    path = %path.display(),
+                    "cannot write the spool ledger on a full disk; some records will be delivered again at the next start"
+                );
+                Ok(())
+            }
+            written => written,
+        }
     }
 }
 

@@ -18,7 +18,8 @@
 //! A segment is the magic `A0SPOOL\x01` followed by records, each framed as
 //! `u32 LE length, u32 LE CRC-32, payload` (see `record`). A new segment is
 //! started at every start-up and once the current one passes
-//! `segment_bytes` (an eighth of `max_bytes`, between 1 MiB and 128 MiB).
+//! `segment_bytes` (an eighth of `max_bytes`, between 1 MiB and 128 MiB, and
+//! at most an eighth of the disk's free space when the segment is created).
 //!
 //! # Invariants
 //!

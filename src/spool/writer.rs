@@ -92,6 +92,8 @@ struct Thread {
     /// The segment holds bytes past `offset` that could not be cut off:
     /// nothing more is written to it.
     abandoned: bool,
+    /// Size past which this segment is closed (see [`segment_limit`]).
+    segment_limit: u64,
     /// Deletes acknowledged segments when a full disk needs the space.
     acker: Acker,
     /// Disk-full and budget-full warnings: one a minute.
@@ -215,6 +217,20 @@ impl Writer {
     }
 }
 
+/// The size at which a new segment will be closed: `segment_bytes`, or an
+/// eighth of the disk's free space when that is less (at least 1 MiB).
+/// Space is freed a whole segment at a time, so on a disk smaller than the
+/// spool's budget, segments as large as the budget allows would pin the
+/// disk full with acknowledged bytes.
+fn segment_limit(shared: &Shared) -> u64 {
+    match space::free_bytes(&shared.dir) {
+        Some(free) => shared
+            .segment_bytes
+            .min((free / 8).max(super::MIN_SEGMENT_BYTES)),
+        None => shared.segment_bytes,
+    }
+}
+
 /// Starts the writer thread on a fresh segment `segment_id`.
 pub(super) fn spawn(
     shared: Arc<Shared>,
@@ -225,6 +241,7 @@ pub(super) fn spawn(
     let file = segment::create(&shared.dir, segment_id)?;
     let (sender, receiver) = mpsc::channel(QUEUE);
     let mut thread = Thread {
+        segment_limit: segment_limit(&shared),
         shared,
         committed,
         segment_id,
@@ -261,10 +278,17 @@ impl Thread {
     }
 
     /// Writes every request that fits, syncs once, then answers them all.
+    /// A write that fails (a full disk, say) refuses that request and the
+    /// ones after it; those before it are still synced and answered, so
+    /// no request is refused whose records are then delivered (which would
+    /// make the counters disagree).
     fn commit(&mut self, requests: &mut Vec<Request>) {
         let mut answers = Vec::with_capacity(requests.len());
-        let mut result: Result<(), std::io::Error> = Ok(());
         let mut dead_letters = Vec::new();
+        let mut failure: Option<(
+            std::io::Error,
+            Vec<oneshot::Sender<Result<(), AppendError>>>,
+        )> = None;
         for request in requests.drain(..) {
             let size = (request.append.frames.len() + request.append.dead_letters.len()) as u64;
             // Dead letters are never acknowledged: they hold their share of
@@ -277,56 +301,82 @@ impl Thread {
                 let _ = request.reply.send(Err(AppendError::Full));
                 continue;
             }
-            if result.is_ok() && !request.append.frames.is_empty() {
-                result = self.write(&request.append.frames);
+            if let Some((_, refused)) = &mut failure {
+                refused.push(request.reply);
+                continue;
+            }
+            if !request.append.frames.is_empty() {
+                if let Err(error) = self.write(&request.append.frames) {
+                    // Cut this request's partial frames; the ones before
+                    // it stay.
+                    if self.file.set_len(self.offset).is_err() {
+                        self.abandoned = true;
+                    }
+                    failure = Some((error, vec![request.reply]));
+                    continue;
+                }
             }
             dead_letters.extend_from_slice(&request.append.dead_letters);
             answers.push(request.reply);
         }
-        if result.is_ok() {
-            result = self.file.sync_data();
-        }
-        if result.is_ok() {
-            result = self.shared.dead_letters.append(&dead_letters);
-        }
-        match result {
-            Ok(()) => {
-                self.committed.send_replace(Position {
-                    segment: self.segment_id,
-                    offset: self.offset,
-                });
-                for reply in answers {
-                    let _ = reply.send(Ok(()));
-                }
-            }
-            Err(error) => {
-                self.recover_after_error();
-                let disk_full = space::is_disk_full(&error);
-                if disk_full {
-                    self.release_acknowledged_space();
-                    if let Some(suppressed) = self.disk_full_log.ready() {
-                        let free_bytes = space::free_bytes(&self.shared.dir);
-                        tracing::warn!(
-                            %error,
-                            free_bytes,
-                            backlog_bytes = self.shared.unacked(),
-                            dead_letter_bytes = self.shared.dead_letters.bytes(),
-                            refused_since_last_warning = suppressed,
-                            "spool disk full; refusing batches (503) until space is freed"
-                        );
+        if !answers.is_empty() {
+            let result = self
+                .file
+                .sync_data()
+                .and_then(|()| self.shared.dead_letters.append(&dead_letters));
+            match result {
+                Ok(()) => {
+                    self.committed.send_replace(Position {
+                        segment: self.segment_id,
+                        offset: self.offset,
+                    });
+                    for reply in answers {
+                        let _ = reply.send(Ok(()));
                     }
-                } else {
-                    tracing::error!(%error, "spool write failed; refusing the batches");
                 }
-                for reply in answers {
-                    let _ = reply.send(Err(if disk_full {
-                        AppendError::DiskFull
-                    } else {
-                        AppendError::Io(std::io::Error::new(error.kind(), error.to_string()))
-                    }));
+                Err(error) => {
+                    self.recover_after_error();
+                    let refused = match &mut failure {
+                        Some((_, refused)) => refused,
+                        None => &mut failure.insert((error, Vec::new())).1,
+                    };
+                    refused.extend(answers);
                 }
             }
         }
+        if let Some((error, refused)) = failure {
+            let disk_full = self.failed(&error);
+            for reply in refused {
+                let _ = reply.send(Err(if disk_full {
+                    AppendError::DiskFull
+                } else {
+                    AppendError::Io(std::io::Error::new(error.kind(), error.to_string()))
+                }));
+            }
+        }
+    }
+
+    /// Handles a failed write or sync: on a full disk (`true`) frees what
+    /// delivered records hold and warns once a minute; otherwise logs the
+    /// error.
+    fn failed(&mut self, error: &std::io::Error) -> bool {
+        if !space::is_disk_full(error) {
+            tracing::error!(%error, "spool write failed; refusing the batches");
+            return false;
+        }
+        self.release_acknowledged_space();
+        if let Some(suppressed) = self.disk_full_log.ready() {
+            let free_bytes = space::free_bytes(&self.shared.dir);
+            tracing::warn!(
+                %error,
+                free_bytes,
+                backlog_bytes = self.shared.unacked(),
+                dead_letter_bytes = self.shared.dead_letters.bytes(),
+                refused_since_last_warning = suppressed,
+                "spool disk full; refusing batches (503) until space is freed"
+            );
+        }
+        true
     }
 
     /// What `spool.max_bytes` bounds: unacknowledged records plus dead letters.
@@ -372,6 +422,13 @@ impl Thread {
                 tracing::debug!(%error, "cannot start a new spool segment on the full disk");
                 return;
             }
+            // Everything before the new segment is committed (a failed
+            // commit was cut back first): the reader may close the old one,
+            // which frees its space once it is deleted.
+            self.committed.send_replace(Position {
+                segment: self.segment_id,
+                offset: segment::FIRST_RECORD,
+            });
         }
         if let Err(error) = self.acker.collect() {
             tracing::debug!(%error, "cannot delete acknowledged spool segments");
@@ -381,7 +438,7 @@ impl Thread {
     fn write(&mut self, frames: &[u8]) -> std::io::Result<()> {
         if self.abandoned
             || (self.offset > segment::FIRST_RECORD
-                && self.offset + frames.len() as u64 > self.shared.segment_bytes)
+                && self.offset + frames.len() as u64 > self.segment_limit)
         {
             self.rotate()?;
         }
@@ -398,26 +455,48 @@ impl Thread {
         self.file.sync_data()?;
         let next = self.segment_id + 1;
         self.file = segment::create(&self.shared.dir, next)?;
-        // This segment is synced and finished, and the next one exists
-        // (synced, empty): publish a position in it, so the reader reads
-        // this one to its end and closes it (which frees a deleted file's
-        // space), and the acker knows it is finished.
+        // The commit publishes a position in the new segment once its
+        // requests are durable; from then on the reader reads this one to
+        // its end and closes it, and the acker knows it is finished.
         self.segment_id = next;
         self.offset = segment::FIRST_RECORD;
         self.abandoned = false;
-        self.committed.send_replace(Position {
-            segment: next,
-            offset: segment::FIRST_RECORD,
-        });
+        self.segment_limit = segment_limit(&self.shared);
         Ok(())
     }
 
-    /// After a failed write the file may hold a partial, unacknowledged
-    /// tail; cut it back to the committed offset so later records follow
-    /// valid ones. If it cannot be cut, the segment is abandoned: the next
-    /// commit starts a new one (the reader stops at the committed end).
+    /// After a failed sync the files may hold unacknowledged records past
+    /// the committed position, in this segment and (if the commit started
+    /// new segments) in earlier ones: cut each back, so that nothing a
+    /// refused request wrote is ever read and later records follow valid
+    /// ones. A segment that cannot be cut is abandoned: the next commit
+    /// starts a new one.
     fn recover_after_error(&mut self) {
         let committed = *self.committed.borrow();
+        let mut dropped = 0;
+        for id in committed.segment..self.segment_id {
+            let keep = if id == committed.segment {
+                committed.offset
+            } else {
+                segment::FIRST_RECORD
+            };
+            let path = segment::path(&self.shared.dir, id);
+            let cut = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|file| {
+                    let length = file.metadata()?.len();
+                    file.set_len(keep.min(length))?;
+                    file.sync_data()?;
+                    Ok(length.saturating_sub(keep))
+                });
+            match cut {
+                Ok(bytes) => dropped += bytes,
+                Err(error) => {
+                    tracing::error!(%error, path = %path.display(), "cannot cut refused records from a spool segment; they will be delivered")
+                }
+            }
+        }
         let keep = if committed.segment == self.segment_id {
             committed.offset
         } else {
@@ -427,7 +506,7 @@ impl Thread {
             tracing::error!(%error, "cannot truncate the spool segment after a failed write; starting a new one");
             self.abandoned = true;
         }
-        let dropped = self.offset.saturating_sub(keep);
+        dropped += self.offset.saturating_sub(keep);
         self.shared.written.fetch_sub(dropped, Ordering::AcqRel);
         self.offset = keep;
     }

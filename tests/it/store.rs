@@ -270,7 +270,48 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
         "the flood should pass the disk's size twice: {ok} batches"
     );
 
-    // 2. The disk is filled by someone else: 503, then space comes back.
+    // 2. Every acknowledged event is written, and the counters agree.
+    let out = dir.path().join("out");
+    let drained = |acknowledged: &[usize]| {
+        let expected: std::collections::BTreeSet<String> = acknowledged
+            .iter()
+            .flat_map(|first| (*first..first + 100).map(support::log_id))
+            .collect();
+        let (client, url, out) = (client.clone(), url.clone(), out.clone());
+        async move {
+            let all_written = support::eventually(Duration::from_secs(60), || {
+                let written: std::collections::BTreeSet<String> = support::documents(&out)
+                    .iter()
+                    .map(|document| document["event"]["id"].as_str().unwrap().to_owned())
+                    .collect();
+                expected.is_subset(&written)
+            })
+            .await;
+            assert!(all_written, "an acknowledged event is missing");
+            let received = metric(
+                &client,
+                &url,
+                "auth0_ingest_events_received_total{input=\"webhook\"}",
+            )
+            .await;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut acked = 0;
+            while Instant::now() < deadline {
+                acked = metric(&client, &url, "auth0_ingest_spool_acked_total").await;
+                if acked == received {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(
+                acked, received,
+                "spool_acked_total disagrees with events received"
+            );
+        }
+    };
+    drained(&acknowledged).await;
+
+    // 3. The disk is filled by someone else: 503, then space comes back.
     let ballast = tmpfs.path.join("ballast");
     {
         let mut file = std::fs::File::create(&ballast).unwrap();
@@ -292,38 +333,7 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
     }
     assert!(accepted, "not accepting 10 s after space came back");
     acknowledged.push(60_000_000);
-
-    // 3. Every acknowledged event is written, and the counters agree.
-    let out = dir.path().join("out");
-    let expected: std::collections::BTreeSet<String> = acknowledged
-        .iter()
-        .flat_map(|first| (*first..first + 100).map(support::log_id))
-        .collect();
-    let all_written = support::eventually(Duration::from_secs(60), || {
-        let written: std::collections::BTreeSet<String> = support::documents(&out)
-            .iter()
-            .map(|document| document["event"]["id"].as_str().unwrap().to_owned())
-            .collect();
-        expected.is_subset(&written)
-    })
-    .await;
-    assert!(all_written, "an acknowledged event is missing");
-    let received = metric(
-        &client,
-        &url,
-        "auth0_ingest_events_received_total{input=\"webhook\"}",
-    )
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut acked = 0;
-    while Instant::now() < deadline {
-        acked = metric(&client, &url, "auth0_ingest_spool_acked_total").await;
-        if acked == received {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(acked, received, "spool_acked_total lags events received");
+    drained(&acknowledged).await;
     let log = agent.log.lock().unwrap().clone();
     let warnings = log
         .iter()
