@@ -78,8 +78,11 @@ pub struct Writer {
 
 struct Request {
     append: Append,
-    reply: oneshot::Sender<Result<(), AppendError>>,
+    reply: Reply,
 }
+
+/// Where a request's outcome goes.
+type Reply = oneshot::Sender<Result<(), AppendError>>;
 
 /// The writer thread's state.
 struct Thread {
@@ -285,10 +288,7 @@ impl Thread {
     fn commit(&mut self, requests: &mut Vec<Request>) {
         let mut answers = Vec::with_capacity(requests.len());
         let mut dead_letters = Vec::new();
-        let mut failure: Option<(
-            std::io::Error,
-            Vec<oneshot::Sender<Result<(), AppendError>>>,
-        )> = None;
+        let mut failure: Option<(std::io::Error, Vec<Reply>)> = None;
         for request in requests.drain(..) {
             let size = (request.append.frames.len() + request.append.dead_letters.len()) as u64;
             // Dead letters are never acknowledged: they hold their share of
