@@ -256,13 +256,14 @@ def scenario_tmpfs_flood(work):
                 'auth0_ingest_events_received_total{input="webhook"}'):
             time.sleep(0.5)
         ballast = os.path.join(mount, "ballast")
-        with open(ballast, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+        fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 65536)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
         body = "\n".join(event(f"9002026112120{k:043}", k) for k in range(100)).encode()
         full_status = agent.post(body)[0]
         os.remove(ballast)
