@@ -8,7 +8,7 @@
 //! Existing files and directories keep their modes: an operator who chose
 //! `0750` for a directory (systemd's `StateDirectoryMode=`, say) keeps it.
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
@@ -21,6 +21,12 @@ pub const DIR_MODE: u32 = 0o700;
 /// `options` with [`FILE_MODE`] for the file it may create.
 pub fn open_options(options: &mut OpenOptions) -> &mut OpenOptions {
     options.mode(FILE_MODE)
+}
+
+/// `File::create` with [`FILE_MODE`]: opens `path` for writing, creating
+/// it or truncating it.
+pub fn create(path: &Path) -> io::Result<File> {
+    open_options(OpenOptions::new().write(true).create(true).truncate(true)).open(path)
 }
 
 /// `fs::create_dir_all` with [`DIR_MODE`] for every directory it creates.

@@ -191,14 +191,7 @@ fn write_ledger(dir: &Path, position: Position, sync: bool) -> Result<(), Error>
         path: tmp.clone(),
         source,
     };
-    let mut file = private_files::open_options(
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true),
-    )
-    .open(&tmp)
-    .map_err(io)?;
+    let mut file = private_files::create(&tmp).map_err(io)?;
     file.write_all(&bytes).map_err(io)?;
     if sync {
         file.sync_all().map_err(io)?;

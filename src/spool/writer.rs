@@ -143,29 +143,21 @@ impl Append {
     /// Adds an item that is rejected: it goes to the dead-letter file, verbatim.
     pub fn reject(&mut self, input: Input, received_at: OffsetDateTime, reason: &str, raw: &[u8]) {
         self.rejected += 1;
-        let Some(budget) = self.reject_budget else {
-            dead_letter::encode(
-                &mut self.dead_letters,
-                received_at,
-                input,
-                Stage::Input,
-                reason,
-                raw,
-            );
-            return;
-        };
-        if self.reasons.len() < dead_letter::FIRST_REASONS {
-            self.reasons.push(reason.to_owned());
-        }
-        if self.whole_body {
-            return;
-        }
-        if self.rejected > dead_letter::MAX_REJECTED_ITEMS
-            || self.dead_letters.len() + dead_letter::encoded_len(reason, raw) > budget
-        {
-            self.whole_body = true;
-            self.dead_letters = Vec::new();
-            return;
+        if let Some(budget) = self.reject_budget {
+            if self.reasons.len() < dead_letter::FIRST_REASONS {
+                self.reasons.push(reason.to_owned());
+            }
+            if !self.whole_body
+                && (self.rejected > dead_letter::MAX_REJECTED_ITEMS
+                    || self.dead_letters.len() + dead_letter::encoded_len(reason, raw) > budget)
+            {
+                // From here on the body is kept whole (see `finish_body`).
+                self.whole_body = true;
+                self.dead_letters = Vec::new();
+            }
+            if self.whole_body {
+                return;
+            }
         }
         dead_letter::encode(
             &mut self.dead_letters,

@@ -37,6 +37,17 @@ fn client(dir: &Path) -> reqwest::Client {
     support::client(&std::fs::read_to_string(dir.join("cert.pem")).unwrap())
 }
 
+/// The built binary on `config` (under `umask` if given), its webhook URL,
+/// and a client trusting the certificate in `dir`.
+fn launch(dir: &Path, config: &Path, umask: Option<&str>) -> (Agent, String, reqwest::Client) {
+    let mut agent = match umask {
+        Some(umask) => Agent::spawn_with_umask(config, Stdio::piped(), umask),
+        None => Agent::spawn(config, Stdio::piped()),
+    };
+    let url = agent.webhook_url();
+    (agent, url, client(dir))
+}
+
 /// The segment files of `spool` (name, inode), sorted.
 fn segments(spool: &Path) -> Vec<(String, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -58,9 +69,7 @@ fn segments(spool: &Path) -> Vec<(String, u64)> {
 async fn r8_second_agent_on_the_same_spool_exits_75_and_the_first_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let config = agent_config(dir.path(), "");
-    let mut first = Agent::spawn(&config, Stdio::piped());
-    let url = first.webhook_url();
-    let client = client(dir.path());
+    let (first, url, client) = launch(dir.path(), &config, None);
     let response = post(&client, &url, support::batch(0, 100)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let spool = dir.path().join("spool");
@@ -102,9 +111,7 @@ async fn r8_second_agent_on_the_same_spool_exits_75_and_the_first_loses_nothing(
 async fn r8_files_are_private_whatever_the_umask() {
     let dir = tempfile::tempdir().unwrap();
     let config = agent_config(dir.path(), "");
-    let mut agent = Agent::spawn_with_umask(&config, Stdio::piped(), "000");
-    let url = agent.webhook_url();
-    let client = client(dir.path());
+    let (agent, url, client) = launch(dir.path(), &config, Some("000"));
     let body = format!("{}\nnot json\n", support::batch(0, 10));
     assert_eq!(post(&client, &url, body).await.status(), StatusCode::OK);
     let out = dir.path().join("out");
@@ -242,9 +249,7 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
         1,
     );
     std::fs::write(&config, text).unwrap();
-    let mut agent = Agent::spawn(&config, Stdio::piped());
-    let url = agent.webhook_url();
-    let client = client(dir.path());
+    let (agent, url, client) = launch(dir.path(), &config, None);
 
     // 1. A flood: the 128 MiB segment outgrows the 20 MiB disk again and
     // again; each time the agent must free the delivered part by itself.
@@ -402,9 +407,7 @@ async fn r8_dead_letters_rotate_count_against_max_bytes_and_a_full_budget_is_503
         text.replacen("[webhook]\n", "[webhook]\nretry_after = \"1s\"\n", 1),
     )
     .unwrap();
-    let mut agent = Agent::spawn(&config, Stdio::piped());
-    let url = agent.webhook_url();
-    let client = client(dir.path());
+    let (agent, url, client) = launch(dir.path(), &config, None);
     // 300 bad lines of 300 bytes and one event: ~90 KB, whose 300 single
     // entries would cost more than the body, so it is kept whole.
     let bad_line = format!("{{bad {}", "x".repeat(300));
@@ -483,9 +486,7 @@ async fn r8_dead_letters_rotate_count_against_max_bytes_and_a_full_budget_is_503
 async fn r8_a_gzip_body_of_a_million_bad_lines_is_one_entry_no_larger_than_the_body() {
     let dir = tempfile::tempdir().unwrap();
     let config = agent_config(dir.path(), "");
-    let mut agent = Agent::spawn(&config, Stdio::piped());
-    let url = agent.webhook_url();
-    let client = client(dir.path());
+    let (agent, url, client) = launch(dir.path(), &config, None);
     let lines = 1_000_000;
     let body = "x\n".repeat(lines);
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -102,14 +102,7 @@ pub fn store(state_dir: &Path, from: &LogId) -> Result<(), Error> {
     let mut bytes = serde_json::to_vec(&record).unwrap_or_default();
     bytes.push(b'\n');
     let temporary = state_dir.join(TEMPORARY_NAME);
-    let mut file = private_files::open_options(
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true),
-    )
-    .open(&temporary)
-    .map_err(io(temporary.clone()))?;
+    let mut file = private_files::create(&temporary).map_err(io(temporary.clone()))?;
     file.write_all(&bytes).map_err(io(temporary.clone()))?;
     file.sync_all().map_err(io(temporary.clone()))?;
     drop(file);
