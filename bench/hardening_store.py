@@ -16,6 +16,7 @@ run and the medians:
                 from the output (needs root for mount; skipped otherwise)
 """
 
+import atexit
 import concurrent.futures
 import gzip
 import http.client
@@ -35,6 +36,10 @@ BIN = sys.argv[1]
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 TOKEN = "bench-token"
 MiB = 1024 * 1024
+# Every agent started, killed at exit whatever happened (a failed scenario
+# must not leave one running).
+STARTED = []
+atexit.register(lambda: [process.kill() for process in STARTED if process.poll() is None])
 
 
 def free_port():
@@ -64,6 +69,7 @@ class Agent:
         self.process = subprocess.Popen(
             [BIN, "run", "--config", self.config],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        STARTED.append(self.process)
         if wait:
             for _ in range(200):
                 try:
