@@ -234,6 +234,7 @@ async fn fill_spool(dir: &Path, events: &[Vec<u8>]) {
     let spool = spool::open(&spool::Config {
         dir: dir.to_owned(),
         max_bytes: 8 * 1024 * 1024 * 1024,
+        dead_letter_max_file_bytes: spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
     })
     .unwrap();
     let now = OffsetDateTime::now_utc();

@@ -65,6 +65,8 @@ pub struct App {
     datadog_stop: CancellationToken,
     acker: Acker,
     abort: CancellationToken,
+    /// Held until the agent has stopped: one agent per spool.
+    spool_lock: spool::Lock,
 }
 
 impl App {
@@ -348,6 +350,7 @@ impl App {
             datadog_stop,
             acker: spool.acker,
             abort,
+            spool_lock: spool.lock,
         })
     }
 
@@ -483,6 +486,7 @@ impl App {
             datadog,
             acker,
             ticker,
+            spool_lock,
             ..
         } = self;
         let joined = tokio::task::spawn_blocking(move || {
@@ -530,6 +534,8 @@ impl App {
                 errors.push(anyhow::Error::from(error).context("ledger sync task failed"))
             }
         }
+        // Only now may another agent open the spool.
+        drop(spool_lock);
         if let Some(first) = errors.into_iter().next() {
             return Err(first);
         }

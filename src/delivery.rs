@@ -21,6 +21,7 @@ use crate::event::{Document, RawEvent};
 use crate::pipeline::filter::Category;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
+use crate::spool::space::{self, Throttle};
 use crate::spool::{self, Acker, Reader, Receipt};
 use crate::telemetry::metrics::Metrics;
 
@@ -102,9 +103,17 @@ impl Ticket {
                         latency.record((now - *received).as_seconds_f64().max(0.0));
                     }
                 }
-                // The ledger lags: the batch is delivered again after a
-                // restart (a duplicate, not a loss).
-                Err(error) => tracing::error!(%error, "cannot record a spool acknowledgement"),
+                // Nothing was acknowledged (a panic elsewhere): not counted.
+                Err(error @ spool::Error::Poisoned) => {
+                    tracing::error!(%error, "cannot record a spool acknowledgement");
+                }
+                // Acknowledged in memory (and counted), but a file operation
+                // failed: the batch is delivered again after a restart (a
+                // duplicate, not a loss).
+                Err(error) => {
+                    Metrics::add(&self.metrics.spool_acked, self.records);
+                    tracing::error!(%error, "cannot record a spool acknowledgement");
+                }
             }
         }
     }
@@ -244,6 +253,31 @@ fn map(
     })
 }
 
+/// Pause before writing dead letters again on a full disk.
+const DISK_FULL_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Appends the batch's dead letters. A full disk is waited out (the batch
+/// stays unacknowledged meanwhile, and the spool turns that into 503s), with
+/// one warning a minute; `false` if shutdown came first.
+fn append_dead_letters(parts: &Parts, dead: &[u8]) -> Result<bool, Error> {
+    let mut log = Throttle::default();
+    loop {
+        match parts.dead_letters.append(dead) {
+            Ok(()) => return Ok(true),
+            Err(error) if space::is_disk_full(&error) => {
+                if let Some(suppressed) = log.ready() {
+                    tracing::warn!(%error, failed_since_last_warning = suppressed, "cannot write dead letters on a full disk; retrying");
+                }
+            }
+            Err(error) => return Err(Error::DeadLetter(error)),
+        }
+        if parts.abort.is_cancelled() {
+            return Ok(false);
+        }
+        std::thread::sleep(DISK_FULL_PAUSE);
+    }
+}
+
 fn deliver(
     parts: &mut Parts,
     pipelines: &mut [Pipeline],
@@ -283,7 +317,10 @@ fn deliver(
             }
         }
     }
-    parts.dead_letters.append(dead).map_err(Error::DeadLetter)?;
+    if !append_dead_letters(parts, dead)? {
+        // Shutdown while the disk is full: the batch stays in the spool.
+        return Ok(());
+    }
     Metrics::add(&parts.metrics.events_rejected_pipeline, rejected);
     for (counter, count) in parts.metrics.events_filtered.iter().zip(filtered) {
         if count > 0 {

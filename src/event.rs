@@ -27,6 +27,27 @@ pub struct RawEvent {
     pub bytes: Bytes,
 }
 
+/// Elasticsearch's limit on an `_id`, in bytes. An event whose `log_id` is
+/// longer gets [`sha256_id`] of it as `_id` and `event.id` instead.
+pub const MAX_ID_BYTES: usize = 512;
+
+/// `sha256-` and the hex SHA-256 of `bytes` (71 bytes): the `_id` of a
+/// document without a `log_id` (from its JSON) or with one longer than
+/// [`MAX_ID_BYTES`] (from the `log_id`). The same input gives the same id,
+/// so a redelivery is still a duplicate.
+pub fn sha256_id(bytes: &[u8]) -> String {
+    const PREFIX: &str = "sha256-";
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hash = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut id = String::with_capacity(PREFIX.len() + 64);
+    id.push_str(PREFIX);
+    for byte in hash.as_ref() {
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
+}
+
 /// The `log_id` of an event: the document `_id` that makes redelivery harmless.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogId(pub String);

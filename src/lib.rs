@@ -16,6 +16,7 @@
 //! - [`admin`]: the admin listener (`/metrics`, `/status`, `/replay`) and
 //!   the `status`/`replay` commands' client.
 //! - [`reload`]: SIGHUP: TLS material, tokens, GeoIP databases.
+//! - [`private_files`]: owner-only modes for every file and directory created.
 //! - [`app`]: wiring and ordered shutdown.
 
 pub mod admin;
@@ -30,6 +31,7 @@ pub mod fields;
 pub mod inputs;
 pub mod outputs;
 pub mod pipeline;
+pub mod private_files;
 pub mod reload;
 pub mod shutdown;
 pub mod spool;

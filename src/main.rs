@@ -16,7 +16,7 @@ use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{check, sections, Config, ConfigError, LoadError};
 use auth0_ingest::outputs::elasticsearch::setup;
 use auth0_ingest::pipeline::{self, enrich, Pipeline};
-use auth0_ingest::{convert, enrichment, reload, shutdown, telemetry};
+use auth0_ingest::{convert, enrichment, reload, shutdown, spool, telemetry};
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// sysexits' `EX_CONFIG`: the unit sets `RestartPreventExitStatus=78`.
@@ -25,6 +25,8 @@ const EXIT_CONFIG: u8 = 78;
 const EXIT_USAGE: u8 = 64;
 /// sysexits' `EX_NOINPUT`: `convert` could not read an input file.
 const EXIT_NO_INPUT: u8 = 66;
+/// sysexits' `EX_TEMPFAIL`: another agent holds the spool directory.
+const EXIT_TEMPFAIL: u8 = 75;
 
 /// What `run --help` adds: where the reference config is, how to log more,
 /// and what the exit status means (for systemd units and scripts).
@@ -550,7 +552,14 @@ fn run(config: Config, banner: Option<Banner>, source: reload::Source) -> ExitCo
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "agent failed");
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            let locked = error
+                .chain()
+                .any(|cause| matches!(cause.downcast_ref(), Some(spool::Error::Locked { .. })));
+            if locked {
+                ExitCode::from(EXIT_TEMPFAIL)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

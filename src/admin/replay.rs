@@ -18,7 +18,6 @@ use time::OffsetDateTime;
 use super::server::{response, text};
 use super::{State, REQUEST_TIMEOUT};
 use crate::event::Input;
-use crate::inputs::framing::{self, Item};
 use crate::spool::{Append, AppendError, Writer};
 use crate::telemetry::metrics::Metrics;
 
@@ -74,6 +73,10 @@ pub(super) async fn handle(
             let (status, message) = match error {
                 AppendError::Full => (StatusCode::SERVICE_UNAVAILABLE, "spool full, retry later\n"),
                 AppendError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+                AppendError::DiskFull => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "spool disk full, retry later\n",
+                ),
                 AppendError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "spool write failed\n"),
             };
             let mut response = text(status, message);
@@ -87,16 +90,8 @@ pub(super) async fn handle(
     }
 }
 
-/// The body's events and rejected items as one spool append.
+/// The body's events and rejected items as one spool append, bounded like
+/// the webhook's (`inputs::body::append`).
 fn frame(body: &[u8], received_at: OffsetDateTime) -> Append {
-    let mut append = Append::with_capacity(body.len());
-    for item in framing::split(body) {
-        match item {
-            Item::Event(event) => append.push(Input::Webhook, received_at, event),
-            Item::Rejected { reason, raw } => {
-                append.reject(Input::Webhook, received_at, &reason, raw);
-            }
-        }
-    }
-    append
+    crate::inputs::body::append(Input::Webhook, received_at, body)
 }

@@ -216,6 +216,12 @@ impl Config {
                     spool.max_bytes.map(|size| size.as_u64()),
                     DEFAULT_SPOOL_MAX_BYTES,
                 ),
+                dead_letter_max_file_bytes: positive(
+                    &mut errors,
+                    "spool.dead_letter_max_file_bytes",
+                    spool.dead_letter_max_file_bytes.map(|size| size.as_u64()),
+                    spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
+                ),
             }),
             None => {
                 errors.push("spool", "missing [spool] section with `dir`".to_owned());

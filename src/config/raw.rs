@@ -133,6 +133,10 @@ pub struct RawSpool {
     pub dir: PathBuf,
     /// Upper bound on the spool's size on disk; when reached the webhook answers 503. Default 1GiB.
     pub max_bytes: Option<ByteSize>,
+    /// Size at which `dead-letter.ndjson` is renamed `dead-letter.ndjson.<n>` and a new one
+    /// started. Dead-letter files are never deleted by the agent; they count against
+    /// `max_bytes`. Default 64MiB.
+    pub dead_letter_max_file_bytes: Option<ByteSize>,
 }
 
 /// `[output]`

@@ -13,6 +13,7 @@
 //! An event must be a JSON object; anything else is rejected with a reason
 //! and its bytes verbatim, and the other events of the body still count.
 
+use serde::de::{Deserializer as _, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -31,34 +32,68 @@ pub enum Item<'a> {
 }
 
 /// Splits `body` into items. A body of only whitespace gives no items.
+/// Holds every item at once: for bodies from the network use [`for_each`].
 pub fn split(body: &[u8]) -> Vec<Item<'_>> {
+    let mut items = Vec::new();
+    for_each(body, |item| items.push(item));
+    items
+}
+
+/// Hands each item of `body` to `visit`, in order, holding none of them:
+/// memory stays flat however many items a body has (a 16 MiB body can
+/// hold 8 million one-byte lines).
+pub fn for_each<'a>(body: &'a [u8], mut visit: impl FnMut(Item<'a>)) {
     let trimmed = body.trim_ascii();
     match trimmed.first() {
-        None => Vec::new(),
-        Some(b'[') => split_array(trimmed),
-        Some(b'{') => split_object(trimmed).unwrap_or_else(|| split_lines(body)),
-        Some(_) => split_lines(body),
+        None => {}
+        Some(b'[') => each_array(trimmed, &mut visit),
+        Some(b'{') if each_object(trimmed, &mut visit) => {}
+        Some(_) => each_line(body, &mut visit),
     }
 }
 
-fn split_array(body: &[u8]) -> Vec<Item<'_>> {
+fn each_array<'a>(body: &'a [u8], visit: &mut impl FnMut(Item<'a>)) {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
-        Err(error) => return vec![rejected(format!("invalid UTF-8: {error}"), body)],
+        Err(error) => return visit(rejected(format!("invalid UTF-8: {error}"), body)),
     };
-    match serde_json::from_str::<Vec<&RawValue>>(text) {
-        Ok(elements) => elements.into_iter().map(element).collect(),
+    match serde_json::from_str::<IgnoredAny>(text) {
+        Ok(_) => each_element(text, visit),
         // A body that is one line per element can still be saved line by
         // line; otherwise the whole array is one rejected item.
-        Err(error) if body.contains(&b'\n') => {
-            let lines = split_lines(body);
-            if lines.iter().any(|item| matches!(item, Item::Event(_))) {
-                lines
-            } else {
-                vec![rejected(format!("invalid JSON array: {error}"), body)]
-            }
+        Err(_) if body.contains(&b'\n') && has_object_line(body) => each_line(body, visit),
+        Err(error) => visit(rejected(format!("invalid JSON array: {error}"), body)),
+    }
+}
+
+/// Whether some line of `body` is a JSON object event.
+fn has_object_line(body: &[u8]) -> bool {
+    let mut found = false;
+    each_line(body, &mut |item| found |= matches!(item, Item::Event(_)));
+    found
+}
+
+/// Visits the elements of `text`, a JSON array already checked to be
+/// valid, one at a time (a `Vec` of them would cost 16 bytes an element).
+fn each_element<'a>(text: &'a str, visit: &mut impl FnMut(Item<'a>)) {
+    struct Elements<'v, V>(&'v mut V);
+    impl<'a, V: FnMut(Item<'a>)> Visitor<'a> for Elements<'_, V> {
+        type Value = ();
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a JSON array")
         }
-        Err(error) => vec![rejected(format!("invalid JSON array: {error}"), body)],
+        fn visit_seq<S: SeqAccess<'a>>(self, mut sequence: S) -> Result<(), S::Error> {
+            while let Some(value) = sequence.next_element::<&'a RawValue>()? {
+                (self.0)(element(value));
+            }
+            Ok(())
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    // The array was validated, so this cannot fail; if it did, the items
+    // visited so far stand and the rest would be lost: say so loudly.
+    if let Err(error) = deserializer.deserialize_seq(Elements(visit)) {
+        tracing::error!(%error, "a validated JSON array failed to parse (a bug)");
     }
 }
 
@@ -67,38 +102,45 @@ fn split_array(body: &[u8]) -> Vec<Item<'_>> {
 struct Probe<'a> {
     #[serde(borrow)]
     logs: Option<&'a RawValue>,
-    log_id: Option<serde::de::IgnoredAny>,
-    data: Option<serde::de::IgnoredAny>,
+    log_id: Option<IgnoredAny>,
+    data: Option<IgnoredAny>,
 }
 
-/// `None` when the body is not one JSON value (then it is JSON Lines).
-fn split_object(body: &[u8]) -> Option<Vec<Item<'_>>> {
-    let text = std::str::from_utf8(body).ok()?;
-    let probe: Probe<'_> = serde_json::from_str(text).ok()?;
+/// `false` when the body is not one JSON value (then it is JSON Lines).
+fn each_object<'a>(body: &'a [u8], visit: &mut impl FnMut(Item<'a>)) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let Ok(probe) = serde_json::from_str::<Probe<'a>>(text) else {
+        return false;
+    };
     if let (Some(logs), None, None) = (probe.logs, &probe.log_id, &probe.data) {
-        if let Ok(elements) = serde_json::from_str::<Vec<&RawValue>>(logs.get()) {
-            return Some(elements.into_iter().map(element).collect());
+        let logs = logs.get();
+        if logs.trim_start().starts_with('[') {
+            each_element(logs, visit);
+            return true;
         }
     }
-    Some(vec![Item::Event(body)])
+    visit(Item::Event(body));
+    true
 }
 
-fn split_lines(body: &[u8]) -> Vec<Item<'_>> {
-    body.split(|&byte| byte == b'\n')
+fn each_line<'a>(body: &'a [u8], visit: &mut impl FnMut(Item<'a>)) {
+    let lines = body
+        .split(|&byte| byte == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.trim_ascii().is_empty())
-        .map(|line| {
-            let line = line.trim_ascii();
-            let text = match std::str::from_utf8(line) {
-                Ok(text) => text,
-                Err(error) => return rejected(format!("invalid UTF-8: {error}"), line),
-            };
-            match serde_json::from_str::<&RawValue>(text) {
+        .filter(|line| !line.trim_ascii().is_empty());
+    for line in lines {
+        let line = line.trim_ascii();
+        let item = match std::str::from_utf8(line) {
+            Err(error) => rejected(format!("invalid UTF-8: {error}"), line),
+            Ok(text) => match serde_json::from_str::<&RawValue>(text) {
                 Ok(value) => element(value),
                 Err(error) => rejected(format!("invalid JSON: {error}"), line),
-            }
-        })
-        .collect()
+            },
+        };
+        visit(item);
+    }
 }
 
 fn element(value: &RawValue) -> Item<'_> {

@@ -30,9 +30,11 @@ use tokio_util::sync::CancellationToken;
 use crate::dedup::Window;
 use crate::delivery::Delivery;
 use crate::event::{Document, LogId};
+use crate::private_files;
 use crate::telemetry::metrics::Metrics;
 
-/// `log_id`s remembered (about 100 bytes each): minutes of a busy stream.
+/// `log_id`s remembered (a 128-bit digest each, ~40 bytes with the set):
+/// minutes of a busy stream.
 pub const DEDUP_WINDOW: usize = 200_000;
 /// How much of the newest files is read at open to seed the window: more
 /// than the batches that can be in flight when the agent dies.
@@ -114,7 +116,7 @@ impl FileOutput {
     /// Creates the directory and repairs a torn last line; the new file is
     /// created when the first document comes.
     pub fn open(config: Config) -> Result<FileOutput, Error> {
-        fs::create_dir_all(&config.dir).map_err(io(&config.dir))?;
+        private_files::create_dir_all(&config.dir).map_err(io(&config.dir))?;
         let existing = list(&config.dir).map_err(io(&config.dir))?;
         if let Some(newest) = existing.last() {
             repair_torn_line(newest).map_err(io(newest))?;
@@ -305,9 +307,7 @@ fn create(dir: &Path, sequence: u64) -> Result<(PathBuf, File), Error> {
         now.second(),
         now.millisecond(),
     ));
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
+    let file = private_files::open_options(OpenOptions::new().create(true).append(true))
         .open(&path)
         .map_err(io(&path))?;
     // Make the new name durable, so a synced batch is findable after a crash.

@@ -24,7 +24,7 @@ use super::json::{Value, Writer};
 use super::mgmt;
 use super::users::Users;
 use super::{Inner, ECS_VERSION};
-use crate::event::{Document, LogId, RawEvent};
+use crate::event::{sha256_id, Document, LogId, RawEvent, MAX_ID_BYTES};
 
 /// `data_stream.type`.
 pub const DATA_STREAM_TYPE: &str = "logs";
@@ -87,8 +87,22 @@ pub(crate) fn document(
         mapped.notes.insert(0, note);
     }
     // One order for `_id` and `event.id`: the envelope's id first, so that
-    // the two never disagree.
-    let event_id = envelope_id.as_deref().or(mapped.log_id.as_deref());
+    // the two never disagree. A `log_id` longer than Elasticsearch's `_id`
+    // limit is replaced in both by its digest (`event.original` keeps it).
+    let hashed_id = envelope_id
+        .as_deref()
+        .or(mapped.log_id.as_deref())
+        .filter(|id| id.len() > MAX_ID_BYTES)
+        .map(|id| (id.len(), sha256_id(id.as_bytes())));
+    if let Some((length, _)) = &hashed_id {
+        mapped.notes.push(format!(
+            "log_id of {length} bytes is longer than {MAX_ID_BYTES}; event.id is its SHA-256"
+        ));
+    }
+    let event_id = match &hashed_id {
+        Some((_, id)) => Some(id.as_str()),
+        None => envelope_id.as_deref().or(mapped.log_id.as_deref()),
+    };
     let id = event_id.map(|id| LogId(id.to_owned()));
     let mut json = String::with_capacity(raw.bytes.len() + 1024);
     json.push('{');

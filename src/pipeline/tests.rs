@@ -782,3 +782,41 @@ fn document_id_and_event_id_agree() {
     let json: Value = serde_json::from_str(&document.json).unwrap();
     assert_eq!(json["event"]["id"], "envelope");
 }
+
+/// Issue 8: a `log_id` over Elasticsearch's 512-byte `_id` limit becomes
+/// `sha256-<hex>` of itself in both `_id` and `event.id`; 512 bytes stay.
+#[test]
+fn r8_log_id_longer_than_512_bytes_is_hashed_in_id_and_event_id() {
+    let pipeline = pipeline(Config::defaults());
+    for (length, hashed) in [(512, false), (513, true), (1 << 20, true)] {
+        let log_id = "9".repeat(length);
+        let event = format!(
+            r#"{{"log_id":"{log_id}","data":{{"type":"s","date":"2021-11-03T03:25:28.923Z"}}}}"#
+        );
+        let raw = RawEvent {
+            input: Input::Webhook,
+            received_at: OffsetDateTime::from_unix_timestamp(RECEIVED).unwrap(),
+            bytes: Bytes::from(event.clone()),
+        };
+        let document = pipeline
+            .process_at(&raw, OffsetDateTime::from_unix_timestamp(NOW).unwrap())
+            .unwrap()
+            .into_document()
+            .unwrap();
+        let json: Value = serde_json::from_str(&document.json).unwrap();
+        let id = document.id.unwrap().0;
+        assert_eq!(json["event"]["id"], id.as_str(), "the two agree");
+        if hashed {
+            assert_eq!(id, crate::event::sha256_id(log_id.as_bytes()));
+            assert_eq!(id.len(), 71);
+            assert_eq!(
+                json["event"]["original"], event,
+                "the long id is kept there"
+            );
+            let message = json["error"]["message"].as_str().unwrap();
+            assert!(message.contains("longer than 512"), "{message}");
+        } else {
+            assert_eq!(id, log_id);
+        }
+    }
+}

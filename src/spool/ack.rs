@@ -16,8 +16,12 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::watch;
+
 use super::reader::Receipt;
+use super::space::{self, Throttle};
 use super::{segment, Error, Position, Shared};
+use crate::private_files;
 
 const LEDGER: &str = "acked";
 const LEDGER_TMP: &str = "acked.tmp";
@@ -27,6 +31,9 @@ const LEDGER_TMP: &str = "acked.tmp";
 pub struct Acker {
     shared: Arc<Shared>,
     state: Arc<Mutex<State>>,
+    /// The writer's committed position: a segment below its segment is
+    /// finished (nothing more is written to it).
+    committed: watch::Receiver<Position>,
 }
 
 #[derive(Debug)]
@@ -36,18 +43,62 @@ struct State {
     pending: BTreeMap<Position, (Position, u64, u64)>,
     /// Segments below this id are deleted.
     deleted_below: u64,
+    /// Ledger writes that failed on a full disk: one warning a minute.
+    ledger_log: Throttle,
 }
 
 impl Acker {
-    pub(super) fn new(shared: Arc<Shared>, watermark: Position) -> Acker {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        watermark: Position,
+        committed: watch::Receiver<Position>,
+    ) -> Acker {
         Acker {
             shared,
             state: Arc::new(Mutex::new(State {
                 watermark,
                 pending: BTreeMap::new(),
                 deleted_below: watermark.segment,
+                ledger_log: Throttle::default(),
             })),
+            committed,
         }
+    }
+
+    /// Deletes every segment wholly acknowledged: those below the
+    /// watermark's, and the watermark's own once it is finished and the
+    /// watermark is at its end (on a full disk the writer moves to a new
+    /// segment so that this frees the old one without waiting for an ack
+    /// in the next).
+    pub(super) fn collect(&self) -> Result<(), Error> {
+        let mut state = self.state.lock().map_err(|_| Error::Poisoned)?;
+        self.delete_acknowledged(&mut state)
+    }
+
+    fn delete_acknowledged(&self, state: &mut State) -> Result<(), Error> {
+        let watermark = state.watermark;
+        let mut below = watermark.segment;
+        if watermark.segment < self.committed.borrow().segment {
+            let path = segment::path(&self.shared.dir, watermark.segment);
+            let finished_at_end = match fs::metadata(&path) {
+                Ok(metadata) => watermark.offset >= metadata.len(),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => true,
+                Err(source) => return Err(Error::Io { path, source }),
+            };
+            if finished_at_end {
+                below += 1;
+            }
+        }
+        while state.deleted_below < below {
+            let path = segment::path(&self.shared.dir, state.deleted_below);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(Error::Io { path, source }),
+            }
+            state.deleted_below += 1;
+        }
+        Ok(())
     }
 
     /// Marks a batch as delivered for good. Its records will not be read
@@ -77,16 +128,23 @@ impl Acker {
         // Segments first: freeing space must not depend on writing the
         // ledger (on a full disk it may not be writable). A ledger that lags
         // behind deleted segments is corrected at open.
-        while state.deleted_below < state.watermark.segment {
-            let path = segment::path(&self.shared.dir, state.deleted_below);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(Error::Io { path, source }),
+        self.delete_acknowledged(&mut state)?;
+        match write_ledger(&self.shared.dir, state.watermark, false) {
+            // A lagging ledger only means redelivery after a crash: on a
+            // full disk that is the price, said once a minute.
+            Err(Error::Io { path, source }) if space::is_disk_full(&source) => {
+                if let Some(suppressed) = state.ledger_log.ready() {
+                    tracing::warn!(
+                        error = %source,
+                        path = %path.display(),
+                        failed_since_last_warning = suppressed,
+                        "cannot update the spool ledger on a full disk; a crash now would deliver some records again"
+                    );
+                }
+                Ok(())
             }
-            state.deleted_below += 1;
+            written => written,
         }
-        write_ledger(&self.shared.dir, state.watermark, false)
     }
 
     /// The acknowledged watermark: the first record not yet delivered.
@@ -94,10 +152,22 @@ impl Acker {
         Ok(self.state.lock().map_err(|_| Error::Poisoned)?.watermark)
     }
 
-    /// Writes the ledger durably; call on shutdown.
+    /// Writes the ledger durably; call on shutdown. On a full disk it
+    /// cannot be: the records since the last ledger are delivered again at
+    /// the next start (said in a warning), which is no reason to fail.
     pub fn close(&self) -> Result<(), Error> {
         let state = self.state.lock().map_err(|_| Error::Poisoned)?;
-        write_ledger(&self.shared.dir, state.watermark, true)
+        match write_ledger(&self.shared.dir, state.watermark, true) {
+            Err(Error::Io { path, source }) if space::is_disk_full(&source) => {
+                tracing::warn!(
+                    error = %source,
+                    path = %path.display(),
+                    "cannot write the spool ledger on a full disk; some records will be delivered again at the next start"
+                );
+                Ok(())
+            }
+            written => written,
+        }
     }
 }
 
@@ -129,7 +199,7 @@ fn write_ledger(dir: &Path, position: Position, sync: bool) -> Result<(), Error>
         path: tmp.clone(),
         source,
     };
-    let mut file = fs::File::create(&tmp).map_err(io)?;
+    let mut file = private_files::create(&tmp).map_err(io)?;
     file.write_all(&bytes).map_err(io)?;
     if sync {
         file.sync_all().map_err(io)?;

@@ -5,17 +5,21 @@
 //!
 //! ```text
 //! <spool.dir>/
-//!   lock                      held (flock) by the running agent: one agent per spool
+//!   lock                      held (flock) by the running agent, holding its pid: one agent per spool
 //!   00000000000000000001.seg  segment files, ids ascending, append-only
 //!   00000000000000000002.seg
 //!   acked                     the acknowledged watermark (see `ack`)
 //!   dead-letter.ndjson        rejected items, verbatim (see `dead_letter`)
+//!   dead-letter.ndjson.<n>    rotated dead letters, never deleted by the agent
 //! ```
+//!
+//! Files are created `0600` and the directory `0700` ([`crate::private_files`]).
 //!
 //! A segment is the magic `A0SPOOL\x01` followed by records, each framed as
 //! `u32 LE length, u32 LE CRC-32, payload` (see `record`). A new segment is
 //! started at every start-up and once the current one passes
-//! `segment_bytes` (an eighth of `max_bytes`, between 1 MiB and 128 MiB).
+//! `segment_bytes` (an eighth of `max_bytes`, between 1 MiB and 128 MiB, and
+//! at most an eighth of the disk's free space when the segment is created).
 //!
 //! # Invariants
 //!
@@ -33,16 +37,23 @@
 //!   clean shutdown, acknowledged records are never read again; after a
 //!   crash, every unacknowledged record is (at least once).
 //! - **Bounded**: appends that would take the unacknowledged record bytes
-//!   past `max_bytes` fail with [`AppendError::Full`] (the webhook answers
-//!   503), except into an empty spool. Acknowledged bytes are freed when
+//!   plus the dead-letter files past `max_bytes` fail with
+//!   [`AppendError::Full`] (the webhook answers 503), except into an empty
+//!   spool. Acknowledged bytes are freed when
 //!   their segment is deleted, so the disk holds at most `max_bytes` plus
 //!   one segment (an eighth of `max_bytes`) plus one oversized batch.
+//! - **A full disk is back-pressure** ([`AppendError::DiskFull`], see
+//!   [`space`]): the writer starts a new segment so the acknowledged one can
+//!   be deleted, and appends succeed again once there is room.
+//! - **One agent per spool** ([`Lock`], held by `App` until it stopped).
 
 mod ack;
 pub mod dead_letter;
+mod lock;
 mod reader;
 mod record;
 mod segment;
+pub mod space;
 mod stats;
 mod writer;
 
@@ -54,8 +65,11 @@ use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
+use crate::private_files;
+
 pub use ack::Acker;
 use dead_letter::DeadLetters;
+pub use lock::Lock;
 pub use reader::{Batch, Reader, Receipt};
 pub use stats::{Backlog, Stats};
 pub use writer::{Append, AppendError, Writer};
@@ -72,8 +86,10 @@ const MAX_SEGMENT_BYTES: u64 = 128 * 1024 * 1024;
 pub struct Config {
     /// The spool directory (created if missing).
     pub dir: PathBuf,
-    /// Bound on the segments' size on disk.
+    /// Bound on the segments' unacknowledged bytes plus the dead-letter files.
     pub max_bytes: u64,
+    /// Size at which the dead-letter file is rotated (see [`dead_letter`]).
+    pub dead_letter_max_file_bytes: u64,
 }
 
 /// A place in the spool: a segment and a byte offset in it.
@@ -97,11 +113,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Another process holds the spool.
-    #[error("spool `{dir}` is in use by another process")]
+    /// Another process holds the spool (its pid, when it wrote one).
+    #[error("spool `{}` is in use by another agent ({})", dir.display(), match pid { Some(pid) => format!("pid {pid}"), None => "pid unknown".to_owned() })]
     Locked {
         /// The spool directory.
         dir: PathBuf,
+        /// The holder's pid, from the lock file.
+        pid: Option<u32>,
     },
     /// A thread panicked while holding the acknowledgement state.
     #[error("spool acknowledgement state is poisoned")]
@@ -127,7 +145,8 @@ pub struct Spool {
     pub backlog_bytes: u64,
     /// The backlog and write health, read at any time (gauges, `/status`).
     pub stats: Stats,
-    _lock: fs::File,
+    /// The spool lock: keep it until the agent has stopped.
+    pub lock: Lock,
 }
 
 /// State shared by writer, reader and acker.
@@ -163,17 +182,9 @@ impl Shared {
 pub fn open(config: &Config) -> Result<Spool, Error> {
     let dir = config.dir.clone();
     let io = |path: PathBuf| move |source| Error::Io { path, source };
-    fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
-    let lock_path = dir.join("lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io(lock_path.clone()))?;
-    if lock.try_lock().is_err() {
-        return Err(Error::Locked { dir });
-    }
+    private_files::create_dir_all(&dir).map_err(io(dir.clone()))?;
+    // Before anything else in the directory is read, cut or deleted.
+    let lock = lock::acquire(&dir)?;
 
     let mut ids = segment::list(&dir).map_err(io(dir.clone()))?;
     let mut truncated_bytes = 0;
@@ -214,8 +225,10 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
             backlog_records += stats::count_records(&path, from).map_err(io(path))?;
         }
     }
-    let dead_letters =
-        Arc::new(DeadLetters::open(&dir).map_err(io(dir.join(dead_letter::FILE_NAME)))?);
+    let dead_letters = Arc::new(
+        DeadLetters::open(&dir, config.dead_letter_max_file_bytes)
+            .map_err(io(dir.join(dead_letter::FILE_NAME)))?,
+    );
     let shared = Arc::new(Shared {
         dir: dir.clone(),
         max_bytes: config.max_bytes,
@@ -233,9 +246,14 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         segment: next_id,
         offset: segment::FIRST_RECORD,
     });
-    let (writer, writer_thread) = writer::spawn(Arc::clone(&shared), committed_sender, next_id)
-        .map_err(io(segment::path(&dir, next_id)))?;
-    let acker = Acker::new(Arc::clone(&shared), start);
+    let acker = Acker::new(Arc::clone(&shared), start, committed.clone());
+    let (writer, writer_thread) = writer::spawn(
+        Arc::clone(&shared),
+        committed_sender,
+        next_id,
+        acker.clone(),
+    )
+    .map_err(io(segment::path(&dir, next_id)))?;
     Ok(Spool {
         writer,
         reader: Reader::new(Arc::clone(&shared), committed, start),
@@ -245,6 +263,6 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         writer_thread,
         truncated_bytes,
         backlog_bytes: backlog,
-        _lock: lock,
+        lock,
     })
 }

@@ -5,6 +5,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::record::{self, HEADER_LEN};
+use crate::private_files;
 
 /// Every segment starts with these bytes; the last one is the format version.
 pub const MAGIC: [u8; 8] = *b"A0SPOOL\x01";
@@ -40,9 +41,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<u64>> {
 pub fn create(dir: &Path, id: u64) -> io::Result<File> {
     use std::io::Write;
     let path = path(dir, id);
-    let mut file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
+    let mut file = private_files::open_options(OpenOptions::new().create_new(true).append(true))
         .open(&path)?;
     let made = file
         .write_all(&MAGIC)

@@ -146,6 +146,7 @@ mod tests {
         let config = Config {
             dir: dir.path().to_owned(),
             max_bytes: 1 << 20,
+            dead_letter_max_file_bytes: spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
         };
         let first = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         {

@@ -1,7 +1,6 @@
 //! The whole agent: in-process (`App`) and as the built binary, including a
 //! SIGKILL crash test.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,22 +72,7 @@ async fn posted_events_become_documents_and_redelivery_is_not_duplicated() {
 /// The built binary with `config`, and its webhook URL read from its log.
 fn start_agent(config: &Path) -> (Agent, String) {
     let mut agent = Agent::spawn(config, Stdio::piped());
-    let stderr = agent.child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("agent exited before listening")
-            .unwrap();
-        let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if log["fields"]["message"] == "webhook listening" {
-            break log["fields"]["url"].as_str().unwrap().to_owned();
-        }
-    };
-    // Keep draining stderr so the agent never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let url = agent.webhook_url();
     (agent, url)
 }
 

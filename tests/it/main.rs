@@ -16,6 +16,7 @@ mod nginx;
 mod ops;
 mod poller;
 mod spool;
+mod store;
 mod support;
 mod uap_suite;
 mod webhook;

@@ -800,7 +800,10 @@ async fn systemd_gets_ready_status_watchdog_and_reloading() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let agent = Agent { child };
+    let agent = Agent {
+        child,
+        log: Default::default(),
+    };
     let receive = |until: &str| -> Vec<String> {
         let mut seen = Vec::new();
         let mut buffer = [0u8; 512];

@@ -280,6 +280,7 @@ fn small_spool() -> (tokio::runtime::Runtime, tempfile::TempDir, spool::Config) 
     let config = spool::Config {
         dir: dir.path().to_owned(),
         max_bytes: 8 * 1024 * 1024,
+        dead_letter_max_file_bytes: spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
     };
     (runtime, dir, config)
 }

@@ -1,7 +1,9 @@
 //! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth0_ingest::inputs::webhook::tls;
@@ -141,20 +143,89 @@ pub fn log_id(n: usize) -> String {
 /// agent behind.
 pub struct Agent {
     pub child: Child,
+    /// Its stderr lines after "webhook listening", once
+    /// [`Agent::webhook_url`] has started draining them.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Agent {
     pub fn spawn(config: &Path, stderr: impl Into<Stdio>) -> Agent {
-        let child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"));
+        command.args(["run", "--config"]).arg(config);
+        Agent::spawn_command(command, stderr)
+    }
+
+    /// Like [`Agent::spawn`], under `umask` (set by `sh`, which then execs
+    /// the agent: the same process).
+    pub fn spawn_with_umask(config: &Path, stderr: impl Into<Stdio>, umask: &str) -> Agent {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_auth0-ingest"))
             .args(["run", "--config"])
-            .arg(config)
+            .arg(config);
+        Agent::spawn_command(command, stderr)
+    }
+
+    fn spawn_command(mut command: Command, stderr: impl Into<Stdio>) -> Agent {
+        let child = command
             .env("RUST_LOG", "auth0_ingest=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .unwrap();
-        Agent { child }
+        Agent {
+            child,
+            log: Arc::default(),
+        }
+    }
+
+    /// The webhook URL from the agent's JSON log (spawned with a piped
+    /// stderr and `[log] format = "json"`); stderr keeps being drained on a
+    /// thread so the agent never blocks on a full pipe.
+    pub fn webhook_url(&mut self) -> String {
+        let stderr = self.child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("agent exited before listening")
+                .unwrap();
+            let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if log["fields"]["message"] == "webhook listening" {
+                break log["fields"]["url"].as_str().unwrap().to_owned();
+            }
+        };
+        let log = Arc::clone(&self.log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
+        url
+    }
+
+    /// Waits up to `limit` for the agent to exit by itself (else kills it)
+    /// and returns its status and stderr.
+    pub fn child_output(mut self, limit: Duration) -> std::process::Output {
+        let start = Instant::now();
+        while self.child.try_wait().unwrap().is_none() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let mut stderr = Vec::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            std::io::Read::read_to_end(&mut pipe, &mut stderr).unwrap();
+        }
+        let status = self.child.wait().unwrap();
+        std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr,
+        }
     }
 
     /// SIGKILL (`Child::kill` on Unix): no shutdown code runs.

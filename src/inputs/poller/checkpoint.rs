@@ -21,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::event::LogId;
+use crate::private_files;
 
 /// The cursor file's name inside the state directory.
 pub const FILE_NAME: &str = "poller-cursor.json";
@@ -89,7 +90,7 @@ pub fn load(state_dir: &Path) -> Result<Option<LogId>, Error> {
 /// Replaces the saved cursor with `from`, atomically and durably. Blocking.
 pub fn store(state_dir: &Path, from: &LogId) -> Result<(), Error> {
     let io = |path: PathBuf| move |source| Error::Io { path, source };
-    fs::create_dir_all(state_dir).map_err(io(state_dir.to_owned()))?;
+    private_files::create_dir_all(state_dir).map_err(io(state_dir.to_owned()))?;
     let record = Record {
         version: VERSION,
         from: from.0.clone(),
@@ -101,7 +102,7 @@ pub fn store(state_dir: &Path, from: &LogId) -> Result<(), Error> {
     let mut bytes = serde_json::to_vec(&record).unwrap_or_default();
     bytes.push(b'\n');
     let temporary = state_dir.join(TEMPORARY_NAME);
-    let mut file = File::create(&temporary).map_err(io(temporary.clone()))?;
+    let mut file = private_files::create(&temporary).map_err(io(temporary.clone()))?;
     file.write_all(&bytes).map_err(io(temporary.clone()))?;
     file.sync_all().map_err(io(temporary.clone()))?;
     drop(file);

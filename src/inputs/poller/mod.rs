@@ -450,7 +450,7 @@ async fn store(
             let wait = match result {
                 Ok(()) => break,
                 Err(AppendError::Closed) => return Err(Stop),
-                Err(AppendError::Full) => {
+                Err(AppendError::Full | AppendError::DiskFull) => {
                     failures += 1;
                     if failures == 1 {
                         tracing::debug!("spool full; the poller waits for the outputs");

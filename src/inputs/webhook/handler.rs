@@ -19,8 +19,8 @@ use super::budget::Budget;
 use super::refusals::{self, Kind};
 use super::{auth, client, Config};
 use crate::event::Input;
-use crate::inputs::framing::{self, Item};
-use crate::spool::{Append, AppendError, Writer};
+use crate::inputs;
+use crate::spool::{AppendError, Writer};
 use crate::telemetry::metrics::Metrics;
 
 /// Bodies above this are framed on the blocking pool, so a 16 MiB body does
@@ -149,18 +149,7 @@ async fn append(state: &State, mut body: Body) -> Response<Full<Bytes>> {
     let (body, mut reservation) = (body.bytes, body.reservation);
     let body_bytes = body.len();
     let inline = body_is_small(body.len());
-    let frame = move || {
-        let mut append = Append::with_capacity(body.len());
-        for item in framing::split(&body) {
-            match item {
-                Item::Event(event) => append.push(Input::Webhook, received_at, event),
-                Item::Rejected { reason, raw } => {
-                    append.reject(Input::Webhook, received_at, &reason, raw);
-                }
-            }
-        }
-        append
-    };
+    let frame = move || inputs::body::append(Input::Webhook, received_at, &body);
     let append = if inline {
         frame()
     } else {
@@ -203,6 +192,10 @@ async fn append(state: &State, mut body: Body) -> Response<Full<Bytes>> {
             Metrics::add(&metrics.webhook_requests_unavailable, 1);
             let (status, message) = match error {
                 AppendError::Full => (StatusCode::SERVICE_UNAVAILABLE, "spool full, retry later\n"),
+                AppendError::DiskFull => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "spool disk full, retry later\n",
+                ),
                 AppendError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
                 AppendError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "spool write failed\n"),
             };

@@ -10,17 +10,13 @@
 //! The target index is in the request path (`/<index>/_bulk`), so action
 //! lines stay short: `{"create":{"_id":"90020261121…"}}`.
 
-use ring::digest;
-
 use crate::event::Document;
 
 /// Around the `_id` of a document.
 const CREATE_ID_OPEN: &[u8] = b"{\"create\":{\"_id\":";
 const CREATE_ID_CLOSE: &[u8] = b"}}\n";
-/// The prefix of a [`content_id`].
-const CONTENT_ID_PREFIX: &str = "sha256-";
-/// The length of a [`content_id`]: the prefix and 64 hex digits.
-const CONTENT_ID_LEN: usize = CONTENT_ID_PREFIX.len() + 64;
+/// The length of a [`content_id`]: `sha256-` and 64 hex digits.
+const CONTENT_ID_LEN: usize = "sha256-".len() + 64;
 
 /// Appends the action and document lines of `document` to `out`.
 pub fn encode(out: &mut Vec<u8>, document: &Document) {
@@ -41,15 +37,7 @@ pub fn encode(out: &mut Vec<u8>, document: &Document) {
 /// The `_id` of a document without a `log_id`: `sha256-` and the hex
 /// SHA-256 of its JSON, the same for every retry of the same document.
 pub fn content_id(json: &str) -> String {
-    let hash = digest::digest(&digest::SHA256, json.as_bytes());
-    let mut id = String::with_capacity(CONTENT_ID_LEN);
-    id.push_str(CONTENT_ID_PREFIX);
-    for byte in hash.as_ref() {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    id
+    crate::event::sha256_id(json.as_bytes())
 }
 
 /// The bytes [`encode`] appends for `document`, up to `_id` escapes (an
