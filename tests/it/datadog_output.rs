@@ -303,7 +303,7 @@ fn config_text(dir: &Path, listen: &str, dd_url: &str, extra: &str) -> String {
         "[webhook]\nlisten = \"{listen}\"\ntokens = [\"{TOKEN}\"]\n\
          [spool]\ndir = \"{spool}\"\n\
          [output.datadog]\nurl = \"{dd_url}\"\napi_key_file = \"dd-key\"\nflush_interval = \"20ms\"\n{extra}\n\
-         [log]\nlevel = \"warn\"\n",
+         [log]\nlevel = \"warn\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
         spool = dir.join("spool").display(),
     )
 }

@@ -233,7 +233,7 @@ fn check_outputs(dir: &Path, fake: &FakeEs, metrics: &Metrics, total: usize, mor
 
 fn outputs(dir: &Path, es_url: &str) -> String {
     format!(
-        "[spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n\
+        "[spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
          [output.elasticsearch]\nhosts = [\"{es_url}\"]\nflush_interval = \"20ms\"\n{FILTER}{}",
         pii(dir)
     )

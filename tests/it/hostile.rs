@@ -703,12 +703,22 @@ fn token_cases(events: &mut Events) -> Vec<Case> {
 
 /// The dead-lettered bytes of a dead-letter entry.
 fn dead_raw(entry: &serde_json::Value) -> Vec<u8> {
-    match (entry["raw"].as_str(), entry["raw_base64"].as_str()) {
-        (Some(text), _) => text.as_bytes().to_vec(),
-        (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .unwrap(),
-        (None, None) => panic!("dead letter without raw bytes: {entry}"),
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if let Some(text) = entry["raw"].as_str() {
+        text.as_bytes().to_vec()
+    } else if let Some(encoded) = entry["raw_base64"].as_str() {
+        engine.decode(encoded).unwrap()
+    } else if let Some(encoded) = entry["raw_gzip_base64"].as_str() {
+        // A whole body kept gzipped (smaller than its escaped text).
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&engine.decode(encoded).unwrap()[..]),
+            &mut body,
+        )
+        .unwrap();
+        body
+    } else {
+        panic!("dead letter without raw bytes: {entry}")
     }
 }
 

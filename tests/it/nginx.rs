@@ -145,7 +145,7 @@ async fn start_agent(dir: &Path, webhook_extra: &str, rest: &str) -> (Agent, u16
         &config,
         format!(
             "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\ntrusted_proxies = [\"127.0.0.1\"]\n\
-             {webhook_extra}\n[spool]\ndir = \"{}\"\n{rest}\n[enrich]\nuser_agent = \"off\"\n",
+             {webhook_extra}\n[spool]\ndir = \"{}\"\n{rest}\n[enrich]\nuser_agent = \"off\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             dir.join("spool").display()
         ),
     )

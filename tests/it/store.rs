@@ -216,11 +216,11 @@ async fn flood(
     (acknowledged, statuses)
 }
 
-/// A counter's value from the webhook's `/metrics`.
-async fn metric(client: &reqwest::Client, url: &str, series: &str) -> u64 {
-    let base = url.split("/auth0").next().unwrap();
+/// A counter's value from the admin listener's `/metrics` (`admin` is its
+/// base URL).
+async fn metric(client: &reqwest::Client, admin: &str, series: &str) -> u64 {
     let text = client
-        .get(format!("{base}/metrics"))
+        .get(format!("{admin}/metrics"))
         .send()
         .await
         .unwrap()
@@ -250,6 +250,10 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
     );
     std::fs::write(&config, text).unwrap();
     let (agent, url, client) = launch(dir.path(), &config, None);
+    let admin = agent
+        .admin_url
+        .clone()
+        .expect("the admin listener's address");
 
     // 1. A flood: the 128 MiB segment outgrows the 20 MiB disk again and
     // again; each time the agent must free the delivered part by itself.
@@ -282,7 +286,7 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
             .iter()
             .flat_map(|first| (*first..first + 100).map(support::log_id))
             .collect();
-        let (client, url, out) = (client.clone(), url.clone(), out.clone());
+        let (client, admin, out) = (client.clone(), admin.clone(), out.clone());
         async move {
             let all_written = support::eventually(Duration::from_secs(60), || {
                 let written: std::collections::BTreeSet<String> = support::documents(&out)
@@ -295,14 +299,14 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
             assert!(all_written, "an acknowledged event is missing");
             let received = metric(
                 &client,
-                &url,
+                &admin,
                 "auth0_ingest_events_received_total{input=\"webhook\"}",
             )
             .await;
             let deadline = Instant::now() + Duration::from_secs(20);
             let mut acked = 0;
             while Instant::now() < deadline {
-                acked = metric(&client, &url, "auth0_ingest_spool_acked_total").await;
+                acked = metric(&client, &admin, "auth0_ingest_spool_acked_total").await;
                 if acked == received {
                     break;
                 }

@@ -146,6 +146,9 @@ pub struct Agent {
     /// Its stderr lines after "webhook listening", once
     /// [`Agent::webhook_url`] has started draining them.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The admin listener's base URL (`http://127.0.0.1:PORT`), once
+    /// [`Agent::webhook_url`] has read it from the log.
+    pub admin_url: Option<String>,
 }
 
 impl Agent {
@@ -178,6 +181,7 @@ impl Agent {
         Agent {
             child,
             log: Arc::default(),
+            admin_url: None,
         }
     }
 
@@ -195,6 +199,10 @@ impl Agent {
             let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
+            if log["fields"]["message"] == "admin listening" {
+                let status = log["fields"]["url"].as_str().unwrap_or_default();
+                self.admin_url = status.strip_suffix("/status").map(str::to_owned);
+            }
             if log["fields"]["message"] == "webhook listening" {
                 break log["fields"]["url"].as_str().unwrap().to_owned();
             }

@@ -68,7 +68,7 @@ impl Edge {
         };
         let text = format!(
             "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n{webhook_extra}\n{tls_table}\
-             [spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n",
+             [spool]\ndir = \"{}\"\n[output.file]\ndir = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             dir.path().join("spool").display(),
             dir.path().join("out").display()
         );
