@@ -17,6 +17,7 @@ use auth0_ingest::config::Config;
 use auth0_ingest::pipeline::filter::Category;
 use auth0_ingest::telemetry::metrics::Metrics;
 
+use super::datadog_output::fake::FakeIntake;
 use super::es_output::fake::FakeEs;
 use super::poller::fake_tenant::{self, FakeTenant, Options};
 
@@ -317,6 +318,61 @@ async fn polled_events_are_filtered_and_obfuscated_in_every_output() {
     app.stop().await.unwrap();
     assert_eq!(tenant.served_total(), total);
     check_outputs(dir.path(), &fake, &metrics, total, 0);
+}
+
+/// Datadog's `format = "auth0"` sends Auth0's own envelope: with `[pii]`,
+/// the obfuscated one (the JSON `event.original` holds), filters applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datadog_s_auth0_format_gets_the_obfuscated_event() {
+    const DD_KEY: &str = "0123456789abcdef0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let intake = FakeIntake::start(DD_KEY).await;
+    std::fs::write(dir.path().join("dd-key"), format!("{DD_KEY}\n")).unwrap();
+    let text = format!(
+        "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n\
+         [spool]\ndir = \"spool\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [output.datadog]\nurl = \"{}\"\napi_key_file = \"dd-key\"\nflush_interval = \"20ms\"\n{FILTER}{}",
+        intake.url(),
+        pii(dir.path())
+    );
+    let app = App::start(Config::from_toml(&text, dir.path()).unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}/auth0/logs", app.webhook_addr().unwrap());
+    let total = 16;
+    let body: Vec<String> = (0..total).map(envelope).collect();
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("authorization", TOKEN)
+        .body(body.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let metrics = Arc::clone(app.metrics());
+    wait_for("every event acknowledged", || {
+        metrics.spool_acked.load(Ordering::Relaxed) == total as u64
+    })
+    .await;
+    app.stop().await.unwrap();
+    let items = intake.state.lock().unwrap().items.clone();
+    let kept = (0..total)
+        .filter(|n| !matches!(TYPES[n % TYPES.len()], "s" | "gd_start_auth"))
+        .count();
+    assert_eq!(items.len(), kept, "filtered events are not sent");
+    assert_no_clear_value("a Datadog item", &serde_json::to_string(&items).unwrap());
+    for item in &items {
+        assert_eq!(item["ddsource"], "auth0");
+        assert!(item["log_id"].is_string(), "{item}");
+        assert_eq!(item["data"]["user_name"], hmac("alice.clear@example.org"));
+        assert_eq!(
+            item["data"]["details"]["request"]["auth"]["user"]["email"],
+            hmac("admin.clear@corp.example")
+        );
+        assert_eq!(item["data"]["ip"], "198.51.100.0");
+        // Non-string values under a configured key stay as they are.
+        assert_eq!(item["data"]["details"]["body"]["phone"][1], 7);
+    }
 }
 
 #[test]

@@ -268,6 +268,23 @@ fn salvaged_events_keep_nothing_clear() {
     let original: Json = serde_json::from_str(original).unwrap();
     assert_eq!(original["log_id"], "1");
     assert_eq!(original["data"]["type"], "f");
+    // The salvage maps the whole event (issue 13), through the same
+    // obfuscation: the user is there, masked, in the document and in the
+    // repaired `event.original`, and the document is tagged as salvaged.
+    let masked = "*".repeat("jane@example.com".len());
+    assert_eq!(
+        at(&document, "user.name").unwrap(),
+        masked.as_str(),
+        "{text}"
+    );
+    assert_eq!(original["data"]["user_name"], masked.as_str());
+    assert_eq!(original["data"]["description"], "\u{fffd}");
+    assert!(
+        at(&document, "tags")
+            .and_then(Json::as_array)
+            .is_some_and(|tags| tags.iter().any(|tag| tag == "auth0_ingest_salvaged")),
+        "{text}"
+    );
     // Not even salvageable: no document, no original.
     let obfuscator = Obfuscator::new(&config(&[DataName::Email], Method::Mask).pii);
     assert_eq!(obfuscator.original(b"not json"), None);
