@@ -10,8 +10,8 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use auth0_ingest::telemetry::metrics::Metrics;
 
 use fake::FakeEs;
 
-use super::support::Agent;
+use super::sigkill;
 
 pub(super) const TOKEN: &str = "it-token";
 
@@ -1075,62 +1075,25 @@ async fn setup_installs_templates_once() {
     assert_eq!(fake.state.lock().unwrap().template_puts, 2);
 }
 
-pub(super) fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-pub(super) async fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "agent did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_bulk_indexing_then_restart_indexes_every_acknowledged_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeEs::start().await;
     // Slow bulk answers keep requests in flight when the kill comes.
     fake.state.lock().unwrap().delay = Duration::from_millis(40);
-    let addr = free_port();
-    let path: PathBuf = dir.path().join("agent.toml");
-    std::fs::write(
-        &path,
-        config_text(
-            dir.path(),
-            &addr.to_string(),
-            &fake.url(),
-            "batch_max_events = 50",
-        ),
+    let killed = sigkill::kill_mid_delivery(
+        dir.path(),
+        |listen| config_text(dir.path(), listen, &fake.url(), "batch_max_events = 50"),
+        "9002026112116",
+        body,
+        || fake.count(INDEX),
     )
-    .unwrap();
-    let client = reqwest::Client::new();
-
-    let agent = Agent::spawn(&path, Stdio::null());
-    wait_listening(addr).await;
-    let mut acked = HashSet::new();
-    let mut round = 0;
-    // Post until the fake has some documents but not all: mid-indexing.
-    loop {
-        let batch = ids(&format!("9002026112116{round:04}"), 0..100);
-        if post(&client, addr, body(&batch)).await == 200 {
-            acked.extend(batch);
-        }
-        round += 1;
-        let stored = fake.count(INDEX);
-        if stored >= 300 && stored < acked.len() {
-            break;
-        }
-        assert!(round < 500, "the agent indexes nothing");
-    }
-    agent.kill();
+    .await;
+    let acked = &killed.acked;
     let at_kill = fake.count(INDEX);
     assert!(at_kill < acked.len());
 
-    let agent = Agent::spawn(&path, Stdio::null());
-    wait_listening(addr).await;
+    let agent = killed.restart().await;
     wait_for(Duration::from_secs(60), "every acknowledged event", || {
         fake.count(INDEX) >= acked.len()
     })

@@ -1,6 +1,7 @@
 //! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,22 @@ pub fn config_text(dir: &Path, tls: &Tls, extra: &str) -> String {
         dir.join("spool").display(),
         dir.join("out").display(),
     )
+}
+
+/// A loopback address free a moment ago, for an agent that must listen on
+/// the same port again after a restart.
+pub fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Waits up to 20 s until something accepts connections on `addr`.
+pub async fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "agent did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes; returns
