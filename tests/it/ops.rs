@@ -20,14 +20,9 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::es_output::fake::FakeEs;
-use super::support::{self, Agent, TOKEN};
+use super::support::{self, free_port, Agent, TOKEN};
 
 const INDEX: &str = "logs-auth0.logs-default";
-
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
 
 async fn wait_for(limit: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
