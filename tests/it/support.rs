@@ -42,6 +42,21 @@ pub fn client(cert_pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// `POST` of `body` to `url` with the test token; panics if no answer comes.
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("Authorization", TOKEN)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A full agent config with TLS on an ephemeral loopback port, spool and
 /// file output under `dir`, and `extra` appended.
 pub fn config_text(dir: &Path, tls: &Tls, extra: &str) -> String {
