@@ -1,6 +1,6 @@
 //! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -168,6 +168,19 @@ pub fn batch(first: usize, count: usize) -> String {
 /// A 56-digit Auth0-style log id for `n`.
 pub fn log_id(n: usize) -> String {
     format!("90020261121100000{n:039}")
+}
+
+/// Runs `command` to completion with `stdin` as its input (then closed),
+/// capturing its stdout and stderr.
+pub fn output_with_stdin(command: &mut Command, stdin: &[u8]) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// The built binary running `run --config <config>`, its stderr going to
