@@ -57,6 +57,25 @@ async fn get(admin: SocketAddr, path: &str, token: Option<&str>) -> (u16, String
     }
 }
 
+/// Waits up to 20 s for the admin listener on `admin` to answer `/healthz`.
+async fn wait_admin(admin: SocketAddr) {
+    wait_for(Duration::from_secs(20), "the admin listener", async || {
+        get(admin, "/healthz", None).await.0 == 200
+    })
+    .await;
+}
+
+/// Waits until `/metrics` on `admin` shows no backlog and `output` up.
+async fn wait_drained(admin: SocketAddr, output: &str, limit: Duration, what: &str) {
+    let up = format!("auth0_ingest_output_up{{output=\"{output}\"}}");
+    wait_for(limit, what, async || {
+        let (_, _, text) = get(admin, "/metrics", None).await;
+        sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
+            && sample(&text, &up) == Some(1.0)
+    })
+    .await;
+}
+
 async fn status_json(admin: SocketAddr, token: Option<&str>) -> Value {
     let (code, _, body) = get(admin, "/status", token).await;
     assert_eq!(code, 200, "{body}");
@@ -130,13 +149,12 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
     let webhook = format!("https://127.0.0.1:{}", app.webhook_addr().unwrap().port());
     let admin = app.admin_addr().unwrap();
     let client = support::client(&tls.cert_pem);
-    let answer = client
-        .post(format!("{webhook}/auth0/logs"))
-        .header("authorization", TOKEN)
-        .body(support::batch(0, 5))
-        .send()
-        .await
-        .unwrap();
+    let answer = support::post(
+        &client,
+        &format!("{webhook}/auth0/logs"),
+        support::batch(0, 5),
+    )
+    .await;
     assert_eq!(answer.status(), 200);
 
     // The webhook keeps POST and /healthz; /metrics moved off it.
@@ -175,14 +193,11 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
         text.contains("auth0_ingest_build_info{version=\""),
         "{text}"
     );
-    wait_for(
+    wait_drained(
+        admin,
+        "file",
         Duration::from_secs(20),
         "the file output to deliver",
-        async || {
-            let (_, _, text) = get(admin, "/metrics", None).await;
-            sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
-                && sample(&text, "auth0_ingest_output_up{output=\"file\"}") == Some(1.0)
-        },
     )
     .await;
 
@@ -280,10 +295,7 @@ async fn backlog_gauges_and_status_equal_the_real_backlog_after_a_restart() {
     assert!(agent.terminate().success());
 
     let agent = Agent::spawn(&config, Stdio::null());
-    wait_for(Duration::from_secs(20), "the admin listener", async || {
-        get(admin, "/healthz", None).await.0 == 200
-    })
-    .await;
+    wait_admin(admin).await;
     check("after the restart").await;
     let (_, _, text) = get(admin, "/metrics", None).await;
     // What the README used to suggest (received − acked) is 0 − 0 now.
@@ -296,14 +308,11 @@ async fn backlog_gauges_and_status_equal_the_real_backlog_after_a_restart() {
     );
 
     fake.up().await;
-    wait_for(
+    wait_drained(
+        admin,
+        "elasticsearch",
         Duration::from_secs(30),
         "the backlog to drain",
-        async || {
-            let (_, _, text) = get(admin, "/metrics", None).await;
-            sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
-                && sample(&text, "auth0_ingest_output_up{output=\"elasticsearch\"}") == Some(1.0)
-        },
     )
     .await;
     assert_eq!(fake.count(INDEX), 60);
@@ -318,6 +327,19 @@ fn status_command(config: &Path) -> (i32, String) {
         String::from_utf8_lossy(&output.stdout).into_owned()
             + &String::from_utf8_lossy(&output.stderr),
     )
+}
+
+/// Runs `auth0-ingest status` until it exits `code` (within `limit`);
+/// returns what it printed then.
+async fn wait_status_command(config: &Path, limit: Duration, what: &str, code: i32) -> String {
+    let mut printed = String::new();
+    wait_for(limit, what, async || {
+        let (exit, text) = status_command(config);
+        printed = text;
+        exit == code
+    })
+    .await;
+    printed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,13 +375,8 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     let outage = Instant::now();
     fake.down();
     assert_eq!(post(webhook, TOKEN, body(&batch[10..])).await, 200);
-    let mut degraded = String::new();
-    wait_for(Duration::from_secs(15), "status degraded", async || {
-        let (code, text) = status_command(&config);
-        degraded = text;
-        code == 1
-    })
-    .await;
+    let degraded =
+        wait_status_command(&config, Duration::from_secs(15), "status degraded", 1).await;
     assert!(
         degraded.contains("output elasticsearch: DOWN"),
         "{degraded}"
@@ -369,13 +386,7 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
         200,
         "the spool still takes events"
     );
-    let mut failing = String::new();
-    wait_for(Duration::from_secs(40), "status failing", async || {
-        let (code, text) = status_command(&config);
-        failing = text;
-        code == 2
-    })
-    .await;
+    let failing = wait_status_command(&config, Duration::from_secs(40), "status failing", 2).await;
     assert!(outage.elapsed() >= Duration::from_secs(20));
     assert!(failing.contains("has not succeeded for"), "{failing}");
     assert!(failing.contains("10 events waiting"), "{failing}");
@@ -390,13 +401,8 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     let remaining = Duration::from_secs(90).saturating_sub(outage.elapsed());
     tokio::time::sleep(remaining).await;
     fake.up().await;
-    let mut recovered = String::new();
-    wait_for(Duration::from_secs(60), "status ok again", async || {
-        let (code, text) = status_command(&config);
-        recovered = text;
-        code == 0
-    })
-    .await;
+    let recovered =
+        wait_status_command(&config, Duration::from_secs(60), "status ok again", 0).await;
     assert_eq!(fake.count(INDEX), 20);
     assert!(agent.terminate().success());
     println!("--- ok ---\n{ok}--- degraded ---\n{degraded}--- failing ---\n{failing}--- ok again ---\n{recovered}");
@@ -426,10 +432,7 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
 
     // The errors survive a restart.
     let agent = Agent::spawn(&config, Stdio::null());
-    wait_for(Duration::from_secs(20), "the admin listener", async || {
-        get(admin, "/healthz", None).await.0 == 200
-    })
-    .await;
+    wait_admin(admin).await;
     let status = status_json(admin, None).await;
     assert_eq!(
         status["errors"][0]["component"], "elasticsearch",
@@ -548,10 +551,7 @@ async fn sighup_renews_the_certificate_rotates_tokens_and_keeps_connections() {
     .unwrap();
     let log = dir.path().join("agent.log");
     let agent = Agent::spawn(&config, std::fs::File::create(&log).unwrap());
-    wait_for(Duration::from_secs(20), "the admin listener", async || {
-        get(admin, "/healthz", None).await.0 == 200
-    })
-    .await;
+    wait_admin(admin).await;
     assert_eq!(
         get(admin, "/metrics", None).await.0,
         401,
