@@ -29,7 +29,6 @@ const KEY: &str = "0123456789abcdef0123456789abcdef";
 /// A small fake of Datadog's logs intake on 127.0.0.1.
 pub mod fake {
     use std::collections::VecDeque;
-    use std::convert::Infallible;
     use std::io::Read;
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
@@ -38,12 +37,12 @@ pub mod fake {
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
-    use hyper::service::service_fn;
     use hyper::{Method, Request, Response};
-    use hyper_util::rt::TokioIo;
     use serde_json::Value;
     use tokio::net::TcpListener;
     use tokio::task::JoinHandle;
+
+    use crate::support;
 
     /// Datadog's documented limits.
     pub const MAX_ITEMS: usize = 1000;
@@ -134,25 +133,11 @@ pub mod fake {
     }
 
     async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let state = Arc::clone(&state);
-                    connections.spawn(async move {
-                        let service = service_fn(move |request| {
-                            let state = Arc::clone(&state);
-                            async move { Ok::<_, Infallible>(handle(&state, request).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
+        support::serve_http(listener, None, move |request| {
+            let state = Arc::clone(&state);
+            async move { handle(&state, request).await }
+        })
+        .await;
     }
 
     fn answer(status: u16, body: &str) -> Response<Full<Bytes>> {

@@ -29,7 +29,6 @@ pub(super) const TOKEN: &str = "it-token";
 /// A small fake of Elasticsearch on 127.0.0.1.
 pub mod fake {
     use std::collections::{HashMap, VecDeque};
-    use std::convert::Infallible;
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -37,12 +36,12 @@ pub mod fake {
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
-    use hyper::service::service_fn;
     use hyper::{Method, Request, Response};
-    use hyper_util::rt::TokioIo;
     use serde_json::{json, Value};
     use tokio::net::TcpListener;
     use tokio::task::JoinHandle;
+
+    use crate::support;
 
     /// What the fake holds and how it misbehaves.
     #[derive(Debug, Default)]
@@ -174,35 +173,12 @@ pub mod fake {
         state: Arc<Mutex<State>>,
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) {
-        // Connections live in this set: aborting the server drops them all.
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let state = Arc::clone(&state);
-                    let tls = tls.clone();
-                    connections.spawn(async move {
-                        let service = service_fn(move |request| {
-                            let state = Arc::clone(&state);
-                            async move { Ok::<_, Infallible>(handle(&state, request).await) }
-                        });
-                        let http = hyper::server::conn::http1::Builder::new();
-                        match tls {
-                            None => {
-                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                            }
-                            Some(acceptor) => {
-                                // A client that distrusts the certificate hangs up here.
-                                let Ok(stream) = acceptor.accept(stream).await else { return };
-                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                            }
-                        }
-                    });
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
+        // Aborting the server drops every connection.
+        support::serve_http(listener, tls, move |request| {
+            let state = Arc::clone(&state);
+            async move { handle(&state, request).await }
+        })
+        .await;
     }
 
     fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {

@@ -1,5 +1,8 @@
-//! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits.
+//! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits,
+//! the serving loop of the in-test fakes.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,6 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth0_ingest::inputs::webhook::tls;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 
 /// The token every test config accepts.
 pub const TOKEN: &str = "test-token-1";
@@ -85,6 +94,47 @@ pub async fn wait_listening(addr: SocketAddr) {
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(Instant::now() < deadline, "agent did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` (over TLS with `tls`), answering each
+/// request with `handle`, until the task running it is aborted. Connections
+/// live in that task, so aborting it drops them all.
+pub async fn serve_http<F, Fut>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handle: F,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let handle = handle.clone();
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let response = handle(request);
+                        async move { Ok::<_, Infallible>(response.await) }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(acceptor) => {
+                            // A client that distrusts the certificate hangs up here.
+                            let Ok(stream) = acceptor.accept(stream).await else { return };
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
     }
 }
 
