@@ -158,18 +158,10 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
     assert_eq!(answer.status(), 200);
 
     // The webhook keeps POST and /healthz; /metrics moved off it.
-    let metrics = client
-        .get(format!("{webhook}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 404);
-    let health = client
-        .get(format!("{webhook}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
+    for (path, expected) in [("/metrics", 404), ("/healthz", 200)] {
+        let response = client.get(format!("{webhook}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), expected, "{path}");
+    }
 
     assert_eq!(get(admin, "/healthz", None).await.0, 200);
     assert_eq!(get(admin, "/readyz", None).await.0, 200);
