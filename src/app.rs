@@ -25,7 +25,7 @@ use crate::delivery::{self, Delivery};
 use crate::enrichment;
 use crate::inputs::{poller, webhook};
 use crate::outputs::file::{self, FileOutput};
-use crate::outputs::{datadog, elasticsearch};
+use crate::outputs::{self, datadog, elasticsearch};
 use crate::pipeline::Pipeline;
 use crate::reload::{self, Reloader};
 use crate::spool::{self, Acker};
@@ -140,7 +140,7 @@ impl App {
                 elasticsearch::run(
                     es_config,
                     client,
-                    elasticsearch::Parts {
+                    outputs::Parts {
                         deliveries: receiver,
                         dead_letters: Arc::clone(&spool.dead_letters),
                         metrics: Arc::clone(&metrics),
@@ -170,7 +170,7 @@ impl App {
                 datadog::run(
                     dd_config,
                     client,
-                    datadog::Parts {
+                    outputs::Parts {
                         deliveries: receiver,
                         dead_letters: Arc::clone(&spool.dead_letters),
                         metrics: Arc::clone(&metrics),

@@ -5,6 +5,8 @@
 //! - [`Batcher`]: entries gather in an open batch that closes when it
 //!   reaches `max_events` or `max_bytes`, or `flush_interval` after its
 //!   first entry; closed batches wait until a request slot is free.
+//! - [`Outcomes`]: one request task's final outcomes; its entries are
+//!   settled only after the dead letters among them are fsynced.
 //! - [`drive`]: takes deliveries, batches them, keeps at most
 //!   `max_in_flight` requests outstanding. The queue of closed batches holds
 //!   at most one delivery's: no delivery is taken while it is not empty or
@@ -25,6 +27,9 @@ use tracing::Instrument;
 
 use crate::delivery::Delivery;
 use crate::event::Document;
+use crate::outputs::elasticsearch::retry::{write_dead_letters, Backoff};
+use crate::spool::dead_letter::DeadLetters;
+use crate::telemetry::metrics::Metrics;
 
 /// A delivery shared by the requests that carry its entries.
 #[derive(Debug)]
@@ -81,6 +86,18 @@ impl Tracker {
             }
         }
     }
+}
+
+/// The final outcomes of one request task's entries `E`, as they are
+/// decided. Nothing is settled before [`Outcomes::finish`], which first
+/// writes the dead letters: a delivery is never finished while one of its
+/// dead letters could still be lost, and a task dropped midway settles
+/// nothing.
+#[derive(Debug)]
+pub(crate) struct Outcomes<E> {
+    settled: Vec<E>,
+    dead: Vec<u8>,
+    dead_count: u64,
 }
 
 /// Open and closed batches of entries `E`.
@@ -168,6 +185,58 @@ impl<E> Batcher<E> {
     /// When the open batch must be closed, if it has entries.
     pub(crate) fn flush_at(&self) -> Option<Instant> {
         self.flush_at.filter(|_| !self.open.is_empty())
+    }
+}
+
+impl<E> Outcomes<E> {
+    /// No outcome yet, room for `entries`.
+    pub(crate) fn with_capacity(entries: usize) -> Outcomes<E> {
+        Outcomes {
+            settled: Vec::with_capacity(entries),
+            dead: Vec::new(),
+            dead_count: 0,
+        }
+    }
+
+    /// `entry` is delivered (or a duplicate).
+    pub(crate) fn delivered(&mut self, entry: E) {
+        self.settled.push(entry);
+    }
+
+    /// Every entry of `group` is delivered; `group` is left empty.
+    pub(crate) fn delivered_all(&mut self, group: &mut Vec<E>) {
+        self.settled.append(group);
+    }
+
+    /// `entry` is refused for good: `encode` appends its dead letter with
+    /// `reason`.
+    pub(crate) fn reject(
+        &mut self,
+        entry: E,
+        reason: &str,
+        encode: impl FnOnce(&mut Vec<u8>, &E, &str),
+    ) {
+        encode(&mut self.dead, &entry, reason);
+        self.dead_count += 1;
+        self.settled.push(entry);
+    }
+
+    /// Appends and fsyncs the dead letters (retrying until that works) and
+    /// counts them, then settles every entry with `settle`.
+    pub(crate) async fn finish(
+        self,
+        dead_letters: &Arc<DeadLetters>,
+        backoff: &Backoff,
+        metrics: &Metrics,
+        settle: impl Fn(&E),
+    ) {
+        if !self.dead.is_empty() {
+            write_dead_letters(dead_letters, backoff, self.dead).await;
+            Metrics::add(&metrics.events_rejected_output, self.dead_count);
+        }
+        for entry in &self.settled {
+            settle(entry);
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! `auth0-ingest convert` as a user runs it: the binary, stdin or files,
 //! enrich overrides, one document per line in input order, exit codes.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use super::support;
 
 /// Runs `convert` without GeoIP and with woothee (unless `args` sets
 /// `--user-agent`).
@@ -12,23 +13,14 @@ fn convert(args: &[&str], stdin: &str) -> (i32, Vec<serde_json::Value>, String) 
     } else {
         &["--user-agent", "woothee"]
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
-        .arg("convert")
-        .args(["--geoip-city", "", "--geoip-asn", ""])
-        .args(user_agent)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = support::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+            .arg("convert")
+            .args(["--geoip-city", "", "--geoip-asn", ""])
+            .args(user_agent)
+            .args(args),
+        stdin.as_bytes(),
+    );
     let documents = String::from_utf8(output.stdout)
         .unwrap()
         .lines()

@@ -8,9 +8,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,15 +21,14 @@ use time::OffsetDateTime;
 
 use fake::FakeIntake;
 
-use super::es_output::{free_port, ids, post, wait_acked, wait_for, wait_listening, TOKEN};
-use super::support::Agent;
+use super::es_output::{ids, post, wait_acked, wait_for, TOKEN};
+use super::sigkill;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 /// A small fake of Datadog's logs intake on 127.0.0.1.
 pub mod fake {
     use std::collections::VecDeque;
-    use std::convert::Infallible;
     use std::io::Read;
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
@@ -39,12 +37,12 @@ pub mod fake {
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
-    use hyper::service::service_fn;
     use hyper::{Method, Request, Response};
-    use hyper_util::rt::TokioIo;
     use serde_json::Value;
     use tokio::net::TcpListener;
     use tokio::task::JoinHandle;
+
+    use crate::support;
 
     /// Datadog's documented limits.
     pub const MAX_ITEMS: usize = 1000;
@@ -135,25 +133,11 @@ pub mod fake {
     }
 
     async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let state = Arc::clone(&state);
-                    connections.spawn(async move {
-                        let service = service_fn(move |request| {
-                            let state = Arc::clone(&state);
-                            async move { Ok::<_, Infallible>(handle(&state, request).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
+        support::serve_http(listener, None, move |request| {
+            let state = Arc::clone(&state);
+            async move { handle(&state, request).await }
+        })
+        .await;
     }
 
     fn answer(status: u16, body: &str) -> Response<Full<Bytes>> {
@@ -826,40 +810,18 @@ async fn sigkill_under_load_then_restart_delivers_every_acknowledged_event_at_le
     let fake = FakeIntake::start(KEY).await;
     // Slow answers keep requests in flight when the kill comes.
     fake.state.lock().unwrap().delay = Duration::from_millis(40);
-    let addr = free_port();
-    let path: PathBuf = dir.path().join("agent.toml");
-    std::fs::write(
-        &path,
-        config_text(
-            dir.path(),
-            &addr.to_string(),
-            &fake.url(),
-            "batch_max_events = 50",
-        ),
+    let killed = sigkill::kill_mid_delivery(
+        dir.path(),
+        |listen| config_text(dir.path(), listen, &fake.url(), "batch_max_events = 50"),
+        "9002026120117",
+        body,
+        || fake.by_log_id().len(),
     )
-    .unwrap();
-    let client = reqwest::Client::new();
-    let agent = Agent::spawn(&path, Stdio::null());
-    wait_listening(addr).await;
-    let mut acked: HashSet<String> = HashSet::new();
-    let mut round = 0;
-    loop {
-        let batch = ids(&format!("9002026120117{round:04}"), 0..100);
-        if post(&client, addr, body(&batch)).await == 200 {
-            acked.extend(batch);
-        }
-        round += 1;
-        let received = fake.by_log_id().len();
-        if received >= 300 && received < acked.len() {
-            break;
-        }
-        assert!(round < 500, "the agent sends nothing");
-    }
-    agent.kill();
+    .await;
+    let acked = &killed.acked;
     let at_kill = fake.item_count();
 
-    let agent = Agent::spawn(&path, Stdio::null());
-    wait_listening(addr).await;
+    let agent = killed.restart().await;
     wait_for(Duration::from_secs(60), "every acknowledged event", || {
         let counts = fake.by_log_id();
         acked.iter().all(|id| counts.contains_key(id))

@@ -33,13 +33,7 @@ async fn posted_events_become_documents_and_redelivery_is_not_duplicated() {
     let body = support::batch(0, 100);
     for _ in 0..3 {
         // Auth0 redelivers the same batch: at least once in, once out.
-        let response = client
-            .post(&url)
-            .header("Authorization", TOKEN)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let response = support::post(&client, &url, body.clone()).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let out = dir.path().join("out");

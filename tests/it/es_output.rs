@@ -10,8 +10,8 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,14 +22,13 @@ use auth0_ingest::telemetry::metrics::Metrics;
 
 use fake::FakeEs;
 
-use super::support::Agent;
+use super::sigkill;
 
 pub(super) const TOKEN: &str = "it-token";
 
 /// A small fake of Elasticsearch on 127.0.0.1.
 pub mod fake {
     use std::collections::{HashMap, VecDeque};
-    use std::convert::Infallible;
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -37,12 +36,12 @@ pub mod fake {
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
-    use hyper::service::service_fn;
     use hyper::{Method, Request, Response};
-    use hyper_util::rt::TokioIo;
     use serde_json::{json, Value};
     use tokio::net::TcpListener;
     use tokio::task::JoinHandle;
+
+    use crate::support;
 
     /// What the fake holds and how it misbehaves.
     #[derive(Debug, Default)]
@@ -174,35 +173,12 @@ pub mod fake {
         state: Arc<Mutex<State>>,
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) {
-        // Connections live in this set: aborting the server drops them all.
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let state = Arc::clone(&state);
-                    let tls = tls.clone();
-                    connections.spawn(async move {
-                        let service = service_fn(move |request| {
-                            let state = Arc::clone(&state);
-                            async move { Ok::<_, Infallible>(handle(&state, request).await) }
-                        });
-                        let http = hyper::server::conn::http1::Builder::new();
-                        match tls {
-                            None => {
-                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                            }
-                            Some(acceptor) => {
-                                // A client that distrusts the certificate hangs up here.
-                                let Ok(stream) = acceptor.accept(stream).await else { return };
-                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                            }
-                        }
-                    });
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
+        // Aborting the server drops every connection.
+        support::serve_http(listener, tls, move |request| {
+            let state = Arc::clone(&state);
+            async move { handle(&state, request).await }
+        })
+        .await;
     }
 
     fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
@@ -1075,62 +1051,25 @@ async fn setup_installs_templates_once() {
     assert_eq!(fake.state.lock().unwrap().template_puts, 2);
 }
 
-pub(super) fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-pub(super) async fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "agent did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_bulk_indexing_then_restart_indexes_every_acknowledged_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeEs::start().await;
     // Slow bulk answers keep requests in flight when the kill comes.
     fake.state.lock().unwrap().delay = Duration::from_millis(40);
-    let addr = free_port();
-    let path: PathBuf = dir.path().join("agent.toml");
-    std::fs::write(
-        &path,
-        config_text(
-            dir.path(),
-            &addr.to_string(),
-            &fake.url(),
-            "batch_max_events = 50",
-        ),
+    let killed = sigkill::kill_mid_delivery(
+        dir.path(),
+        |listen| config_text(dir.path(), listen, &fake.url(), "batch_max_events = 50"),
+        "9002026112116",
+        body,
+        || fake.count(INDEX),
     )
-    .unwrap();
-    let client = reqwest::Client::new();
-
-    let agent = Agent::spawn(&path, Stdio::null());
-    wait_listening(addr).await;
-    let mut acked = HashSet::new();
-    let mut round = 0;
-    // Post until the fake has some documents but not all: mid-indexing.
-    loop {
-        let batch = ids(&format!("9002026112116{round:04}"), 0..100);
-        if post(&client, addr, body(&batch)).await == 200 {
-            acked.extend(batch);
-        }
-        round += 1;
-        let stored = fake.count(INDEX);
-        if stored >= 300 && stored < acked.len() {
-            break;
-        }
-        assert!(round < 500, "the agent indexes nothing");
-    }
-    agent.kill();
+    .await;
+    let acked = &killed.acked;
     let at_kill = fake.count(INDEX);
     assert!(at_kill < acked.len());
 
-    let agent = Agent::spawn(&path, Stdio::null());
-    wait_listening(addr).await;
+    let agent = killed.restart().await;
     wait_for(Duration::from_secs(60), "every acknowledged event", || {
         fake.count(INDEX) >= acked.len()
     })

@@ -5,9 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use auth0_ingest::telemetry::metrics::Metrics;
 use super::datadog_output::fake::FakeIntake;
 use super::es_output::fake::FakeEs;
 use super::poller::fake_tenant::{self, FakeTenant, Options};
+use super::support;
 
 const TOKEN: &str = "filters-pii-token";
 const INDEX: &str = "logs-auth0.logs-default";
@@ -391,21 +391,12 @@ fn convert_applies_the_config_s_filter_and_pii() {
     let mut input: Vec<String> = (0..total).map(envelope).collect();
     // One item that is no event: skipped, so the summary line is printed.
     input.push("not json".to_owned());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
-        .args(["convert", "--config"])
-        .arg(&config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.join("\n").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = support::output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+            .args(["convert", "--config"])
+            .arg(&config),
+        input.join("\n").as_bytes(),
+    );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let stdout = String::from_utf8(output.stdout).unwrap();

@@ -15,6 +15,7 @@ mod hostile;
 mod nginx;
 mod ops;
 mod poller;
+mod sigkill;
 mod spool;
 mod store;
 mod support;

@@ -189,6 +189,19 @@ fn refusals(log: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Waits up to 10 s for the agent to log a refused request answered
+/// `status`; returns every refusal logged by then.
+async fn refused(log: &Path, status: u16) -> Vec<serde_json::Value> {
+    let logged = support::eventually(Duration::from_secs(10), || {
+        refusals(&log_of(log))
+            .iter()
+            .any(|line| line["fields"]["status"] == status)
+    })
+    .await;
+    assert!(logged, "{}", log_of(log));
+    refusals(&log_of(log))
+}
+
 /// A JSON Lines body of exactly `size` bytes of valid events (the last one
 /// padded with JSON whitespace inside its object).
 fn body_of_size(size: usize) -> String {
@@ -236,13 +249,7 @@ async fn r10_nginx_in_front_passes_batches_statuses_and_the_client_address() {
     let sample =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/sample-batch.jsonl"))
             .unwrap();
-    let response = client
-        .post(&url)
-        .header("Authorization", TOKEN)
-        .body(sample)
-        .send()
-        .await
-        .unwrap();
+    let response = support::post(&client, &url, sample).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.text().await.unwrap().trim(),
@@ -265,14 +272,7 @@ async fn r10_nginx_in_front_passes_batches_statuses_and_the_client_address() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        support::eventually(Duration::from_secs(10), || !refusals(&log_of(&log))
-            .is_empty())
-        .await,
-        "{}",
-        log_of(&log)
-    );
-    let logged = refusals(&log_of(&log));
+    let logged = refused(&log, 401).await;
     assert_eq!(logged[0]["fields"]["client"], "127.0.0.2", "{logged:?}");
     assert_eq!(logged[0]["fields"]["status"], 401);
     assert_eq!(logged[0]["level"], "WARN");
@@ -291,17 +291,7 @@ async fn r10_nginx_in_front_passes_batches_statuses_and_the_client_address() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        support::eventually(Duration::from_secs(10), || {
-            refusals(&log_of(&log))
-                .iter()
-                .any(|line| line["fields"]["status"] == 400)
-        })
-        .await,
-        "{}",
-        log_of(&log)
-    );
-    let logged = refusals(&log_of(&log));
+    let logged = refused(&log, 400).await;
     let direct = logged
         .iter()
         .find(|line| line["fields"]["status"] == 400)
@@ -311,13 +301,7 @@ async fn r10_nginx_in_front_passes_batches_statuses_and_the_client_address() {
     // agent's 413 through nginx; beyond nginx's 16m, nginx's own 413.
     let body = body_of_size(AGENT_MAX_BODY);
     let events = body.lines().count();
-    let response = client
-        .post(&url)
-        .header("Authorization", TOKEN)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = support::post(&client, &url, body).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.text().await.unwrap().trim(),
@@ -341,13 +325,7 @@ async fn r10_nginx_in_front_passes_batches_statuses_and_the_client_address() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(response.text().await.unwrap(), "body too large\n");
-    let response = client
-        .post(&url)
-        .header("Authorization", TOKEN)
-        .body(vec![b' '; 16 * 1024 * 1024 + 1])
-        .send()
-        .await
-        .unwrap();
+    let response = support::post(&client, &url, vec![b' '; 16 * 1024 * 1024 + 1]).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let delivered = support::eventually(Duration::from_secs(10), || {
         support::documents(&out).len() == 3 + events
@@ -389,34 +367,12 @@ async fn r10_nginx_passes_503_and_retry_after_from_a_full_spool() {
     let client = client(&tls);
     // ~90 KB: more than max_bytes, taken only because the spool is empty.
     let body = support::batch(0, 60);
-    let response = client
-        .post(&url)
-        .header("Authorization", TOKEN)
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let response = support::post(&client, &url, body.clone()).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = client
-        .post(&url)
-        .header("Authorization", TOKEN)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = support::post(&client, &url, body).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "7");
-    assert!(
-        support::eventually(Duration::from_secs(10), || {
-            refusals(&log_of(&log))
-                .iter()
-                .any(|line| line["fields"]["status"] == 503)
-        })
-        .await,
-        "{}",
-        log_of(&log)
-    );
-    let logged = refusals(&log_of(&log));
+    let logged = refused(&log, 503).await;
     assert_eq!(logged[0]["fields"]["client"], "127.0.0.2", "{logged:?}");
     // The start-up line names the Elasticsearch URLs, not a count.
     assert!(

@@ -20,14 +20,9 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::es_output::fake::FakeEs;
-use super::support::{self, Agent, TOKEN};
+use super::support::{self, free_port, Agent, TOKEN};
 
 const INDEX: &str = "logs-auth0.logs-default";
-
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
 
 async fn wait_for(limit: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -60,6 +55,25 @@ async fn get(admin: SocketAddr, path: &str, token: Option<&str>) -> (u16, String
         }
         Err(_) => (0, String::new(), String::new()),
     }
+}
+
+/// Waits up to 20 s for the admin listener on `admin` to answer `/healthz`.
+async fn wait_admin(admin: SocketAddr) {
+    wait_for(Duration::from_secs(20), "the admin listener", async || {
+        get(admin, "/healthz", None).await.0 == 200
+    })
+    .await;
+}
+
+/// Waits until `/metrics` on `admin` shows no backlog and `output` up.
+async fn wait_drained(admin: SocketAddr, output: &str, limit: Duration, what: &str) {
+    let up = format!("auth0_ingest_output_up{{output=\"{output}\"}}");
+    wait_for(limit, what, async || {
+        let (_, _, text) = get(admin, "/metrics", None).await;
+        sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
+            && sample(&text, &up) == Some(1.0)
+    })
+    .await;
 }
 
 async fn status_json(admin: SocketAddr, token: Option<&str>) -> Value {
@@ -135,28 +149,19 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
     let webhook = format!("https://127.0.0.1:{}", app.webhook_addr().unwrap().port());
     let admin = app.admin_addr().unwrap();
     let client = support::client(&tls.cert_pem);
-    let answer = client
-        .post(format!("{webhook}/auth0/logs"))
-        .header("authorization", TOKEN)
-        .body(support::batch(0, 5))
-        .send()
-        .await
-        .unwrap();
+    let answer = support::post(
+        &client,
+        &format!("{webhook}/auth0/logs"),
+        support::batch(0, 5),
+    )
+    .await;
     assert_eq!(answer.status(), 200);
 
     // The webhook keeps POST and /healthz; /metrics moved off it.
-    let metrics = client
-        .get(format!("{webhook}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 404);
-    let health = client
-        .get(format!("{webhook}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
+    for (path, expected) in [("/metrics", 404), ("/healthz", 200)] {
+        let response = client.get(format!("{webhook}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), expected, "{path}");
+    }
 
     assert_eq!(get(admin, "/healthz", None).await.0, 200);
     assert_eq!(get(admin, "/readyz", None).await.0, 200);
@@ -180,14 +185,11 @@ async fn the_admin_listener_serves_probes_metrics_and_status_and_the_webhook_no_
         text.contains("auth0_ingest_build_info{version=\""),
         "{text}"
     );
-    wait_for(
+    wait_drained(
+        admin,
+        "file",
         Duration::from_secs(20),
         "the file output to deliver",
-        async || {
-            let (_, _, text) = get(admin, "/metrics", None).await;
-            sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
-                && sample(&text, "auth0_ingest_output_up{output=\"file\"}") == Some(1.0)
-        },
     )
     .await;
 
@@ -285,10 +287,7 @@ async fn backlog_gauges_and_status_equal_the_real_backlog_after_a_restart() {
     assert!(agent.terminate().success());
 
     let agent = Agent::spawn(&config, Stdio::null());
-    wait_for(Duration::from_secs(20), "the admin listener", async || {
-        get(admin, "/healthz", None).await.0 == 200
-    })
-    .await;
+    wait_admin(admin).await;
     check("after the restart").await;
     let (_, _, text) = get(admin, "/metrics", None).await;
     // What the README used to suggest (received − acked) is 0 − 0 now.
@@ -301,14 +300,11 @@ async fn backlog_gauges_and_status_equal_the_real_backlog_after_a_restart() {
     );
 
     fake.up().await;
-    wait_for(
+    wait_drained(
+        admin,
+        "elasticsearch",
         Duration::from_secs(30),
         "the backlog to drain",
-        async || {
-            let (_, _, text) = get(admin, "/metrics", None).await;
-            sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
-                && sample(&text, "auth0_ingest_output_up{output=\"elasticsearch\"}") == Some(1.0)
-        },
     )
     .await;
     assert_eq!(fake.count(INDEX), 60);
@@ -323,6 +319,19 @@ fn status_command(config: &Path) -> (i32, String) {
         String::from_utf8_lossy(&output.stdout).into_owned()
             + &String::from_utf8_lossy(&output.stderr),
     )
+}
+
+/// Runs `auth0-ingest status` until it exits `code` (within `limit`);
+/// returns what it printed then.
+async fn wait_status_command(config: &Path, limit: Duration, what: &str, code: i32) -> String {
+    let mut printed = String::new();
+    wait_for(limit, what, async || {
+        let (exit, text) = status_command(config);
+        printed = text;
+        exit == code
+    })
+    .await;
+    printed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,13 +367,8 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     let outage = Instant::now();
     fake.down();
     assert_eq!(post(webhook, TOKEN, body(&batch[10..])).await, 200);
-    let mut degraded = String::new();
-    wait_for(Duration::from_secs(15), "status degraded", async || {
-        let (code, text) = status_command(&config);
-        degraded = text;
-        code == 1
-    })
-    .await;
+    let degraded =
+        wait_status_command(&config, Duration::from_secs(15), "status degraded", 1).await;
     assert!(
         degraded.contains("output elasticsearch: DOWN"),
         "{degraded}"
@@ -374,13 +378,7 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
         200,
         "the spool still takes events"
     );
-    let mut failing = String::new();
-    wait_for(Duration::from_secs(40), "status failing", async || {
-        let (code, text) = status_command(&config);
-        failing = text;
-        code == 2
-    })
-    .await;
+    let failing = wait_status_command(&config, Duration::from_secs(40), "status failing", 2).await;
     assert!(outage.elapsed() >= Duration::from_secs(20));
     assert!(failing.contains("has not succeeded for"), "{failing}");
     assert!(failing.contains("10 events waiting"), "{failing}");
@@ -395,13 +393,8 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     let remaining = Duration::from_secs(90).saturating_sub(outage.elapsed());
     tokio::time::sleep(remaining).await;
     fake.up().await;
-    let mut recovered = String::new();
-    wait_for(Duration::from_secs(60), "status ok again", async || {
-        let (code, text) = status_command(&config);
-        recovered = text;
-        code == 0
-    })
-    .await;
+    let recovered =
+        wait_status_command(&config, Duration::from_secs(60), "status ok again", 0).await;
     assert_eq!(fake.count(INDEX), 20);
     assert!(agent.terminate().success());
     println!("--- ok ---\n{ok}--- degraded ---\n{degraded}--- failing ---\n{failing}--- ok again ---\n{recovered}");
@@ -431,10 +424,7 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
 
     // The errors survive a restart.
     let agent = Agent::spawn(&config, Stdio::null());
-    wait_for(Duration::from_secs(20), "the admin listener", async || {
-        get(admin, "/healthz", None).await.0 == 200
-    })
-    .await;
+    wait_admin(admin).await;
     let status = status_json(admin, None).await;
     assert_eq!(
         status["errors"][0]["component"], "elasticsearch",
@@ -553,10 +543,7 @@ async fn sighup_renews_the_certificate_rotates_tokens_and_keeps_connections() {
     .unwrap();
     let log = dir.path().join("agent.log");
     let agent = Agent::spawn(&config, std::fs::File::create(&log).unwrap());
-    wait_for(Duration::from_secs(20), "the admin listener", async || {
-        get(admin, "/healthz", None).await.0 == 200
-    })
-    .await;
+    wait_admin(admin).await;
     assert_eq!(
         get(admin, "/metrics", None).await.0,
         401,

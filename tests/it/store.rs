@@ -23,16 +23,6 @@ fn agent_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     config
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
-    client
-        .post(url)
-        .header("Authorization", TOKEN)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn client(dir: &Path) -> reqwest::Client {
     support::client(&std::fs::read_to_string(dir.join("cert.pem")).unwrap())
 }
@@ -70,7 +60,7 @@ async fn r8_second_agent_on_the_same_spool_exits_75_and_the_first_loses_nothing(
     let dir = tempfile::tempdir().unwrap();
     let config = agent_config(dir.path(), "");
     let (first, url, client) = launch(dir.path(), &config, None);
-    let response = post(&client, &url, support::batch(0, 100)).await;
+    let response = support::post(&client, &url, support::batch(0, 100)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let spool = dir.path().join("spool");
     let before = segments(&spool);
@@ -93,7 +83,7 @@ async fn r8_second_agent_on_the_same_spool_exits_75_and_the_first_loses_nothing(
     );
 
     // The first keeps running and loses nothing.
-    let response = post(&client, &url, support::batch(100, 100)).await;
+    let response = support::post(&client, &url, support::batch(100, 100)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let out = dir.path().join("out");
     assert!(
@@ -113,7 +103,10 @@ async fn r8_files_are_private_whatever_the_umask() {
     let config = agent_config(dir.path(), "");
     let (agent, url, client) = launch(dir.path(), &config, Some("000"));
     let body = format!("{}\nnot json\n", support::batch(0, 10));
-    assert_eq!(post(&client, &url, body).await.status(), StatusCode::OK);
+    assert_eq!(
+        support::post(&client, &url, body).await.status(),
+        StatusCode::OK
+    );
     let out = dir.path().join("out");
     assert!(
         support::eventually(Duration::from_secs(20), || support::documents(&out).len()
@@ -194,7 +187,7 @@ async fn flood(
             while Instant::now() < until {
                 let start = first + (poster * 1_000_000 + round) * events;
                 round += 1;
-                let response = post(&client, &url, support::batch(start, events)).await;
+                let response = support::post(&client, &url, support::batch(start, events)).await;
                 let status = response.status();
                 let retry_after = response.headers().contains_key("retry-after");
                 statuses.push((status.as_u16(), retry_after));
@@ -327,14 +320,14 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
         let chunk = vec![0u8; 64 * 1024];
         while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
     }
-    let response = post(&client, &url, support::batch(50_000_000, 100)).await;
+    let response = support::post(&client, &url, support::batch(50_000_000, 100)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("retry-after"));
     std::fs::remove_file(&ballast).unwrap();
     let freed = Instant::now();
     let mut accepted = false;
     while !accepted && freed.elapsed() < Duration::from_secs(10) {
-        let response = post(&client, &url, support::batch(60_000_000, 100)).await;
+        let response = support::post(&client, &url, support::batch(60_000_000, 100)).await;
         accepted = response.status() == StatusCode::OK;
         if !accepted {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -425,7 +418,7 @@ async fn r8_dead_letters_rotate_count_against_max_bytes_and_a_full_budget_is_503
     let mut accepted = 0u64;
     let mut refused = None;
     for n in 0..40 {
-        let response = post(&client, &url, body(n)).await;
+        let response = support::post(&client, &url, body(n)).await;
         match response.status() {
             StatusCode::OK => accepted += 1,
             StatusCode::SERVICE_UNAVAILABLE => {
@@ -473,7 +466,7 @@ async fn r8_dead_letters_rotate_count_against_max_bytes_and_a_full_budget_is_503
     let moved = Instant::now();
     let mut again = false;
     while !again && moved.elapsed() < Duration::from_secs(10) {
-        again = post(&client, &url, body(1000)).await.status() == StatusCode::OK;
+        again = support::post(&client, &url, body(1000)).await.status() == StatusCode::OK;
         if !again {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

@@ -1,12 +1,22 @@
-//! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits.
+//! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits,
+//! the serving loop of the in-test fakes.
 
-use std::io::{BufRead, BufReader};
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth0_ingest::inputs::webhook::tls;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 
 /// The token every test config accepts.
 pub const TOKEN: &str = "test-token-1";
@@ -41,6 +51,21 @@ pub fn client(cert_pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// `POST` of `body` to `url` with the test token; panics if no answer comes.
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("Authorization", TOKEN)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A full agent config with TLS on an ephemeral loopback port, spool and
 /// file output under `dir`, and `extra` appended.
 pub fn config_text(dir: &Path, tls: &Tls, extra: &str) -> String {
@@ -54,6 +79,63 @@ pub fn config_text(dir: &Path, tls: &Tls, extra: &str) -> String {
         dir.join("spool").display(),
         dir.join("out").display(),
     )
+}
+
+/// A loopback address free a moment ago, for an agent that must listen on
+/// the same port again after a restart.
+pub fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Waits up to 20 s until something accepts connections on `addr`.
+pub async fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "agent did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` (over TLS with `tls`), answering each
+/// request with `handle`, until the task running it is aborted. Connections
+/// live in that task, so aborting it drops them all.
+pub async fn serve_http<F, Fut>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handle: F,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let handle = handle.clone();
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let response = handle(request);
+                        async move { Ok::<_, Infallible>(response.await) }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(acceptor) => {
+                            // A client that distrusts the certificate hangs up here.
+                            let Ok(stream) = acceptor.accept(stream).await else { return };
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes; returns
@@ -136,6 +218,19 @@ pub fn batch(first: usize, count: usize) -> String {
 /// A 56-digit Auth0-style log id for `n`.
 pub fn log_id(n: usize) -> String {
     format!("90020261121100000{n:039}")
+}
+
+/// Runs `command` to completion with `stdin` as its input (then closed),
+/// capturing its stdout and stderr.
+pub fn output_with_stdin(command: &mut Command, stdin: &[u8]) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// The built binary running `run --config <config>`, its stderr going to

@@ -360,14 +360,7 @@ async fn full_spool_is_503_with_retry_after_and_recovers_after_acks() {
     let body = support::batch(0, 60);
     let (status, _) = listener.post(body.clone()).await;
     assert_eq!(status, StatusCode::OK);
-    let response = listener
-        .client
-        .post(&listener.url)
-        .header("Authorization", TOKEN)
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let response = support::post(&listener.client, &listener.url, body.clone()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "7");
     // Once the output acknowledges, there is room again.
@@ -411,13 +404,7 @@ async fn concurrent_requests_all_land() {
         tasks.push(tokio::spawn(async move {
             for round in 0..5 {
                 let body = support::batch((task * 5 + round) * 10, 10);
-                let response = client
-                    .post(&url)
-                    .header("Authorization", TOKEN)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
+                let response = support::post(&client, &url, body).await;
                 assert_eq!(response.status(), StatusCode::OK);
             }
         }));

@@ -34,9 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::secret::Secret;
@@ -45,7 +43,7 @@ use crate::event::Document;
 use crate::outputs::batch::{self, Batcher, Tracker};
 use crate::outputs::compression::Compression;
 use crate::outputs::elasticsearch::retry::Backoff;
-use crate::spool::dead_letter::DeadLetters;
+use crate::outputs::Parts;
 use crate::telemetry::metrics::Metrics;
 
 /// Datadog's most entries per array.
@@ -99,19 +97,6 @@ pub struct Config {
     pub backoff: Backoff,
     /// The pause between attempts while the key is refused.
     pub unauthorized_pause: Duration,
-}
-
-/// What the output needs besides its config.
-#[derive(Debug)]
-pub struct Parts {
-    /// Deliveries from the read side (with `originals` for `format = "auth0"`).
-    pub deliveries: mpsc::Receiver<Delivery>,
-    /// Where refused items go.
-    pub dead_letters: Arc<DeadLetters>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
-    /// Cancelled to abandon outstanding work at once (shutdown deadline).
-    pub stop: CancellationToken,
 }
 
 /// One item of a request.

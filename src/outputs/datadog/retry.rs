@@ -25,7 +25,8 @@ use tokio::time::Instant;
 
 use super::client::Client;
 use super::{body, Entry};
-use crate::outputs::elasticsearch::retry::{error_chain, input_name, write_dead_letters, Backoff};
+use crate::outputs::batch::Outcomes;
+use crate::outputs::elasticsearch::retry::{error_chain, input_name, Backoff};
 use crate::outputs::suspects::{Suspects, Verdict};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
 use crate::telemetry::metrics::Metrics;
@@ -63,9 +64,7 @@ enum Attempt {
 /// letters, then settles each entry. Cancel-safe: dropped midway, it
 /// settles nothing.
 pub(crate) async fn send(context: Arc<Context>, entries: Vec<Entry>) {
-    let mut settled: Vec<Entry> = Vec::with_capacity(entries.len());
-    let mut dead: Vec<u8> = Vec::new();
-    let mut dead_count = 0u64;
+    let mut outcomes = Outcomes::with_capacity(entries.len());
     let mut groups = vec![entries];
     let mut suspects = Suspects::new(&context.accepted);
     loop {
@@ -81,14 +80,12 @@ pub(crate) async fn send(context: Arc<Context>, entries: Vec<Entry>) {
                             &context.metrics.documents_written_datadog,
                             group.len() as u64,
                         );
-                        settled.append(&mut group);
+                        outcomes.delivered_all(&mut group);
                         break;
                     }
                     Attempt::TooLarge(reason) => {
                         if group.len() == 1 {
-                            dead_letter(&mut dead, &group[0], &reason);
-                            dead_count += 1;
-                            settled.append(&mut group);
+                            outcomes.reject(group.remove(0), &reason, dead_letter);
                         } else {
                             split(&mut groups, group);
                         }
@@ -150,22 +147,21 @@ pub(crate) async fn send(context: Arc<Context>, entries: Vec<Entry>) {
             Verdict::Clear => break,
             Verdict::Guilty(entries, reason) => {
                 for entry in entries {
-                    dead_letter(&mut dead, &entry, &reason);
-                    dead_count += 1;
-                    settled.push(entry);
+                    outcomes.reject(entry, &reason, dead_letter);
                 }
                 break;
             }
             Verdict::Retry(entries) => groups.push(entries),
         }
     }
-    if !dead.is_empty() {
-        write_dead_letters(&context.dead_letters, &context.backoff, dead).await;
-        Metrics::add(&context.metrics.events_rejected_output, dead_count);
-    }
-    for entry in &settled {
-        entry.settle();
-    }
+    outcomes
+        .finish(
+            &context.dead_letters,
+            &context.backoff,
+            &context.metrics,
+            Entry::settle,
+        )
+        .await;
 }
 
 fn split(groups: &mut Vec<Vec<Entry>>, mut group: Vec<Entry>) {

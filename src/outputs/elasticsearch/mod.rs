@@ -45,17 +45,13 @@ use elasticsearch::http::transport::{
     MultiNodeConnectionPool, SingleNodeConnectionPool, Transport, TransportBuilder,
 };
 use elasticsearch::http::{Method, Url};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::secret::Secret;
-use crate::delivery::Delivery;
 use crate::event::Document;
 use crate::outputs::batch::{self, Batcher, Tracker};
 use crate::outputs::compression::Compression;
-use crate::spool::dead_letter::DeadLetters;
-use crate::telemetry::metrics::Metrics;
+use crate::outputs::Parts;
 
 /// The data stream prefix: Elastic's data stream naming scheme
 /// `<type>-<dataset>-<namespace>` with the Auth0 integration's dataset.
@@ -166,19 +162,6 @@ pub enum Error {
         /// 401 or 403.
         status: u16,
     },
-}
-
-/// What the output needs besides its config.
-#[derive(Debug)]
-pub struct Parts {
-    /// Deliveries from the read side; the output ends when it closes.
-    pub deliveries: mpsc::Receiver<Delivery>,
-    /// Where permanently refused documents go.
-    pub dead_letters: Arc<DeadLetters>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
-    /// Cancelled to abandon outstanding work at once (shutdown deadline).
-    pub stop: CancellationToken,
 }
 
 impl std::fmt::Debug for Client {

@@ -39,6 +39,7 @@ use time::OffsetDateTime;
 
 use super::response::{self, Outcome};
 use super::{bulk, Client, Entry};
+use crate::outputs::batch::Outcomes;
 use crate::outputs::suspects::{Suspects, Verdict};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
 use crate::telemetry::metrics::Metrics;
@@ -150,9 +151,7 @@ enum Attempt {
 /// transient failures forever), writes the dead letters, then settles each
 /// entry. Cancel-safe: dropped midway, it settles nothing.
 pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
-    let mut settled: Vec<Entry> = Vec::with_capacity(entries.len());
-    let mut dead: Vec<u8> = Vec::new();
-    let mut dead_count = 0u64;
+    let mut outcomes = Outcomes::with_capacity(entries.len());
     let mut groups = vec![entries];
     let mut suspects = Suspects::new(&context.accepted);
     loop {
@@ -160,14 +159,7 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
             let mut attempt = 0u32;
             loop {
                 let started = std::time::Instant::now();
-                let result = send(
-                    &context,
-                    &mut group,
-                    &mut settled,
-                    &mut dead,
-                    &mut dead_count,
-                )
-                .await;
+                let result = send(&context, &mut group, &mut outcomes).await;
                 report(&context.metrics, &result, started);
                 let pause = match result {
                     Attempt::Items {
@@ -199,10 +191,7 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
                     }
                     Attempt::TooLarge(reason) => {
                         if group.len() == 1 {
-                            let entry = group.remove(0);
-                            dead_letter(&mut dead, &entry, &reason);
-                            dead_count += 1;
-                            settled.push(entry);
+                            outcomes.reject(group.remove(0), &reason, dead_letter);
                         } else {
                             split(&mut groups, group, &reason);
                         }
@@ -258,22 +247,21 @@ pub(crate) async fn index(context: Arc<Context>, entries: Vec<Entry>) {
             Verdict::Clear => break,
             Verdict::Guilty(entries, reason) => {
                 for entry in entries {
-                    dead_letter(&mut dead, &entry, &reason);
-                    dead_count += 1;
-                    settled.push(entry);
+                    outcomes.reject(entry, &reason, dead_letter);
                 }
                 break;
             }
             Verdict::Retry(entries) => groups.push(entries),
         }
     }
-    if !dead.is_empty() {
-        write_dead_letters(&context.dead_letters, &context.backoff, dead).await;
-        Metrics::add(&context.metrics.events_rejected_output, dead_count);
-    }
-    for entry in &settled {
-        entry.settle();
-    }
+    outcomes
+        .finish(
+            &context.dead_letters,
+            &context.backoff,
+            &context.metrics,
+            Entry::settle,
+        )
+        .await;
 }
 
 /// Tells the health state and the request-duration histogram how a bulk
@@ -303,13 +291,11 @@ fn split(groups: &mut Vec<Vec<Entry>>, mut group: Vec<Entry>, reason: &str) {
 }
 
 /// One bulk request for `group`. Documents with a final outcome move from
-/// `group` to `settled` (rejected ones also into `dead`).
+/// `group` to `outcomes`.
 async fn send(
     context: &Context,
     group: &mut Vec<Entry>,
-    settled: &mut Vec<Entry>,
-    dead: &mut Vec<u8>,
-    dead_count: &mut u64,
+    outcomes: &mut Outcomes<Entry>,
 ) -> Attempt {
     let body = bulk::body(group.iter().map(Entry::document));
     let limit = response_limit(body.len());
@@ -374,8 +360,8 @@ async fn send(
             }
         }
     }
-    let outcomes = match response::parse(&bytes, group.len()) {
-        Ok(outcomes) => outcomes,
+    let answers = match response::parse(&bytes, group.len()) {
+        Ok(answers) => answers,
         Err(error) => {
             return Attempt::Whole {
                 reason: error.to_string(),
@@ -390,21 +376,17 @@ async fn send(
     let mut retry = Vec::new();
     let mut first_reason = None;
     let mut misconfigured = false;
-    for (entry, outcome) in std::mem::take(group).into_iter().zip(outcomes) {
+    for (entry, outcome) in std::mem::take(group).into_iter().zip(answers) {
         match outcome {
             Outcome::Indexed => {
                 indexed += 1;
-                settled.push(entry);
+                outcomes.delivered(entry);
             }
             Outcome::Duplicate => {
                 duplicates += 1;
-                settled.push(entry);
+                outcomes.delivered(entry);
             }
-            Outcome::Reject(reason) => {
-                dead_letter(dead, &entry, &reason);
-                *dead_count += 1;
-                settled.push(entry);
-            }
+            Outcome::Reject(reason) => outcomes.reject(entry, &reason, dead_letter),
             Outcome::Retry(reason) => {
                 first_reason.get_or_insert(reason);
                 retry.push(entry);
@@ -452,8 +434,8 @@ pub(crate) fn input_name(json: &str) -> String {
 }
 
 /// Appends and fsyncs the dead letters; retried until it works, since the
-/// documents cannot be acknowledged before they are safe. Shared with the
-/// Datadog output.
+/// documents cannot be acknowledged before they are safe. Both HTTP
+/// outputs call it through [`crate::outputs::batch::Outcomes::finish`].
 pub(crate) async fn write_dead_letters(
     dead_letters: &Arc<DeadLetters>,
     backoff: &Backoff,
