@@ -13,7 +13,11 @@ run and the medians:
   tmpfs_flood   spool on a 20 MiB tmpfs flooded for 30 s by 8 clients:
                 statuses, Retry-After on every 503, seconds to accept again
                 after a ballast file is removed, acknowledged events missing
-                from the output (needs root for mount; skipped otherwise)
+                from the output (needs root for mount; skipped otherwise).
+                Its output (every event, to check none is missing) takes
+                about 5 GB per run under $TMPDIR: check the free space.
+
+Each agent's admin listener gets its own free port (`/metrics` is there).
 """
 
 import atexit
@@ -52,6 +56,7 @@ class Agent:
     def __init__(self, work, spool=None, extra_webhook="", extra_spool=""):
         self.work = work
         self.port = free_port()
+        self.admin_port = free_port()
         self.spool = spool or os.path.join(work, "spool")
         self.out = os.path.join(work, "out")
         self.config = os.path.join(work, f"agent-{self.port}.toml")
@@ -62,6 +67,7 @@ class Agent:
                 f'[output.file]\ndir = "{self.out}"\nmax_file_bytes = "256MiB"\n'
                 f'[enrich]\ngeoip_city = ""\ngeoip_asn = ""\nuser_agent = "woothee"\n'
                 f'[log]\nformat = "json"\nlevel = "warn"\n'
+                f'[admin]\nlisten = "127.0.0.1:{self.admin_port}"\n'
             )
         self.stderr = open(os.path.join(work, f"agent-{self.port}.log"), "wb")
 
@@ -81,8 +87,8 @@ class Agent:
             raise RuntimeError("agent did not start")
         return self
 
-    def request(self, method, path, body=None, headers=None, timeout=120):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, headers=None, timeout=120, port=None):
+        connection = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
@@ -99,7 +105,7 @@ class Agent:
         return self.request("POST", "/auth0/logs", body, all_headers)
 
     def metric(self, series):
-        text = self.get("/metrics")[2].decode()
+        text = self.request("GET", "/metrics", port=self.admin_port)[2].decode()
         for line in text.splitlines():
             if line.startswith(series + " "):
                 return int(line.split()[-1])

@@ -65,6 +65,7 @@ class Agent:
                 f'[spool]\ndir = "{self.dir}/spool"\nmax_bytes = "2GiB"\n'
                 f'[output.file]\ndir = "{self.dir}/out"\n'
                 f'[enrich]\ngeoip_city = ""\ngeoip_asn = ""\n[log]\nlevel = "warn"\n'
+                f'[admin]\nlisten = ""\n'
             )
         self.stderr = open(os.path.join(self.dir, "agent.log"), "w")
         self.process = subprocess.Popen(
