@@ -565,9 +565,36 @@ async fn a_refused_key_is_retried_slowly_and_nothing_is_lost_while_it_is_fixed()
     assert!(later - refusals <= 3, "{refusals} then {later}");
     assert_eq!(fake.item_count(), 0);
     assert_eq!(metrics.spool_acked.load(Ordering::Relaxed), 0);
+    // The Health view shows it: the output is not reachable, and says why.
+    let status: serde_json::Value = client
+        .get(format!("http://{}/status", app.admin_addr().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let datadog = &status["outputs"]["datadog"];
+    assert_eq!(datadog["reachable"], false, "{status}");
+    assert!(
+        datadog["last_error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("403")),
+        "{status}"
+    );
+    assert_ne!(status["status"], "ok", "{status}");
     // The operator fixes the key (here: the intake starts accepting ours).
     fake.state.lock().unwrap().key = KEY.to_owned();
     wait_acked(&metrics, 20, "the batch after the fix").await;
+    let status: serde_json::Value = client
+        .get(format!("http://{}/status", app.admin_addr().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["outputs"]["datadog"]["reachable"], true, "{status}");
     // A 401 (what Datadog answers a missing key) is a refusal too.
     let before = metrics.datadog_key_refusals.load(Ordering::Relaxed);
     fake.state.lock().unwrap().failures.push_back((401, None));
