@@ -358,7 +358,11 @@ pub async fn replay_file(target: &Target, path: &Path) -> Result<FileReplay, Rep
         path: source.clone(),
         source: source_error,
     })?;
-    let bodies = match dead_letter_items(&bytes) {
+    let items = dead_letter_items(&bytes).map_err(|error| ReplayError::File {
+        path: source.clone(),
+        source: error,
+    })?;
+    let bodies = match items {
         Some(items) => batches(items),
         None => vec![bytes],
     };
@@ -371,33 +375,69 @@ pub async fn replay_file(target: &Target, path: &Path) -> Result<FileReplay, Rep
     Ok(FileReplay { replayed, moved_to })
 }
 
-/// The raw items of a dead-letter file, or `None` when the file is not
-/// one (its first line is not a dead-letter object).
-fn dead_letter_items(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+/// The largest item a dead-letter line may decompress to: a whole body
+/// kept gzipped (`raw_gzip_base64`) is at most `webhook.max_body_bytes`;
+/// this bounds what a damaged or hostile file can make `replay` allocate.
+const MAX_ITEM_BYTES: u64 = 1 << 30;
+
+/// The raw items of a dead-letter file (each entry's `raw`, `raw_base64`
+/// or `raw_gzip_base64`), or `Ok(None)` when the file is not one (its
+/// first line is not a dead-letter entry). An entry whose bytes cannot be
+/// decoded is an error naming its line, never skipped.
+fn dead_letter_items(bytes: &[u8]) -> std::io::Result<Option<Vec<Vec<u8>>>> {
     let mut items = Vec::new();
     for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
         if line.trim_ascii().is_empty() {
             continue;
         }
-        let parsed: Option<Value> = serde_json::from_slice(line).ok();
-        let item = parsed.as_ref().and_then(|line| {
-            line.get("stage")?;
-            if let Some(raw) = line.get("raw").and_then(Value::as_str) {
-                Some(raw.as_bytes().to_vec())
-            } else {
-                let encoded = line.get("raw_base64").and_then(Value::as_str)?;
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .ok()
+        let entry: Option<Value> = serde_json::from_slice::<Value>(line)
+            .ok()
+            .filter(|entry| entry.get("stage").is_some());
+        let Some(entry) = entry else {
+            if index == 0 {
+                return Ok(None);
             }
-        });
-        match item {
+            tracing::warn!(line = index + 1, "not a dead-letter line; skipped");
+            continue;
+        };
+        match raw_of(&entry) {
             Some(item) => items.push(item),
-            None if index == 0 => return None,
-            None => tracing::warn!(line = index + 1, "not a dead-letter line; skipped"),
+            None => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "line {}: a dead-letter entry without readable raw bytes",
+                        index + 1
+                    ),
+                ))
+            }
         }
     }
-    Some(items)
+    Ok(Some(items))
+}
+
+/// The bytes a dead-letter entry keeps.
+fn raw_of(entry: &Value) -> Option<Vec<u8>> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if let Some(raw) = entry.get("raw").and_then(Value::as_str) {
+        return Some(raw.as_bytes().to_vec());
+    }
+    if let Some(encoded) = entry.get("raw_base64").and_then(Value::as_str) {
+        return engine.decode(encoded).ok();
+    }
+    let compressed = engine
+        .decode(entry.get("raw_gzip_base64").and_then(Value::as_str)?)
+        .ok()?;
+    let mut item = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            flate2::read::MultiGzDecoder::new(&compressed[..]),
+            MAX_ITEM_BYTES + 1,
+        ),
+        &mut item,
+    )
+    .ok()?;
+    (item.len() as u64 <= MAX_ITEM_BYTES).then_some(item)
 }
 
 /// Groups items into request bodies: JSON values go into JSON arrays of at
@@ -512,7 +552,7 @@ mod tests {
             "mapping",
             br#"{"log_id":"2"}"#,
         );
-        let items = dead_letter_items(&file).unwrap();
+        let items = dead_letter_items(&file).unwrap().unwrap();
         assert_eq!(items.len(), 4);
         assert_eq!(items[2], b"{\"log_id\":\"\xff\"}");
         let bodies = batches(items);
@@ -524,7 +564,34 @@ mod tests {
                 br#"[{"log_id":"1"},{"log_id":"2"}]"#.to_vec(),
             ]
         );
-        assert_eq!(dead_letter_items(br#"{"log_id":"1"}"#), None);
+        assert!(matches!(dead_letter_items(br#"{"log_id":"1"}"#), Ok(None)));
+    }
+
+    #[test]
+    fn whole_body_entries_are_replayed_in_every_form_and_broken_ones_are_errors() {
+        let now = OffsetDateTime::now_utc();
+        let summary = dead_letter::BodySummary {
+            rejected: 2000,
+            accepted: 1,
+            reasons: vec!["invalid JSON".to_owned()],
+        };
+        // Escaping would make these bodies larger than they are, so they
+        // are kept gzipped (`raw_gzip_base64`); the first is not UTF-8.
+        let binary: Vec<u8> = b"\xff\n".repeat(5000);
+        let lines: Vec<u8> = b"x\n".repeat(50_000);
+        let mut file = Vec::new();
+        for body in [&binary, &lines] {
+            dead_letter::encode_body(&mut file, now, crate::event::Input::Webhook, &summary, body);
+        }
+        let first: Value =
+            serde_json::from_slice(file.split(|&b| b == b'\n').next().unwrap()).unwrap();
+        assert!(first.get("raw_gzip_base64").is_some() || first.get("raw_base64").is_some());
+        let items = dead_letter_items(&file).unwrap().unwrap();
+        assert_eq!(items, [binary, lines]);
+        // An entry whose bytes cannot be read stops the replay, named.
+        let broken = br#"{"stage":"input","raw_gzip_base64":"bm90IGd6aXA="}"#;
+        let error = dead_letter_items(broken).unwrap_err();
+        assert!(error.to_string().contains("line 1"), "{error}");
     }
 
     #[test]

@@ -171,8 +171,11 @@ impl Pipeline {
             // from the bytes again, only for the rare events with a note).
             if let Ok(mut value) = json::parse(&event.bytes) {
                 let original = inner.pii.original_of(&mut value);
-                let log = decode::decode_value(value)?;
-                return Ok(self.filter_and_map(event, log, now, None, Some(&original)));
+                if let Ok(log) = decode::decode_value(value) {
+                    return Ok(self.filter_and_map(event, log, now, None, Some(&original)));
+                }
+                // A shape the decoder refuses (`data` not an object, …):
+                // the usual path below salvages it, as without [pii].
             }
         }
         match decode::decode(&event.bytes) {

@@ -297,7 +297,7 @@ impl DeadLetters {
             let length = file.metadata()?.len();
             *current = Current { file, length };
             // The moved file no longer counts against the budget.
-            self.rescan()?;
+            self.rescan_locked()?;
         }
         Ok(())
     }
@@ -311,6 +311,17 @@ impl DeadLetters {
     /// Counts the files' bytes again, to notice rotated files an operator
     /// moved away.
     pub fn rescan(&self) -> io::Result<u64> {
+        // Under the file lock: an append between its write and its count
+        // would otherwise be lost or counted twice.
+        let _current = self
+            .current
+            .lock()
+            .map_err(|_| io::Error::other("dead-letter file lock poisoned"))?;
+        self.rescan_locked()
+    }
+
+    /// [`DeadLetters::rescan`], the caller holding the file lock.
+    fn rescan_locked(&self) -> io::Result<u64> {
         let mut total = 0;
         for (_, path) in files(&self.dir)? {
             match fs::metadata(&path) {

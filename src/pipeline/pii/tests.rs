@@ -290,6 +290,25 @@ fn salvaged_events_keep_nothing_clear() {
     assert_eq!(obfuscator.original(b"not json"), None);
 }
 
+#[test]
+fn events_the_decoder_refuses_are_salvaged_whatever_the_settings() {
+    // `data` is not an object: a document from the envelope, never
+    // dropped, and nothing clear, whether [pii]'s single-parse path for
+    // `preserve_original_event` or the usual one maps it.
+    let event = r#"{"log_id":"7","data":"not an object","email":"jane@example.com"}"#;
+    for preserve in [false, true] {
+        let mut settings = config(&[DataName::Email], hmac());
+        settings.preserve_original_event = preserve;
+        let pipeline = Pipeline::new(settings, Enrichers::none());
+        let outcome = pipeline.process(&raw(event));
+        let Ok(Outcome::Document(document)) = outcome else {
+            panic!("preserve_original_event = {preserve}: {outcome:?}");
+        };
+        assert_eq!(document.id.map(|id| id.0).as_deref(), Some("7"));
+        assert_absent(&document.json, &["jane@example.com"]);
+    }
+}
+
 /// An ASN database where only the upper half of 198.51.100.0/24 and only
 /// 2001:db8:0:1::/64 are known: a lookup of a truncated address finds
 /// nothing, so a document with `source.as` proves the full address was used.
