@@ -21,9 +21,10 @@ use crate::event::{Document, RawEvent};
 use crate::pipeline::filter::Category;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
-use crate::spool::space::{self, Throttle};
+use crate::spool::space;
 use crate::spool::{self, Acker, Reader, Receipt};
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::throttle::Throttle;
 
 /// Most events per spool batch: large enough to amortise an fsync, small
 /// enough to keep batches flowing.

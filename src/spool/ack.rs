@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::reader::Receipt;
-use super::space::{self, Throttle};
+use super::space;
 use super::{segment, Error, Position, Shared};
 use crate::private_files;
+use crate::telemetry::throttle::Throttle;
 
 const LEDGER: &str = "acked";
 const LEDGER_TMP: &str = "acked.tmp";

@@ -6,15 +6,11 @@
 //! moves to a new segment so the current one, once acknowledged, can be
 //! deleted (see `Acker::collect`). Nothing else changes: when space comes
 //! back the next append succeeds, without a restart. Such conditions are
-//! logged at most once per [`LOG_INTERVAL`] (a [`Throttle`]), with the free
-//! space and the backlog, never once per request.
+//! logged at most once a minute (a `telemetry::throttle::Throttle`), with
+//! the free space and the backlog, never once per request.
 
 use std::io;
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-/// Least time between two warnings about the same condition.
-pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Whether `error` means the disk (or the user's quota) is full.
 pub fn is_disk_full(error: &io::Error) -> bool {
@@ -30,30 +26,6 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     Some(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
-/// Lets one message through per [`LOG_INTERVAL`] and counts the others.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl Throttle {
-    /// `Some(times suppressed since the last one)` when a message may be
-    /// logged now; `None` when it should be skipped.
-    pub fn ready(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|last| now.duration_since(last) < LOG_INTERVAL)
-        {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,15 +37,5 @@ mod tests {
         assert!(!is_disk_full(&io::Error::from_raw_os_error(5))); // EIO
         let dir = tempfile::tempdir().unwrap();
         assert!(free_bytes(dir.path()).is_some_and(|free| free > 0));
-    }
-
-    #[test]
-    fn throttle_lets_one_through_per_interval() {
-        let mut throttle = Throttle::default();
-        assert_eq!(throttle.ready(), Some(0));
-        assert_eq!(throttle.ready(), None);
-        assert_eq!(throttle.ready(), None);
-        throttle.last = Instant::now().checked_sub(LOG_INTERVAL);
-        assert_eq!(throttle.ready(), Some(2));
     }
 }

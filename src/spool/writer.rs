@@ -20,9 +20,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::ack::Acker;
 use super::dead_letter::{self, Stage};
-use super::space::{self, Throttle};
+use super::space;
 use super::{record, segment, Position, Shared};
 use crate::event::Input;
+use crate::telemetry::throttle::Throttle;
 
 /// Requests waiting for the writer thread; more wait on the channel's
 /// senders (bounded, like every channel here).

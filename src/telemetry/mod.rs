@@ -6,6 +6,7 @@
 pub mod errors;
 pub mod health;
 pub mod metrics;
+pub mod throttle;
 
 use std::io::IsTerminal;
 

@@ -7,9 +7,11 @@
 
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::StatusCode;
+
+use crate::telemetry::throttle::Throttle;
 
 /// The least time between two lines of one kind.
 pub const INTERVAL: Duration = Duration::from_secs(10);
@@ -26,15 +28,17 @@ pub enum Kind {
 }
 
 /// The per-kind rate limiters of one webhook.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Log {
-    kinds: [Mutex<Limiter>; 3],
+    kinds: [Mutex<Throttle>; 3],
 }
 
-#[derive(Debug, Default)]
-struct Limiter {
-    last: Option<Instant>,
-    suppressed: u64,
+impl Default for Log {
+    fn default() -> Log {
+        Log {
+            kinds: std::array::from_fn(|_| Mutex::new(Throttle::new(INTERVAL))),
+        }
+    }
 }
 
 impl Log {
@@ -46,22 +50,14 @@ impl Log {
             Kind::Refused => 1,
             Kind::Unavailable => 2,
         };
-        let now = Instant::now();
-        let suppressed = {
-            // A poisoned lock only means a panic elsewhere mid-update of two
-            // counters: keep using them.
-            let mut limiter = self.kinds[index]
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if limiter
-                .last
-                .is_some_and(|last| now.duration_since(last) < INTERVAL)
-            {
-                limiter.suppressed += 1;
-                return false;
-            }
-            limiter.last = Some(now);
-            std::mem::take(&mut limiter.suppressed)
+        // A poisoned lock only means a panic elsewhere mid-update of two
+        // counters: keep using them.
+        let ready = self.kinds[index]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ready();
+        let Some(suppressed) = ready else {
+            return false;
         };
         let status = status.as_u16();
         match kind {
@@ -94,7 +90,9 @@ mod tests {
         // Other kinds have their own budget.
         assert!(log.note(Kind::Refused, client, StatusCode::PAYLOAD_TOO_LARGE));
         assert!(log.note(Kind::Unavailable, client, StatusCode::SERVICE_UNAVAILABLE));
-        let limiter = log.kinds[0].lock().unwrap();
-        assert_eq!(limiter.suppressed, 1000);
+        // The 1,000 left out are counted by the kind's `Throttle` (its own
+        // test checks the count reaches the next line); still inside the
+        // interval, the next one is left out too.
+        assert_eq!(log.kinds[0].lock().unwrap().ready(), None);
     }
 }

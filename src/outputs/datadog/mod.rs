@@ -45,6 +45,7 @@ use crate::outputs::compression::Compression;
 use crate::outputs::elasticsearch::retry::Backoff;
 use crate::outputs::Parts;
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::throttle::Throttle;
 
 /// Datadog's most entries per array.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -217,7 +218,7 @@ pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
         dead_letters: Arc::clone(&parts.dead_letters),
         metrics: Arc::clone(&parts.metrics),
         accepted: AtomicU64::new(0),
-        key_error_logged_at: Mutex::new(None),
+        key_error_log: Mutex::new(Throttle::new(retry::KEY_ERROR_LOG_INTERVAL)),
     });
     let mut items = Items {
         format: config.format,

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::time::Instant;
 
 use super::client::Client;
 use super::{body, Entry};
@@ -30,6 +29,7 @@ use crate::outputs::elasticsearch::retry::{error_chain, input_name, Backoff};
 use crate::outputs::suspects::{Suspects, Verdict};
 use crate::spool::dead_letter::{self, DeadLetters, Stage};
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::throttle::Throttle;
 
 /// At most one "key refused" error log per this period, whatever the
 /// number of requests refused.
@@ -46,7 +46,7 @@ pub(crate) struct Context {
     /// Requests answered `2xx`, by any task.
     pub(crate) accepted: AtomicU64,
     /// When the last "key refused" error was logged.
-    pub(crate) key_error_logged_at: Mutex<Option<Instant>>,
+    pub(crate) key_error_log: Mutex<Throttle>,
 }
 
 enum Attempt {
@@ -219,16 +219,10 @@ fn report(metrics: &Metrics, answered: &Attempt, started: std::time::Instant) {
 const OUTPUT: &str = "datadog";
 
 fn log_key_refused(context: &Context, reason: &str) {
-    let due = match context.key_error_logged_at.lock() {
-        Ok(mut at) => {
-            let due = at.is_none_or(|at| at.elapsed() >= KEY_ERROR_LOG_INTERVAL);
-            if due {
-                *at = Some(Instant::now());
-            }
-            due
-        }
-        Err(_) => true,
-    };
+    let due = context
+        .key_error_log
+        .lock()
+        .map_or(true, |mut throttle| throttle.ready().is_some());
     if due {
         tracing::error!(
             error = %reason,
