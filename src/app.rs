@@ -154,8 +154,8 @@ impl App {
 
         let datadog_stop = CancellationToken::new();
         let mut datadog_task = None;
-        // `format = "auth0"` sends the events as received: only then does
-        // the read side hand them on.
+        // `format = "auth0"` sends Auth0's own shape: with `[pii]` the read
+        // side then hands on the obfuscated events too.
         let keep_originals = config
             .datadog
             .as_ref()

@@ -7,7 +7,6 @@
 //! all outputs have finished it. Batches may finish out of order (the acker
 //! handles that).
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -289,7 +288,13 @@ fn deliver(
     let records = batch.events.len() as u64;
     let mut documents = Vec::with_capacity(batch.events.len());
     let mut originals = Vec::with_capacity(batch.events.len());
-    let obfuscate = parts.keep_originals && parts.pipeline.obfuscates();
+    // The pipeline of this batch (a reload may have replaced the one in
+    // `parts`), when an output needs the events obfuscated.
+    let obfuscator = pipelines
+        .first()
+        .filter(|pipeline| parts.keep_originals && pipeline.obfuscates())
+        .cloned();
+    let obfuscate = obfuscator.is_some();
     let mut obfuscated = Vec::with_capacity(if obfuscate { batch.events.len() } else { 0 });
     let mut rejected = 0;
     // Filtered events are part of the batch: acknowledged with it.
@@ -300,8 +305,8 @@ fn deliver(
             Ok(Outcome::Document(document)) => {
                 documents.push(document);
                 originals.push(event.bytes.clone());
-                if obfuscate {
-                    obfuscated.push(original(&parts.pipeline, event));
+                if let Some(pipeline) = &obfuscator {
+                    obfuscated.push(original(pipeline, event));
                 }
             }
             Ok(Outcome::Filtered(category)) => filtered[category.index()] += 1,
@@ -375,15 +380,9 @@ fn deliver(
 /// bytes as received, or with `[pii]` the obfuscated event (the same JSON
 /// `event.original` holds), so no clear value reaches that output either.
 fn original(pipeline: &Pipeline, event: &RawEvent) -> Bytes {
-    match pipeline.original(event) {
-        Some(Cow::Borrowed(json))
-            if json.as_ptr() == event.bytes.as_ptr() && json.len() == event.bytes.len() =>
-        {
-            event.bytes.clone()
-        }
-        Some(json) => Bytes::from(json.into_owned()),
-        // Only events the pipeline cannot read at all, which it never
-        // turns into documents.
-        None => Bytes::new(),
-    }
+    // `None` only for events the pipeline cannot read at all, which it
+    // never turns into documents.
+    pipeline
+        .original(event)
+        .map_or_else(Bytes::new, |json| Bytes::from(json.into_owned()))
 }

@@ -119,6 +119,12 @@ impl Entry {
         &self.tracker.documents()[self.index]
     }
 
+    /// The event it was made from, as received (for its dead letter, which
+    /// `replay` can re-drive).
+    pub(crate) fn original(&self) -> &[u8] {
+        self.tracker.original(self.index)
+    }
+
     /// Records that this item has its final outcome.
     fn settle(&self) {
         self.tracker.settle();
@@ -147,7 +153,6 @@ struct Items {
     metrics: Arc<Metrics>,
     stale_unreported: u64,
     stale_warned_at: Option<Instant>,
-    warned_no_originals: bool,
 }
 
 impl Items {
@@ -160,18 +165,8 @@ impl Items {
             (Format::Auth0, Some(original)) => {
                 item::auth0_item(original, log_id, &self.attributes, &mut item)
             }
-            (Format::Auth0, None) => {
-                // The read side was not asked for the originals (a wiring
-                // bug): send the ECS document rather than nothing.
-                if !self.warned_no_originals {
-                    self.warned_no_originals = true;
-                    tracing::error!(
-                        "datadog output got no original events (a bug); sending ECS documents"
-                    );
-                }
-                item::ecs_item(document, &self.attributes, &mut item)
-            }
-            (Format::Ecs, _) => item::ecs_item(document, &self.attributes, &mut item),
+            // `shown` has the event of every document; the ECS format.
+            _ => item::ecs_item(document, &self.attributes, &mut item),
         };
         if date.is_some_and(|date| item::is_stale(date, now)) {
             Metrics::add(&self.metrics.datadog_stale_events, 1);
@@ -226,7 +221,6 @@ pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
         metrics: Arc::clone(&parts.metrics),
         stale_unreported: 0,
         stale_warned_at: None,
-        warned_no_originals: false,
     };
     // Body bytes: each item and its separator, and the brackets.
     let mut batcher: Batcher<Entry> = Batcher::new(

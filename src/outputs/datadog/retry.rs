@@ -238,6 +238,6 @@ fn dead_letter(out: &mut Vec<u8>, entry: &Entry, reason: &str) {
         &input_name(&entry.document().json),
         Stage::Output,
         &format!("datadog refused the log: {reason}"),
-        entry.item(),
+        entry.original(),
     );
 }
