@@ -654,6 +654,10 @@ fn check_golden(input: &str, golden: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(golden);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &output).unwrap();
+        panic!(
+            "{} rewritten: review the diff, then run the tests without UPDATE_GOLDEN",
+            path.display()
+        );
     }
     let golden = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(

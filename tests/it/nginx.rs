@@ -229,7 +229,7 @@ fn body_of_size(size: usize) -> String {
 #[tokio::test]
 async fn r10_nginx_in_front_passes_batches_statuses_and_the_client_address() {
     let Some(binary) = nginx_binary() else {
-        eprintln!("skipped: nginx is not installed (.ci/run installs it)");
+        support::skipped("nginx is not installed (.ci/run installs it)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -344,7 +344,7 @@ async fn r10_nginx_in_front_passes_batches_statuses_and_the_client_address() {
 #[tokio::test]
 async fn r10_nginx_passes_503_and_retry_after_from_a_full_spool() {
     let Some(binary) = nginx_binary() else {
-        eprintln!("skipped: nginx is not installed (.ci/run installs it)");
+        support::skipped("nginx is not installed (.ci/run installs it)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

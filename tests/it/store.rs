@@ -153,7 +153,7 @@ impl Tmpfs {
                 path: path.to_owned(),
             }),
             _ => {
-                eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+                support::skipped("cannot mount a tmpfs here (needs root)");
                 None
             }
         }

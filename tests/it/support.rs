@@ -353,3 +353,10 @@ impl Drop for Agent {
         let _ = self.child.wait();
     }
 }
+
+/// Says that a test is skipped where `cargo test` shows it: libtest
+/// captures `eprintln!` of a passing test, not a direct write to stderr.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
