@@ -181,15 +181,18 @@ fn fingerprint(config: &Config) -> String {
             webhook.header_timeout,
             webhook.body_timeout,
             webhook.retry_after,
+            webhook.edge,
+            &webhook.trusted_proxies,
             webhook.tls.is_some(),
         )
     });
     format!(
-        "{webhook:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+        "{webhook:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
         config.poller,
         config.spool,
         config.file_output,
         config.elasticsearch,
+        config.datadog,
         config.pipeline,
         (config.enrich.user_agent, &config.enrich.uap_regexes),
         config.telemetry,
@@ -213,6 +216,43 @@ mod tests {
             "[webhook]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{token}\"]\n[spool]\ndir = \"spool\"\n\
              [output.file]\ndir = \"out\"\n[enrich]\ngeoip_city = \"city.mmdb\"\ngeoip_asn = \"\"\nuser_agent = \"off\"\n"
         )
+    }
+
+    #[test]
+    fn settings_a_reload_does_not_apply_change_the_fingerprint() {
+        let base = std::path::Path::new("/");
+        let fingerprint_of = |extra: &str| {
+            let text = format!("{}{extra}", text("a-token-of-16-chars"));
+            fingerprint(&Config::from_toml(&text, base).unwrap())
+        };
+        let plain = fingerprint_of("");
+        // Tokens are reloaded: not part of it.
+        assert_eq!(
+            fingerprint(&Config::from_toml(&text("another-token-16-chars"), base).unwrap()),
+            plain
+        );
+        // These need a restart: each must be noticed (and said in the log).
+        for extra in [
+            "[output.datadog]\nurl = \"http://127.0.0.1:9\"\napi_key = \"0123456789abcdef\"\n",
+            "[output.elasticsearch]\nhosts = [\"http://127.0.0.1:9\"]\n",
+        ] {
+            assert_ne!(fingerprint_of(extra), plain, "{extra}");
+        }
+        let webhook = |key: &str| {
+            let text = text("a-token-of-16-chars").replacen(
+                "[webhook]\n",
+                &format!("[webhook]\n{key}\n"),
+                1,
+            );
+            fingerprint(&Config::from_toml(&text, base).unwrap())
+        };
+        for key in [
+            "idle_timeout = \"5s\"",
+            "max_inflight_bytes = \"512MiB\"",
+            "trusted_proxies = [\"127.0.0.1\"]",
+        ] {
+            assert_ne!(webhook(key), plain, "{key}");
+        }
     }
 
     #[tokio::test]
