@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use super::server::{response, text};
 use super::{State, REQUEST_TIMEOUT};
 use crate::event::Input;
-use crate::spool::{Append, AppendError, Writer};
+use crate::spool::{Append, Writer};
 use crate::telemetry::metrics::Metrics;
 
 /// `Retry-After` seconds when the spool is full.
@@ -70,15 +70,7 @@ pub(super) async fn handle(
             )
         }
         Err(error) => {
-            let (status, message) = match error {
-                AppendError::Full => (StatusCode::SERVICE_UNAVAILABLE, "spool full, retry later\n"),
-                AppendError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
-                AppendError::DiskFull => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "spool disk full, retry later\n",
-                ),
-                AppendError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "spool write failed\n"),
-            };
+            let (status, message) = crate::inputs::webhook::append_failed(&error);
             let mut response = text(status, message);
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 response

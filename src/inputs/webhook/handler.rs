@@ -20,7 +20,7 @@ use super::refusals::{self, Kind};
 use super::{auth, client, Config};
 use crate::event::Input;
 use crate::inputs;
-use crate::spool::{AppendError, Writer};
+use crate::spool::Writer;
 use crate::telemetry::metrics::Metrics;
 
 /// Bodies above this are framed on the blocking pool, so a 16 MiB body does
@@ -190,15 +190,7 @@ async fn append(state: &State, mut body: Body) -> Response<Full<Bytes>> {
         }
         Err(error) => {
             Metrics::add(&metrics.webhook_requests_unavailable, 1);
-            let (status, message) = match error {
-                AppendError::Full => (StatusCode::SERVICE_UNAVAILABLE, "spool full, retry later\n"),
-                AppendError::DiskFull => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "spool disk full, retry later\n",
-                ),
-                AppendError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
-                AppendError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "spool write failed\n"),
-            };
+            let (status, message) = super::append_failed(&error);
             let mut response = text(status, message);
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 retry_after(state, &mut response);

@@ -100,3 +100,20 @@ pub struct Reloadable {
     /// The certificate (with TLS).
     pub certificate: Option<Arc<tls::CertificateSlot>>,
 }
+
+/// The answer to a spool append that failed: 503 (retry later) for a full
+/// spool or disk and at shutdown, 500 for another write error. Shared by
+/// the webhook and the admin listener's `POST /replay`.
+pub fn append_failed(error: &crate::spool::AppendError) -> (hyper::StatusCode, &'static str) {
+    use crate::spool::AppendError;
+    use hyper::StatusCode;
+    match error {
+        AppendError::Full => (StatusCode::SERVICE_UNAVAILABLE, "spool full, retry later\n"),
+        AppendError::DiskFull => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "spool disk full, retry later\n",
+        ),
+        AppendError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+        AppendError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "spool write failed\n"),
+    }
+}
