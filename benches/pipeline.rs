@@ -25,12 +25,12 @@
 
 use std::path::{Path, PathBuf};
 
-use auth0_ingest::config::secret::Secret;
 use auth0_ingest::enrichment;
 use auth0_ingest::event::{Input, RawEvent};
 use auth0_ingest::pipeline::enrich::{self, ua};
 use auth0_ingest::pipeline::pii::{self, DataName, IpMode, Method};
 use auth0_ingest::pipeline::{self, Pipeline};
+use auth0_ingest::secret::Secret;
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;

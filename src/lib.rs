@@ -16,6 +16,7 @@
 //! - [`admin`]: the admin listener (`/metrics`, `/status`, `/replay`) and
 //!   the `status`/`replay` commands' client.
 //! - [`reload`]: SIGHUP: TLS material, tokens, GeoIP databases.
+//! - [`secret`]: `Secret<T>`, a leaf every module may import.
 //! - [`private_files`]: owner-only modes for every file and directory created.
 //! - [`app`]: wiring and ordered shutdown.
 
@@ -33,6 +34,7 @@ pub mod outputs;
 pub mod pipeline;
 pub mod private_files;
 pub mod reload;
+pub mod secret;
 pub mod shutdown;
 pub mod spool;
 pub mod systemd;

@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 use super::format::thousands;
 
 use super::Config;
-use crate::config::secret::Secret;
 use crate::outputs::elasticsearch::retry::error_chain;
+use crate::secret::Secret;
 use crate::spool::dead_letter;
 
 /// The `status` command's exit code when the agent cannot be asked.

@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::config::secret::Secret;
 use crate::inputs::webhook::auth::Tokens;
+use crate::secret::Secret;
 use crate::spool;
 use crate::telemetry::metrics::Metrics;
 

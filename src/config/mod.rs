@@ -22,7 +22,6 @@ pub mod parse;
 mod pii;
 mod poller;
 pub mod raw;
-pub mod secret;
 pub mod sections;
 mod tokens;
 mod trusted_proxies;
@@ -37,9 +36,9 @@ use std::time::Duration;
 use crate::inputs::{self, webhook};
 use crate::outputs::{datadog, elasticsearch, file};
 use crate::pipeline::enrich;
+use crate::secret::Secret;
 use crate::{pipeline, spool, telemetry};
 use raw::RawConfig;
-use secret::Secret;
 
 /// Loopback by default: facing the internet is a decision the operator makes.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8383";

@@ -8,9 +8,9 @@
 use std::path::Path;
 
 use super::raw::RawPii;
-use super::secret::Secret;
 use super::{resolve_credential, Errors};
 use crate::pipeline::pii::{self, DataName, IpMode, Method};
+use crate::secret::Secret;
 
 /// The shortest HMAC key accepted: 128 bits.
 pub const MIN_KEY_BYTES: usize = 16;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{resolve_credential, Errors};
-use crate::config::secret::Secret;
+use crate::secret::Secret;
 
 /// Reads `<section>.tokens` and `<section>.tokens_file`, pushing a problem
 /// for an empty token, an unreadable file or a file without a token.

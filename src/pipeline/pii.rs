@@ -44,7 +44,7 @@ use ring::hmac;
 
 use super::decode::{self, LogEvent};
 use super::json::{self, Value};
-use crate::config::secret::Secret;
+use crate::secret::Secret;
 
 /// Auth0's six PII data names (`pii_config.log_fields`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::Error;
-use crate::config::secret::Secret;
 use crate::event::LogId;
+use crate::secret::Secret;
 
 /// Largest logs response read: 100 logs of a few KiB each fit many times.
 const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;

@@ -48,8 +48,8 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::secret::Secret;
 use crate::event::{Input, LogId};
+use crate::secret::Secret;
 use crate::spool::{Append, AppendError, Writer};
 use crate::telemetry::metrics::Metrics;
 

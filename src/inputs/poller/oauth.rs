@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::{client, Error};
-use crate::config::secret::Secret;
+use crate::secret::Secret;
 
 /// Lifetime assumed when the token response has no `expires_in`; a wrong
 /// guess only costs one 401 and a refresh.

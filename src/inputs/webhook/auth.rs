@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use subtle::ConstantTimeEq;
 
-use crate::config::secret::Secret;
+use crate::secret::Secret;
 
 /// Accepted tokens that SIGHUP can replace while requests are served.
 #[derive(Debug, Default)]

@@ -44,7 +44,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::secret::Secret;
+use crate::secret::Secret;
 
 pub use server::{bind, serve};
 

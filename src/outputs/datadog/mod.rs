@@ -37,13 +37,13 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::config::secret::Secret;
 use crate::delivery::Delivery;
 use crate::event::Document;
 use crate::outputs::batch::{self, Batcher, Tracker};
 use crate::outputs::compression::Compression;
 use crate::outputs::elasticsearch::retry::Backoff;
 use crate::outputs::Parts;
+use crate::secret::Secret;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::throttle::Throttle;
 

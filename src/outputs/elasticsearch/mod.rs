@@ -47,11 +47,11 @@ use elasticsearch::http::transport::{
 use elasticsearch::http::{Method, Url};
 use tracing::Instrument;
 
-use crate::config::secret::Secret;
 use crate::event::Document;
 use crate::outputs::batch::{self, Batcher, Tracker};
 use crate::outputs::compression::Compression;
 use crate::outputs::Parts;
+use crate::secret::Secret;
 
 /// The data stream prefix: Elastic's data stream naming scheme
 /// `<type>-<dataset>-<namespace>` with the Auth0 integration's dataset.
