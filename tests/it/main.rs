@@ -4,6 +4,7 @@
 // Test helpers outside #[test] functions panic on purpose too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod architecture;
 mod cli;
 mod conformance;
 mod convert;
