@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-/// Which input an event came through. Stored in the spool as one byte, so
-/// the numbers are part of the on-disk format.
+/// Which input an event came through (the spool stores it as one byte, see
+/// `spool::record`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Input {
     /// An Auth0 log stream POST.
@@ -62,25 +62,6 @@ pub struct Document {
 }
 
 impl Input {
-    /// The spool's byte for this input.
-    pub fn to_byte(self) -> u8 {
-        match self {
-            Input::Webhook => 1,
-            Input::Api => 2,
-            Input::File => 3,
-        }
-    }
-
-    /// The input a spool byte stands for.
-    pub fn from_byte(byte: u8) -> Option<Input> {
-        match byte {
-            1 => Some(Input::Webhook),
-            2 => Some(Input::Api),
-            3 => Some(Input::File),
-            _ => None,
-        }
-    }
-
     /// The name used in `input.type`, metrics labels and dead letters.
     pub fn as_str(self) -> &'static str {
         match self {

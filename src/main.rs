@@ -27,6 +27,9 @@ const EXIT_USAGE: u8 = 64;
 const EXIT_NO_INPUT: u8 = 66;
 /// sysexits' `EX_TEMPFAIL`: another agent holds the spool directory.
 const EXIT_TEMPFAIL: u8 = 75;
+/// sysexits' `EX_DATAERR`: the spool holds a segment of a format version
+/// this agent does not read (left untouched).
+const EXIT_DATAERR: u8 = 65;
 
 /// What `run --help` adds: where the reference config is, how to log more,
 /// and what the exit status means (for systemd units and scripts).
@@ -45,6 +48,8 @@ Logging:
 Exit status:
   0   stopped by SIGTERM/SIGINT after draining
   1   failed at run time (see the log)
+  65  the spool holds a segment of a format version this agent does not
+      read (written by a newer agent); the file is left untouched
   78  configuration problem (missing or unreadable file included); the unit
       sets RestartPreventExitStatus=78, so systemd does not restart it";
 
@@ -555,8 +560,15 @@ fn run(config: Config, banner: Option<Banner>, source: reload::Source) -> ExitCo
             let locked = error
                 .chain()
                 .any(|cause| matches!(cause.downcast_ref(), Some(spool::Error::Locked { .. })));
+            let unreadable = error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<spool::Error>()
+                    .is_some_and(spool::Error::is_unreadable_data)
+            });
             if locked {
                 ExitCode::from(EXIT_TEMPFAIL)
+            } else if unreadable {
+                ExitCode::from(EXIT_DATAERR)
             } else {
                 ExitCode::FAILURE
             }

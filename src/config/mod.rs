@@ -48,8 +48,8 @@ pub const DEFAULT_PATH: &str = "/auth0/logs";
 /// backfills posted by hand without letting one client exhaust memory.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 /// The largest `max_body_bytes` allowed: one event of the body must fit a
-/// spool record (`spool::MAX_EVENT_BYTES`).
-pub const MAX_BODY_BYTES: u64 = spool::MAX_EVENT_BYTES as u64;
+/// spool record (`spool::record::MAX_EVENT_BYTES`).
+pub const MAX_BODY_BYTES: u64 = spool::record::MAX_EVENT_BYTES as u64;
 /// Enough for a busy stream plus a few backfills; each connection costs a
 /// task and a TLS session (~50 KiB).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;

@@ -15,8 +15,16 @@
 //!
 //! Files are created `0600` and the directory `0700` ([`crate::private_files`]).
 //!
-//! A segment is the magic `A0SPOOL\x01` followed by records, each framed as
-//! `u32 LE length, u32 LE CRC-32, payload` (see `record`). A new segment is
+//! A segment is an 8-byte header, the magic `A0SPOOL` and a format version
+//! byte (1), followed by records, each framed as `u32 LE length, u32 LE
+//! CRC-32, payload` (see [`record`], the one module that knows the layout).
+//! The version is explicit: any change to the layout is a new version, and
+//! `open` refuses a spool holding a segment of a version it does not know
+//! ([`Error::UnsupportedVersion`]; the agent exits 65) and leaves it as it
+//! is. The `acked` ledger has no version of its own: it is 20 bytes (the
+//! position and its CRC), and any other content is read as absent (every
+//! record is delivered again, nothing deleted), so a later ledger format
+//! must differ in length. A new segment is
 //! started at every start-up and once the current one passes
 //! `segment_bytes` (an eighth of `max_bytes`, between 1 MiB and 128 MiB, and
 //! at most an eighth of the disk's free space when the segment is created).
@@ -30,8 +38,10 @@
 //!   committed position after each sync; the reader never reads past it.
 //! - **Only the last segment can have a torn tail** (a crash mid-append);
 //!   earlier segments are synced before the next is created. `open`
-//!   truncates the tail after the last record whose CRC holds. Those bytes
-//!   were never acknowledged to anyone.
+//!   truncates the tail after the last record whose CRC holds, and removes
+//!   a last segment too short to hold its header (a crash while creating
+//!   it). Those bytes were never acknowledged to anyone. A complete header
+//!   of another version or kind is never torn: it is refused untouched.
 //! - **Acknowledged means delivered for good**: outputs ack a batch only
 //!   once each of its events is indexed, written, or dead-lettered. After a
 //!   clean shutdown, acknowledged records are never read again; after a
@@ -51,7 +61,7 @@ mod ack;
 pub mod dead_letter;
 mod lock;
 mod reader;
-mod record;
+pub mod record;
 mod segment;
 pub mod space;
 mod stats;
@@ -74,9 +84,6 @@ pub use reader::{Batch, Reader, Receipt};
 pub use stats::{Backlog, Stats};
 pub use writer::{Append, AppendError, Writer};
 
-/// The largest event a record holds (the frame's payload limit less its
-/// prefix); config keeps every input's bodies below it.
-pub const MAX_EVENT_BYTES: usize = record::MAX_PAYLOAD_LEN - 64;
 /// Smallest and largest segment sizes.
 const MIN_SEGMENT_BYTES: u64 = 1024 * 1024;
 const MAX_SEGMENT_BYTES: u64 = 128 * 1024 * 1024;
@@ -121,9 +128,52 @@ pub enum Error {
         /// The holder's pid, from the lock file.
         pid: Option<u32>,
     },
+    /// A segment file does not start like a spool segment: it is left
+    /// untouched and the spool is not opened.
+    #[error("spool file `{}` is not a spool segment (unknown header); move it out of the spool directory", path.display())]
+    NotASegment {
+        /// The file.
+        path: PathBuf,
+    },
     /// A thread panicked while holding the acknowledgement state.
     #[error("spool acknowledgement state is poisoned")]
     Poisoned,
+    /// A segment was written in a format version this agent does not read
+    /// (a newer agent's, before a downgrade): it is left untouched and the
+    /// spool is not opened.
+    #[error("spool segment `{}` has format version {found}, this agent reads version {supported}; run an agent that reads version {found}, or move the segment away", path.display())]
+    UnsupportedVersion {
+        /// The segment.
+        path: PathBuf,
+        /// The version in its header.
+        found: u8,
+        /// The version this agent reads and writes.
+        supported: u8,
+    },
+}
+
+impl Error {
+    /// The spool holds data this agent cannot read (a segment of another
+    /// format version, or a foreign file): restarting will not help.
+    pub fn is_unreadable_data(&self) -> bool {
+        matches!(
+            self,
+            Error::NotASegment { .. } | Error::UnsupportedVersion { .. }
+        )
+    }
+
+    /// A segment error on `path` as a spool error.
+    fn segment(path: PathBuf, error: segment::Error) -> Error {
+        match error {
+            segment::Error::Io(source) => Error::Io { path, source },
+            segment::Error::Version(found) => Error::UnsupportedVersion {
+                path,
+                found,
+                supported: record::FORMAT_VERSION,
+            },
+            segment::Error::Foreign => Error::NotASegment { path },
+        }
+    }
 }
 
 /// An open spool: one writer (clone it per input), one reader, one acker.
@@ -187,10 +237,15 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
     let lock = lock::acquire(&dir)?;
 
     let mut ids = segment::list(&dir).map_err(io(dir.clone()))?;
+    // Every segment must be ours before any is cut or deleted: a segment of
+    // another format version is refused, never taken for a torn one.
+    for &id in &ids {
+        segment::check(&dir, id).map_err(|error| Error::segment(segment::path(&dir, id), error))?;
+    }
     let mut truncated_bytes = 0;
     if let Some(&last) = ids.last() {
-        truncated_bytes =
-            segment::truncate_torn_tail(&dir, last).map_err(io(segment::path(&dir, last)))?;
+        truncated_bytes = segment::truncate_torn_tail(&dir, last)
+            .map_err(|error| Error::segment(segment::path(&dir, last), error))?;
         let path = segment::path(&dir, last);
         let length = fs::metadata(&path).map_err(io(path.clone()))?.len();
         if length < segment::FIRST_RECORD {
@@ -265,4 +320,155 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         backlog_bytes: backlog,
         lock,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::event::Input;
+
+    fn config(dir: &std::path::Path) -> Config {
+        Config {
+            dir: dir.to_owned(),
+            max_bytes: 1 << 20,
+            dead_letter_max_file_bytes: dead_letter::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+
+    /// Opens the spool in `dir`, appends `count` events and closes it; the
+    /// events are in the segment it returns (the last one).
+    async fn spooled(dir: &std::path::Path, count: usize) -> PathBuf {
+        let spool = open(&config(dir)).unwrap();
+        let mut append = Append::new();
+        for n in 0..count {
+            append.push(
+                Input::Webhook,
+                OffsetDateTime::UNIX_EPOCH,
+                format!("{{\"log_id\":\"{n}\"}}").as_bytes(),
+            );
+        }
+        spool.writer.append(append).await.unwrap();
+        close(spool);
+        let last = *segment::list(dir).unwrap().last().unwrap();
+        segment::path(dir, last)
+    }
+
+    /// Stops the writer thread and releases the spool.
+    fn close(spool: Spool) {
+        drop(spool.writer);
+        spool.writer_thread.join().unwrap();
+        spool.acker.close().unwrap();
+    }
+
+    /// Every file of `dir` but the lock, with its bytes.
+    fn contents(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| !path.ends_with("lock"))
+            .map(|path| {
+                let bytes = fs::read(&path).unwrap();
+                (path, bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn events(dir: &std::path::Path) -> usize {
+        let mut spool = open(&config(dir)).unwrap();
+        let mut count = 0;
+        while let Some(batch) = spool.reader.read(1000, 1 << 20).unwrap() {
+            count += batch.events.len();
+        }
+        close(spool);
+        count
+    }
+
+    #[tokio::test]
+    async fn a_segment_of_another_version_is_refused_and_left_untouched() {
+        for (newer_is_last, header) in [(true, 2u8), (false, 2), (true, 0), (true, 255)] {
+            let dir = tempfile::tempdir().unwrap();
+            let ours = spooled(dir.path(), 3).await;
+            // A later agent's segment, ending in what would look torn to us.
+            let mut forged = b"A0SPOOL".to_vec();
+            forged.push(header);
+            forged.extend_from_slice(b"\x05\x00\x00\x00not a record of ours");
+            let forged_path = if newer_is_last {
+                segment::path(dir.path(), 100)
+            } else {
+                // Before ours, which then is the last one and gets checked too.
+                fs::rename(&ours, segment::path(dir.path(), 200)).unwrap();
+                segment::path(dir.path(), 100)
+            };
+            fs::write(&forged_path, &forged).unwrap();
+            let before = contents(dir.path());
+
+            let error = open(&config(dir.path())).unwrap_err();
+            assert!(
+                matches!(&error, Error::UnsupportedVersion { path, found, supported: 1 }
+                    if *path == forged_path && *found == header),
+                "{error:?}"
+            );
+            assert!(error.is_unreadable_data());
+            let message = error.to_string();
+            assert!(
+                message.contains(&forged_path.display().to_string())
+                    && message.contains(&format!("version {header}"))
+                    && message.contains("version 1"),
+                "{message}"
+            );
+            assert_eq!(contents(dir.path()), before, "the spool was changed");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_foreign_file_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        spooled(dir.path(), 1).await;
+        let foreign = segment::path(dir.path(), 100);
+        fs::write(&foreign, b"{\"log_id\":\"x\"}\n").unwrap();
+        let before = contents(dir.path());
+        let error = open(&config(dir.path())).unwrap_err();
+        assert!(
+            matches!(&error, Error::NotASegment { path } if *path == foreign),
+            "{error:?}"
+        );
+        assert!(error.is_unreadable_data());
+        assert!(error.to_string().contains(&foreign.display().to_string()));
+        assert_eq!(contents(dir.path()), before);
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_of_this_version_is_still_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let last = spooled(dir.path(), 3).await;
+        let whole = fs::read(&last).unwrap();
+        let mut torn = whole.clone();
+        let first = record::SEGMENT_HEADER_LEN;
+        // The start of a record again, cut short.
+        torn.extend_from_slice(&whole[first..first + 12]);
+        fs::write(&last, &torn).unwrap();
+        let spool = open(&config(dir.path())).unwrap();
+        assert_eq!(spool.truncated_bytes, 12);
+        assert_eq!(fs::read(&last).unwrap(), whole);
+        close(spool);
+        assert_eq!(events(dir.path()), 3);
+    }
+
+    #[tokio::test]
+    async fn a_last_segment_without_a_whole_header_is_removed() {
+        for header in [&b"A0SP"[..], &[0; 8][..], &[][..]] {
+            let dir = tempfile::tempdir().unwrap();
+            spooled(dir.path(), 2).await;
+            let torn = segment::path(dir.path(), 100);
+            fs::write(&torn, header).unwrap();
+            let spool = open(&config(dir.path())).unwrap();
+            assert!(!fs::exists(&torn).unwrap(), "{header:?} was kept");
+            close(spool);
+            assert_eq!(events(dir.path()), 2);
+        }
+    }
 }

@@ -1,17 +1,32 @@
-//! Segment files: naming, listing, creation and torn-tail recovery.
+//! Segment files: naming, listing, creation, the format check at open and
+//! torn-tail recovery. The bytes inside are `record`'s business.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::record::{self, HEADER_LEN};
+use super::record::{self, SegmentHeader, HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::private_files;
 
-/// Every segment starts with these bytes; the last one is the format version.
-pub const MAGIC: [u8; 8] = *b"A0SPOOL\x01";
 /// Offset of the first record in a segment.
-pub const FIRST_RECORD: u64 = MAGIC.len() as u64;
+pub const FIRST_RECORD: u64 = SEGMENT_HEADER_LEN as u64;
 const SUFFIX: &str = ".seg";
+
+/// Why a segment cannot be checked or recovered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file operation failed.
+    #[error("segment i/o failed")]
+    Io(#[from] io::Error),
+    /// The header is complete and names another format version: the
+    /// segment is left as it is.
+    #[error("segment has format version {0}")]
+    Version(u8),
+    /// The header is complete and is not a spool segment's.
+    #[error("not a spool segment")]
+    Foreign,
+}
 
 /// The path of segment `id` in `dir`.
 pub fn path(dir: &Path, id: u64) -> PathBuf {
@@ -44,7 +59,7 @@ pub fn create(dir: &Path, id: u64) -> io::Result<File> {
     let mut file = private_files::open_options(OpenOptions::new().create_new(true).append(true))
         .open(&path)?;
     let made = file
-        .write_all(&MAGIC)
+        .write_all(&record::segment_header())
         .and_then(|()| file.sync_all())
         .and_then(|()| sync_dir(dir));
     if let Err(error) = made {
@@ -59,10 +74,19 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Checks that segment `id` is one this agent may read and cut: its header
+/// is this format's, or it is torn (see [`records_start`]).
+pub fn check(dir: &Path, id: u64) -> Result<(), Error> {
+    let file = File::open(path(dir, id))?;
+    let length = file.metadata()?.len();
+    records_start(&file, length).map(drop)
+}
+
 /// Scans segment `id` and truncates it after its last valid record: a crash
 /// in the middle of an append leaves a torn frame that was never
-/// acknowledged. Returns the bytes cut off.
-pub fn truncate_torn_tail(dir: &Path, id: u64) -> io::Result<u64> {
+/// acknowledged. Returns the bytes cut off. A segment of another format
+/// version, or not a segment at all, is an error and left untouched.
+pub fn truncate_torn_tail(dir: &Path, id: u64) -> Result<u64, Error> {
     let path = path(dir, id);
     let file = OpenOptions::new().read(true).write(true).open(&path)?;
     let length = file.metadata()?.len();
@@ -74,15 +98,31 @@ pub fn truncate_torn_tail(dir: &Path, id: u64) -> io::Result<u64> {
     Ok(length - valid)
 }
 
-/// The length of the longest prefix made of the magic and whole, valid records.
-fn valid_prefix(file: &File, length: u64) -> io::Result<u64> {
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    reader.seek(SeekFrom::Start(0))?;
-    let mut magic = [0u8; MAGIC.len()];
-    if length < FIRST_RECORD || reader.read_exact(&mut magic).is_err() || magic != MAGIC {
-        return Ok(0);
+/// Where the records of a `length`-byte segment start, from its header:
+/// `None` when the segment is torn (shorter than a header, or a header of
+/// zeros and nothing after it: created, never written, so it holds
+/// nothing). A complete header of another version or kind is an error.
+fn records_start(file: &File, length: u64) -> Result<Option<u64>, Error> {
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    let read = usize::try_from(length.min(FIRST_RECORD)).unwrap_or(SEGMENT_HEADER_LEN);
+    file.read_exact_at(&mut header[..read], 0)?;
+    match record::decode_segment_header(&header[..read]) {
+        SegmentHeader::Current => Ok(Some(FIRST_RECORD)),
+        SegmentHeader::Short => Ok(None),
+        SegmentHeader::Blank if length == FIRST_RECORD => Ok(None),
+        SegmentHeader::Blank | SegmentHeader::Foreign => Err(Error::Foreign),
+        SegmentHeader::Version(found) => Err(Error::Version(found)),
     }
-    let mut offset = FIRST_RECORD;
+}
+
+/// The length of the longest prefix made of the header and whole, valid
+/// records (0 when the header itself is torn).
+fn valid_prefix(file: &File, length: u64) -> Result<u64, Error> {
+    let Some(mut offset) = records_start(file, length)? else {
+        return Ok(0);
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(offset))?;
     let mut payload = Vec::new();
     loop {
         let mut header = [0u8; HEADER_LEN];

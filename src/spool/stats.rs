@@ -95,13 +95,9 @@ fn received_at(dir: &Path, position: Position) -> Option<OffsetDateTime> {
     let mut position = position;
     for _ in 0..2 {
         let file = File::open(segment::path(dir, position.segment)).ok()?;
-        let mut prefix = [0u8; HEADER_LEN + 9];
-        match file.read_exact_at(&mut prefix, position.offset) {
-            Ok(()) => {
-                let nanos = prefix.get(HEADER_LEN + 1..HEADER_LEN + 9)?;
-                let nanos = i64::from_le_bytes(nanos.try_into().ok()?);
-                return OffsetDateTime::from_unix_timestamp_nanos(nanos.into()).ok();
-            }
+        let mut start = [0u8; record::RECEIVED_AT_END];
+        match file.read_exact_at(&mut start, position.offset) {
+            Ok(()) => return record::received_at(&start),
             Err(_) => {
                 position = Position {
                     segment: position.segment + 1,

@@ -118,7 +118,7 @@ impl Append {
     /// body does not grow the buffer step by step.
     pub fn with_capacity(bytes: usize) -> Append {
         Append {
-            frames: Vec::with_capacity(bytes + bytes / 16 + 64),
+            frames: Vec::with_capacity(record::frames_capacity(bytes)),
             ..Append::default()
         }
     }

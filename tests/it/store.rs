@@ -1,6 +1,6 @@
 //! Storage and process safety (issue 8, part B), through the built binary:
 //! one agent per spool, private file modes, bounded dead letters, a full
-//! disk as back-pressure.
+//! disk as back-pressure; the spool's format version (issue 16).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -514,4 +514,140 @@ async fn r8_a_gzip_body_of_a_million_bad_lines_is_one_entry_no_larger_than_the_b
         body.len()
     );
     assert!(agent.terminate().success());
+}
+
+/// Segment files of `spool` with their bytes, sorted by name.
+fn segment_bytes(spool: &Path) -> Vec<(String, Vec<u8>)> {
+    segments(spool)
+        .into_iter()
+        .map(|(name, _)| {
+            let bytes = std::fs::read(spool.join(&name)).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// Spools events `0..count` in `spool` through the library, as an agent
+/// that crashed before delivering them would have left them.
+async fn spool_events(spool: &Path, count: usize) {
+    use auth0_ingest::event::Input;
+    use auth0_ingest::spool;
+    let opened = spool::open(&spool::Config {
+        dir: spool.to_owned(),
+        max_bytes: 1 << 30,
+        dead_letter_max_file_bytes: spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
+    })
+    .unwrap();
+    let mut append = spool::Append::new();
+    for n in 0..count {
+        let event = support::event(&support::log_id(n));
+        append.push(
+            Input::Webhook,
+            time::OffsetDateTime::now_utc(),
+            event.as_bytes(),
+        );
+    }
+    opened.writer.append(append).await.unwrap();
+    drop(opened.writer);
+    opened.writer_thread.join().unwrap();
+}
+
+/// Issue 16: a downgrade (or the next format change) must not delete
+/// acknowledged events. A segment of format version 2 makes the agent exit
+/// 65 naming the file and both versions, and every segment stays as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r16_a_segment_of_a_newer_format_version_exits_65_and_stays_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = agent_config(dir.path(), "");
+    let spool = dir.path().join("spool");
+    spool_events(&spool, 5).await;
+    // A newer agent's segment after ours: what follows its header would be
+    // a torn record to this version, so it used to be cut and removed.
+    let forged = spool.join(format!("{:020}.seg", 1000));
+    let mut bytes = b"A0SPOOL\x02".to_vec();
+    bytes.extend_from_slice(&[0xff; 5]);
+    bytes.extend_from_slice(support::event(&support::log_id(99)).as_bytes());
+    std::fs::write(&forged, &bytes).unwrap();
+    let before = segment_bytes(&spool);
+
+    let output = Agent::spawn(&config, Stdio::piped()).child_output(Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(65), "{stderr}");
+    assert!(
+        stderr.contains(&forged.display().to_string())
+            && stderr.contains("format version 2")
+            && stderr.contains("reads version 1"),
+        "the message names the file and both versions: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&forged).unwrap(),
+        bytes,
+        "the forged segment changed"
+    );
+    assert_eq!(before, segment_bytes(&spool), "a segment changed or went");
+    assert!(
+        support::documents(&dir.path().join("out")).is_empty(),
+        "nothing is delivered from a spool that was refused"
+    );
+
+    // Moved away, the agent starts and delivers this version's events.
+    std::fs::rename(&forged, dir.path().join("forged.seg")).unwrap();
+    let (agent, _url, _client) = launch(dir.path(), &config, None);
+    let out = dir.path().join("out");
+    assert!(
+        support::eventually(Duration::from_secs(20), || support::documents(&out).len()
+            == 5)
+        .await,
+        "documents missing"
+    );
+    assert!(agent.terminate().success());
+}
+
+/// Issue 16: a genuinely torn tail of this version (a record cut short by a
+/// crash) is still cut at start-up, and the whole records before it are
+/// delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r16_a_torn_tail_of_this_version_is_cut_and_the_rest_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = agent_config(dir.path(), "");
+    let spool = dir.path().join("spool");
+    spool_events(&spool, 7).await;
+    let (last, whole) = segment_bytes(&spool)
+        .into_iter()
+        .rfind(|(_, bytes)| bytes.len() > 8)
+        .unwrap();
+    // The first 40 bytes of a record again: its header and part of it.
+    let mut torn = whole.clone();
+    torn.extend_from_slice(&whole[8..48]);
+    std::fs::write(spool.join(&last), &torn).unwrap();
+
+    let log = dir.path().join("agent.log");
+    let agent = Agent::spawn(&config, std::fs::File::create(&log).unwrap());
+    let out = dir.path().join("out");
+    assert!(
+        support::eventually(Duration::from_secs(20), || support::documents(&out).len()
+            == 7)
+        .await,
+        "documents missing"
+    );
+    assert!(agent.terminate().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    let cut = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| {
+            line["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("torn tail")
+        });
+    assert_eq!(
+        cut.map(|line| line["fields"]["bytes"].clone()),
+        Some(serde_json::json!(40)),
+        "no torn tail of 40 bytes cut: {log}"
+    );
+    assert!(
+        !log.contains("corrupt spool record"),
+        "the torn bytes were read as a record: {log}"
+    );
 }

@@ -69,7 +69,7 @@ enum Encoding {
 /// The bytes an encoded spool copy of a `length`-byte body takes (as
 /// `spool::Append::with_capacity` allocates).
 pub(super) fn spool_copy_bytes(length: usize) -> usize {
-    length + length / 16 + 64
+    crate::spool::record::frames_capacity(length)
 }
 
 /// Reads and decodes the body of `request`, or says why not.
