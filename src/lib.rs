@@ -11,22 +11,28 @@
 //! - [`enrichment`]: loads the GeoIP databases and uap-core regexes.
 //! - [`fields`]: field definitions (`fields/`) and the index template.
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
-//! - [`outputs`]: Elasticsearch (bulk into a data stream) and NDJSON files.
+//! - [`outputs`]: Elasticsearch (bulk into a data stream), Datadog and
+//!   NDJSON files, and what the HTTP outputs share.
 //! - [`telemetry`]: logging and metrics.
 //! - [`admin`]: the admin listener (`/metrics`, `/status`, `/replay`) and
 //!   the `status`/`replay` commands' client.
 //! - [`reload`]: SIGHUP: TLS material, tokens, GeoIP databases.
 //! - [`secret`]: `Secret<T>`, a leaf every module may import.
+//! - [`backoff`]: the jittered, capped exponential backoff and
+//!   `Retry-After`, shared by the outputs and the poller (a leaf).
+//! - [`error_chain`]: an error and its causes on one line (a leaf).
 //! - [`private_files`]: owner-only modes for every file and directory created.
 //! - [`app`]: wiring and ordered shutdown.
 
 pub mod admin;
 pub mod app;
+pub mod backoff;
 pub mod config;
 pub mod convert;
 pub mod dedup;
 pub mod delivery;
 pub mod enrichment;
+pub mod error_chain;
 pub mod event;
 pub mod fields;
 pub mod inputs;

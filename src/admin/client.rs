@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::format::thousands;
 
 use super::Config;
-use crate::outputs::elasticsearch::retry::error_chain;
+use crate::error_chain::error_chain;
 use crate::secret::Secret;
 use crate::spool::dead_letter;
 
@@ -485,12 +485,8 @@ async fn post(target: &Target, body: Vec<u8>) -> Result<Replayed, ClientError> {
             .await
             .map_err(unreachable)?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok())
-            .unwrap_or(1);
+        let retry_after =
+            crate::backoff::retry_after(response.headers()).map_or(1, |wait| wait.as_secs());
         let answer = response.bytes().await.map_err(unreachable)?;
         let counts = serde_json::from_slice::<Value>(&answer)
             .ok()

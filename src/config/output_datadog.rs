@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::raw::RawDatadogOutput;
 use super::{at_least_one, duration, inline_or_file_secret, Errors};
+use crate::backoff;
 use crate::outputs::compression::Compression;
 use crate::outputs::datadog::{self, item, Format};
-use crate::outputs::elasticsearch::retry;
 
 /// US1, Datadog's default site.
 pub const DEFAULT_SITE: &str = "datadoghq.com";
@@ -242,9 +242,9 @@ pub(super) fn build(
         flush_interval,
         max_in_flight,
         request_timeout,
-        backoff: retry::Backoff {
-            initial: retry::DEFAULT_INITIAL,
-            max: retry::DEFAULT_MAX,
+        backoff: backoff::Backoff {
+            initial: backoff::DEFAULT_INITIAL,
+            max: backoff::DEFAULT_MAX,
         },
         unauthorized_pause: datadog::DEFAULT_UNAUTHORIZED_PAUSE,
     })

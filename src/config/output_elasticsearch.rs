@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::raw::RawElasticsearchOutput;
 use super::{at_least_one, duration, inline_or_file_secret, positive, resolve, Errors};
+use crate::backoff;
 use crate::outputs::elasticsearch;
 
 /// Elastic's default namespace; operators split tenants or environments by it.
@@ -213,9 +214,9 @@ pub(super) fn build(
         flush_interval,
         max_in_flight,
         request_timeout,
-        backoff: elasticsearch::retry::Backoff {
-            initial: elasticsearch::retry::DEFAULT_INITIAL,
-            max: elasticsearch::retry::DEFAULT_MAX,
+        backoff: backoff::Backoff {
+            initial: backoff::DEFAULT_INITIAL,
+            max: backoff::DEFAULT_MAX,
         },
         compression,
     })

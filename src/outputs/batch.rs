@@ -1,12 +1,14 @@
 //! The request loop shared by the HTTP outputs (Elasticsearch, Datadog).
 //!
 //! - [`Tracker`]: a delivery shared by the requests carrying its entries,
-//!   finished when the last entry is settled.
+//!   finished when the last entry is settled; [`Slot`]: one of its
+//!   documents, what every output's entry holds.
 //! - [`Batcher`]: entries gather in an open batch that closes when it
 //!   reaches `max_events` or `max_bytes`, or `flush_interval` after its
 //!   first entry; closed batches wait until a request slot is free.
 //! - [`Outcomes`]: one request task's final outcomes; its entries are
-//!   settled only after the dead letters among them are fsynced.
+//!   settled only after the dead letters among them are fsynced
+//!   ([`crate::outputs::dead_letters`]).
 //! - [`drive`]: takes deliveries, batches them, keeps at most
 //!   `max_in_flight` requests outstanding. The queue of closed batches holds
 //!   at most one delivery's: no delivery is taken while it is not empty or
@@ -25,9 +27,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::backoff::Backoff;
 use crate::delivery::Delivery;
 use crate::event::Document;
-use crate::outputs::elasticsearch::retry::{write_dead_letters, Backoff};
+use crate::outputs::dead_letters;
 use crate::spool::dead_letter::DeadLetters;
 use crate::telemetry::metrics::Metrics;
 
@@ -62,20 +65,16 @@ impl Tracker {
         })
     }
 
-    /// The delivery's documents.
-    pub(crate) fn documents(&self) -> &[Document] {
-        &self.documents
-    }
-
-    /// Document `index`'s event as received (empty if there is none).
-    pub(crate) fn original(&self, index: usize) -> &[u8] {
-        self.originals
-            .get(index)
-            .map_or(&[][..], |original| &original[..])
+    /// Document `index` of the tracked delivery.
+    pub(crate) fn slot(self: &Arc<Tracker>, index: usize) -> Slot {
+        Slot {
+            tracker: Arc::clone(self),
+            index,
+        }
     }
 
     /// Records that one entry has its final outcome.
-    pub(crate) fn settle(&self) {
+    fn settle(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Only `settle` takes the lock and it cannot panic holding it;
             // a poisoned lock leaves the batch unacknowledged (delivered
@@ -88,6 +87,14 @@ impl Tracker {
     }
 }
 
+/// One document of a tracked delivery, as a request carries it: every
+/// output's entry holds one (`AsRef<Slot>`).
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    tracker: Arc<Tracker>,
+    index: usize,
+}
+
 /// The final outcomes of one request task's entries `E`, as they are
 /// decided. Nothing is settled before [`Outcomes::finish`], which first
 /// writes the dead letters: a delivery is never finished while one of its
@@ -96,6 +103,8 @@ impl Tracker {
 #[derive(Debug)]
 pub(crate) struct Outcomes<E> {
     settled: Vec<E>,
+    /// Who refused what, the start of each dead letter's reason.
+    refused: &'static str,
     dead: Vec<u8>,
     dead_count: u64,
 }
@@ -112,6 +121,33 @@ pub(crate) struct Batcher<E> {
     bytes: usize,
     flush_at: Option<Instant>,
     ready: VecDeque<Vec<E>>,
+}
+
+impl Slot {
+    /// The document.
+    pub(crate) fn document(&self) -> &Document {
+        &self.tracker.documents[self.index]
+    }
+
+    /// The event the document was made from, as received (empty if there
+    /// is none), for its dead letter.
+    pub(crate) fn original(&self) -> &[u8] {
+        self.tracker
+            .originals
+            .get(self.index)
+            .map_or(&[][..], |original| &original[..])
+    }
+
+    /// Records that this document has its final outcome.
+    pub(crate) fn settle(&self) {
+        self.tracker.settle();
+    }
+}
+
+impl AsRef<Slot> for Slot {
+    fn as_ref(&self) -> &Slot {
+        self
+    }
 }
 
 impl<E> Batcher<E> {
@@ -188,11 +224,13 @@ impl<E> Batcher<E> {
     }
 }
 
-impl<E> Outcomes<E> {
-    /// No outcome yet, room for `entries`.
-    pub(crate) fn with_capacity(entries: usize) -> Outcomes<E> {
+impl<E: AsRef<Slot>> Outcomes<E> {
+    /// No outcome yet, room for `entries`; dead letters give `refused` as
+    /// the start of their reason (`"elasticsearch refused the document"`).
+    pub(crate) fn new(entries: usize, refused: &'static str) -> Outcomes<E> {
         Outcomes {
             settled: Vec::with_capacity(entries),
+            refused,
             dead: Vec::new(),
             dead_count: 0,
         }
@@ -208,34 +246,34 @@ impl<E> Outcomes<E> {
         self.settled.append(group);
     }
 
-    /// `entry` is refused for good: `encode` appends its dead letter with
-    /// `reason`.
-    pub(crate) fn reject(
-        &mut self,
-        entry: E,
-        reason: &str,
-        encode: impl FnOnce(&mut Vec<u8>, &E, &str),
-    ) {
-        encode(&mut self.dead, &entry, reason);
+    /// `entry` is refused for good, for `reason`: it becomes a dead letter.
+    pub(crate) fn reject(&mut self, entry: E, reason: &str) {
+        let slot = entry.as_ref();
+        dead_letters::encode(
+            &mut self.dead,
+            slot.document(),
+            slot.original(),
+            self.refused,
+            reason,
+        );
         self.dead_count += 1;
         self.settled.push(entry);
     }
 
     /// Appends and fsyncs the dead letters (retrying until that works) and
-    /// counts them, then settles every entry with `settle`.
+    /// counts them, then settles every entry.
     pub(crate) async fn finish(
         self,
         dead_letters: &Arc<DeadLetters>,
         backoff: &Backoff,
         metrics: &Metrics,
-        settle: impl Fn(&E),
     ) {
         if !self.dead.is_empty() {
-            write_dead_letters(dead_letters, backoff, self.dead).await;
+            dead_letters::write(dead_letters, backoff, self.dead).await;
             Metrics::add(&metrics.events_rejected_output, self.dead_count);
         }
         for entry in &self.settled {
-            settle(entry);
+            entry.as_ref().settle();
         }
     }
 }

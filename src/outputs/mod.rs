@@ -1,12 +1,22 @@
 //! Outputs: where documents go. An output acknowledges a spool batch only
 //! once each of its documents has a final outcome (written, indexed,
 //! duplicate, or dead-lettered).
+//!
+//! One folder (or file) per output; what the HTTP outputs share lives
+//! here, in files named for it: [`batch`] (deliveries into batches,
+//! requests in flight, outcomes), [`retry`] (the one retry loop, which an
+//! output joins by implementing [`retry::Endpoint`]), [`suspects`]
+//! (whole-request `400`s), [`dead_letters`] (refused documents, fsynced
+//! before a delivery finishes) and [`compression`]. The backoff schedule
+//! is the leaf [`crate::backoff`], shared with the poller.
 
 pub(crate) mod batch;
 pub mod compression;
 pub mod datadog;
+pub(crate) mod dead_letters;
 pub mod elasticsearch;
 pub mod file;
+pub(crate) mod retry;
 pub(crate) mod suspects;
 
 use std::sync::Arc;

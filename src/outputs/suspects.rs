@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::outputs::elasticsearch::retry::Backoff;
+use crate::backoff::Backoff;
 use crate::telemetry::metrics::Metrics;
 
 /// Entries refused by whole-request `400`s.

@@ -24,7 +24,8 @@
 //! - 401 from the logs endpoint: a new token, at once, once; a second 401
 //!   in a row counts as a failure.
 //! - 5xx, network errors, timeouts, unreadable bodies, spool i/o errors:
-//!   [`backoff`] from [`BACKOFF_BASE`] to [`BACKOFF_CAP`].
+//!   the shared backoff ([`crate::backoff`]) from [`BACKOFF_BASE`] to
+//!   [`BACKOFF_CAP`] ([`wait_after`]).
 //! - 401/403/4xx from the token endpoint, 403 or another 4xx from the logs
 //!   endpoint: an operator must act; logged at `error` naming the likely
 //!   cause, retried slowly ([`SLOW_BASE`] to [`SLOW_CAP`]), never a crash
@@ -48,6 +49,8 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{self, Backoff};
+use crate::error_chain::error_chain;
 use crate::event::{Input, LogId};
 use crate::secret::Secret;
 use crate::spool::{Append, AppendError, Writer};
@@ -61,6 +64,21 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
 pub const SLOW_BASE: Duration = Duration::from_secs(30);
 /// Longest delay after failures an operator must fix.
 pub const SLOW_CAP: Duration = Duration::from_secs(600);
+/// The schedule after transient failures.
+const TRANSIENT: Backoff = Backoff {
+    initial: BACKOFF_BASE,
+    max: BACKOFF_CAP,
+};
+/// The schedule after failures an operator must fix.
+const SLOW: Backoff = Backoff {
+    initial: SLOW_BASE,
+    max: SLOW_CAP,
+};
+/// The schedule after a 429 without a usable `X-RateLimit-Reset`.
+const RATE_LIMITED: Backoff = Backoff {
+    initial: Duration::from_secs(1),
+    max: BACKOFF_CAP,
+};
 /// Pause between attempts to append to a full spool.
 pub const SPOOL_FULL_PAUSE: Duration = Duration::from_secs(1);
 
@@ -327,9 +345,7 @@ pub async fn run(
             Err(error) => {
                 failures = failures.saturating_add(1);
                 wait = failure_wait(&error, failures, &metrics);
-                metrics
-                    .health
-                    .poller_failed(&DisplayChain(&error).to_string());
+                metrics.health.poller_failed(&error_chain(&error));
                 report(&error, failures, wait);
             }
         }
@@ -459,7 +475,7 @@ async fn store(
                 }
                 Err(error) => {
                     failures += 1;
-                    let wait = backoff(failures, BACKOFF_BASE, BACKOFF_CAP);
+                    let wait = wait_after(TRANSIENT, failures);
                     report(&Error::Spool(error), failures, wait);
                     wait
                 }
@@ -486,7 +502,7 @@ async fn store(
                 Ok(Ok(())) => break,
                 Ok(Err(error)) => {
                     failures += 1;
-                    let wait = backoff(failures, BACKOFF_BASE, BACKOFF_CAP);
+                    let wait = wait_after(TRANSIENT, failures);
                     report(&Error::Checkpoint(error), failures, wait);
                     if !pause(wait, shutdown).await {
                         return Err(Stop);
@@ -534,18 +550,18 @@ fn same_origin(link: &Url, base: &Url) -> bool {
 /// The wait after the `failures`-th failure in a row.
 fn failure_wait(error: &Error, failures: u32, metrics: &Metrics) -> Duration {
     match error.retry() {
-        Retry::Backoff => backoff(failures, BACKOFF_BASE, BACKOFF_CAP),
-        Retry::Slow => backoff(failures, SLOW_BASE, SLOW_CAP),
+        Retry::Backoff => wait_after(TRANSIENT, failures),
+        Retry::Slow => wait_after(SLOW, failures),
         Retry::Until(reset) => {
             Metrics::add(&metrics.poller_rate_limit_waits, 1);
             match reset.and_then(|reset| reset.duration_since(SystemTime::now()).ok()) {
                 Some(until_reset) => {
                     // Jitter after the reset, never before it.
                     until_reset.min(client::MAX_RATE_LIMIT_WAIT)
-                        + jitter(until_reset.min(Duration::from_secs(10)) / 10)
+                        + backoff::jitter(until_reset.min(Duration::from_secs(10)) / 10)
                         + Duration::from_millis(1)
                 }
-                None => backoff(failures, Duration::from_secs(1), BACKOFF_CAP),
+                None => wait_after(RATE_LIMITED, failures),
             }
         }
     }
@@ -557,32 +573,17 @@ fn report(error: &Error, failures: u32, wait: Duration) {
     let retry_in_ms = wait.as_millis();
     match error.retry() {
         Retry::Slow => {
-            tracing::error!(error = %DisplayChain(error), failures, retry_in_ms, "poller cannot fetch logs; an operator must act");
+            tracing::error!(error = %error_chain(error), failures, retry_in_ms, "poller cannot fetch logs; an operator must act");
         }
         Retry::Until(_) => {
-            tracing::warn!(error = %DisplayChain(error), failures, retry_in_ms, "poller rate limited by auth0");
+            tracing::warn!(error = %error_chain(error), failures, retry_in_ms, "poller rate limited by auth0");
         }
         Retry::Backoff if failures == 1 || failures.is_multiple_of(10) => {
-            tracing::warn!(error = %DisplayChain(error), failures, retry_in_ms, "poller request failed; retrying");
+            tracing::warn!(error = %error_chain(error), failures, retry_in_ms, "poller request failed; retrying");
         }
         Retry::Backoff => {
-            tracing::debug!(error = %DisplayChain(error), failures, retry_in_ms, "poller request failed; retrying");
+            tracing::debug!(error = %error_chain(error), failures, retry_in_ms, "poller request failed; retrying");
         }
-    }
-}
-
-/// An error with its sources, `a: b: c`.
-struct DisplayChain<'a>(&'a Error);
-
-impl std::fmt::Display for DisplayChain<'_> {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "{}", self.0)?;
-        let mut source = std::error::Error::source(self.0);
-        while let Some(error) = source {
-            write!(formatter, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
     }
 }
 
@@ -599,23 +600,13 @@ fn item_date(item: &serde_json::value::RawValue) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(&date, &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// Exponential backoff with jitter: the `attempt`-th delay (from 1) is
-/// drawn from `[d/2, d]` where `d = min(cap, base · 2^(attempt-1))`.
-/// With [`BACKOFF_BASE`] and [`BACKOFF_CAP`]: 0.25–0.5 s, 0.5–1 s, 1–2 s,
-/// 2–4 s, … 30–60 s from the 8th attempt on. With [`SLOW_BASE`] and
-/// [`SLOW_CAP`]: 15–30 s, 30–60 s, … 5–10 min from the 6th on.
-pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let factor = 1u32 << attempt.saturating_sub(1).min(20);
-    let ceiling = base.saturating_mul(factor).min(cap);
-    ceiling / 2 + jitter(ceiling / 2)
-}
-
-/// A uniformly random duration in `[0, max]`.
-fn jitter(max: Duration) -> Duration {
-    // Without system randomness the delay is simply not jittered.
-    let random = getrandom::u64().unwrap_or(0);
-    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(random.checked_rem(nanos.saturating_add(1)).unwrap_or(0))
+/// The wait after the `failures`-th failure in a row (from 1) on
+/// `schedule` ([`crate::backoff`]: drawn from `[d/2, d]` where
+/// `d = min(max, initial · 2^(failures-1))`). With [`TRANSIENT`]:
+/// 0.25–0.5 s, 0.5–1 s, 1–2 s, 2–4 s, … 30–60 s from the 8th failure on.
+/// With [`SLOW`]: 15–30 s, 30–60 s, … 5–10 min from the 6th on.
+fn wait_after(schedule: Backoff, failures: u32) -> Duration {
+    schedule.delay(failures.saturating_sub(1), None)
 }
 
 /// Sleeps for `wait` unless shut down first; `false` on shutdown.
@@ -657,14 +648,15 @@ mod tests {
         ];
         for (attempt, ceiling) in (1..).zip(expected_ceilings) {
             for _ in 0..20 {
-                let delay = backoff(attempt, BACKOFF_BASE, BACKOFF_CAP).as_millis();
+                let delay = wait_after(TRANSIENT, attempt).as_millis();
                 assert!(
                     (ceiling / 2..=ceiling).contains(&delay),
                     "attempt {attempt}: {delay} ms"
                 );
             }
         }
-        assert!(backoff(u32::MAX, SLOW_BASE, SLOW_CAP) <= SLOW_CAP);
+        assert!(wait_after(SLOW, u32::MAX) <= SLOW_CAP);
+        assert!(wait_after(SLOW, 0) <= SLOW_BASE);
     }
 
     #[test]

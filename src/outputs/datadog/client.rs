@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::Config;
 use crate::outputs::compression::Compression;
+use crate::outputs::retry;
 
 /// The intake path.
 pub const INTAKE_PATH: &str = "/api/v2/logs";
@@ -88,7 +89,7 @@ impl Client {
         }
         let mut response = request.body(Bytes::from(body)).send().await?;
         let status = response.status().as_u16();
-        let retry_after = crate::outputs::elasticsearch::retry::retry_after(response.headers());
+        let retry_after = crate::backoff::retry_after(response.headers());
         let mut excerpt = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             let room = MAX_RESPONSE_BYTES.saturating_sub(excerpt.len());
@@ -100,7 +101,7 @@ impl Client {
         Ok(Answer {
             status,
             retry_after,
-            excerpt: String::from_utf8_lossy(&excerpt[..excerpt.len().min(300)]).into_owned(),
+            excerpt: retry::excerpt(&excerpt),
         })
     }
 

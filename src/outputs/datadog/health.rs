@@ -4,7 +4,7 @@
 //! network, and the intake path retries.
 
 use super::client::Client;
-use crate::outputs::elasticsearch::retry::error_chain;
+use crate::error_chain::error_chain;
 
 /// What the check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,11 +4,12 @@
 //! sends) or as our ECS documents (`format = "ecs"`).
 //!
 //! Layout: [`item`] builds one log item per document (attributes, the 1 MB
-//! cut), [`client`] speaks HTTP, [`retry`] takes one request to a final
-//! outcome for each item, [`health`] is the start-up key check; this file
-//! batches (≤ 1,000 items and 4,250,000 bytes before compression, Datadog's
-//! limits being 1,000 and 5 MB) and keeps requests in flight, like the
-//! Elasticsearch output whose backoff it shares.
+//! cut), [`client`] speaks HTTP, [`request`] sends one request and says
+//! what its answer means for the HTTP outputs' retry loop
+//! ([`crate::outputs::retry`]), [`health`] is the start-up key check; this
+//! file batches (≤ 1,000 items and 4,250,000 bytes before compression,
+//! Datadog's limits being 1,000 and 5 MB) and keeps requests in flight
+//! ([`crate::outputs::batch`]), like the Elasticsearch output.
 //!
 //! # Invariants
 //!
@@ -27,7 +28,7 @@
 pub mod client;
 pub mod health;
 pub mod item;
-pub mod retry;
+pub mod request;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -37,11 +38,11 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::backoff::Backoff;
 use crate::delivery::Delivery;
-use crate::event::Document;
-use crate::outputs::batch::{self, Batcher, Tracker};
+use crate::outputs::batch::{self, Batcher, Slot, Tracker};
 use crate::outputs::compression::Compression;
-use crate::outputs::elasticsearch::retry::Backoff;
+use crate::outputs::retry::{self, Shared};
 use crate::outputs::Parts;
 use crate::secret::Secret;
 use crate::telemetry::metrics::Metrics;
@@ -103,8 +104,7 @@ pub struct Config {
 /// One item of a request.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    tracker: Arc<Tracker>,
-    index: usize,
+    slot: Slot,
     item: Vec<u8>,
 }
 
@@ -113,21 +113,11 @@ impl Entry {
     pub(crate) fn item(&self) -> &[u8] {
         &self.item
     }
+}
 
-    /// The document it was made from.
-    pub(crate) fn document(&self) -> &Document {
-        &self.tracker.documents()[self.index]
-    }
-
-    /// The event it was made from, as received (for its dead letter, which
-    /// `replay` can re-drive).
-    pub(crate) fn original(&self) -> &[u8] {
-        self.tracker.original(self.index)
-    }
-
-    /// Records that this item has its final outcome.
-    fn settle(&self) {
-        self.tracker.settle();
+impl AsRef<Slot> for Entry {
+    fn as_ref(&self) -> &Slot {
+        &self.slot
     }
 }
 
@@ -206,14 +196,16 @@ impl Items {
 /// a final outcome, or until `parts.stop` is cancelled.
 pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
     tokio::spawn(health::log_start_up_check(client.clone()).in_current_span());
-    let context = Arc::new(retry::Context {
+    let endpoint = Arc::new(request::Intake {
         client,
-        backoff: config.backoff,
         unauthorized_pause: config.unauthorized_pause,
-        dead_letters: Arc::clone(&parts.dead_letters),
-        metrics: Arc::clone(&parts.metrics),
-        accepted: AtomicU64::new(0),
-        key_error_log: Mutex::new(Throttle::new(retry::KEY_ERROR_LOG_INTERVAL)),
+        shared: Shared {
+            backoff: config.backoff,
+            dead_letters: Arc::clone(&parts.dead_letters),
+            metrics: Arc::clone(&parts.metrics),
+            accepted: AtomicU64::new(0),
+        },
+        key_error_log: Mutex::new(Throttle::new(request::KEY_ERROR_LOG_INTERVAL)),
     });
     let mut items = Items {
         format: config.format,
@@ -244,14 +236,13 @@ pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
             for (index, item) in built.into_iter().enumerate() {
                 let size = item.len() + 1;
                 let entry = Entry {
-                    tracker: Arc::clone(&tracker),
-                    index,
+                    slot: tracker.slot(index),
                     item,
                 };
                 batcher.push(entry, size);
             }
         },
-        |entries| retry::send(Arc::clone(&context), entries),
+        |entries| retry::deliver(Arc::clone(&endpoint), entries),
     )
     .await;
 }

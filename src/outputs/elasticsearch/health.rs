@@ -8,6 +8,7 @@ use elasticsearch::http::Method;
 use serde::Deserialize;
 
 use super::{Client, Error};
+use crate::error_chain::error_chain;
 
 /// What `/` says about the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ pub async fn log_start_up_check(client: Client) {
             "elasticsearch refused the credentials; documents stay in the spool until they are fixed"
         ),
         Err(error) => tracing::warn!(
-            error = %super::retry::error_chain(&error),
+            error = %error_chain(&error),
             "elasticsearch not reachable at start-up; accepting into the spool and retrying"
         ),
     }

@@ -4,10 +4,10 @@
 //! redelivered event is a `409` (a duplicate, counted as success) and never
 //! a second document.
 //!
-//! Layout: [`bulk`] encodes NDJSON bodies, [`response`] reads per-item
-//! results, [`retry`] holds the backoff schedule and the per-request retry
-//! loop, [`health`] is the start-up cluster check, [`setup`] installs the
-//! index templates (`auth0-ingest setup`).
+//! Layout: [`bulk`] encodes NDJSON bodies, [`request`] sends one and
+//! reads its answer for the shared retry loop ([`crate::outputs::retry`]),
+//! [`response`] reads per-item results, [`health`] is the start-up cluster
+//! check, [`setup`] installs the index templates (`auth0-ingest setup`).
 //!
 //! # Invariants
 //!
@@ -29,8 +29,8 @@
 
 pub mod bulk;
 pub mod health;
+pub mod request;
 pub mod response;
-pub mod retry;
 pub mod setup;
 
 use std::sync::atomic::AtomicU64;
@@ -47,9 +47,10 @@ use elasticsearch::http::transport::{
 use elasticsearch::http::{Method, Url};
 use tracing::Instrument;
 
-use crate::event::Document;
-use crate::outputs::batch::{self, Batcher, Tracker};
+use crate::backoff::Backoff;
+use crate::outputs::batch::{self, Batcher, Slot, Tracker};
 use crate::outputs::compression::Compression;
+use crate::outputs::retry::{self, Shared};
 use crate::outputs::Parts;
 use crate::secret::Secret;
 
@@ -83,7 +84,7 @@ pub struct Config {
     /// Time one request may take before it is abandoned and retried.
     pub request_timeout: Duration,
     /// The retry schedule.
-    pub backoff: retry::Backoff,
+    pub backoff: Backoff,
     /// Bulk request body encoding (`compression`).
     pub compression: Compression,
 }
@@ -298,42 +299,20 @@ impl Client {
     }
 }
 
-/// One document of a bulk request.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    tracker: Arc<Tracker>,
-    index: usize,
-}
-
-impl Entry {
-    /// The document.
-    pub(crate) fn document(&self) -> &Document {
-        &self.tracker.documents()[self.index]
-    }
-
-    /// The event the document was made from, as received.
-    pub(crate) fn original(&self) -> &[u8] {
-        self.tracker.original(self.index)
-    }
-
-    /// Records that this document has its final outcome.
-    fn settle(&self) {
-        self.tracker.settle();
-    }
-}
-
 /// Runs the output until the delivery channel closes and every bulk request
 /// has a final outcome, or until `parts.stop` is cancelled.
 pub async fn run(config: Config, client: Client, mut parts: Parts) {
     tokio::spawn(health::log_start_up_check(client.clone()).in_current_span());
-    let context = Arc::new(retry::Context {
+    let endpoint = Arc::new(request::Bulk {
         client,
-        backoff: config.backoff,
-        dead_letters: Arc::clone(&parts.dead_letters),
-        metrics: Arc::clone(&parts.metrics),
-        accepted: AtomicU64::new(0),
+        shared: Shared {
+            backoff: config.backoff,
+            dead_letters: Arc::clone(&parts.dead_letters),
+            metrics: Arc::clone(&parts.metrics),
+            accepted: AtomicU64::new(0),
+        },
     });
-    let mut batcher: Batcher<Entry> = Batcher::new(
+    let mut batcher: Batcher<Slot> = Batcher::new(
         config.batch_max_events,
         config.batch_max_bytes,
         config.flush_interval,
@@ -348,14 +327,10 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
             let documents = Arc::clone(&delivery.documents);
             let tracker = Tracker::new(delivery, documents.len());
             for (index, document) in documents.iter().enumerate() {
-                let entry = Entry {
-                    tracker: Arc::clone(&tracker),
-                    index,
-                };
-                batcher.push(entry, bulk::encoded_len(document));
+                batcher.push(tracker.slot(index), bulk::encoded_len(document));
             }
         },
-        |entries| retry::index(Arc::clone(&context), entries),
+        |entries| retry::deliver(Arc::clone(&endpoint), entries),
     )
     .await;
 }
@@ -377,9 +352,9 @@ mod tests {
             flush_interval: Duration::from_secs(1),
             max_in_flight: 4,
             request_timeout: Duration::from_secs(60),
-            backoff: retry::Backoff {
-                initial: retry::DEFAULT_INITIAL,
-                max: retry::DEFAULT_MAX,
+            backoff: Backoff {
+                initial: crate::backoff::DEFAULT_INITIAL,
+                max: crate::backoff::DEFAULT_MAX,
             },
             compression: Compression::Gzip,
         }
