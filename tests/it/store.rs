@@ -368,11 +368,7 @@ fn dead_letters(spool: &Path) -> Vec<serde_json::Value> {
             .to_string_lossy()
             .starts_with("dead-letter.ndjson")
         {
-            let text = std::fs::read_to_string(&path).unwrap();
-            lines.extend(
-                text.lines()
-                    .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()),
-            );
+            lines.extend(support::ndjson_lines(&path));
         }
     }
     lines

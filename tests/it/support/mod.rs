@@ -215,7 +215,13 @@ pub fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
 /// The dead letters in `dead-letter.ndjson` of the spool directory `spool`
 /// (none when the file does not exist), parsed.
 pub fn dead_letters(spool: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(spool.join("dead-letter.ndjson"))
+    ndjson_lines(&spool.join("dead-letter.ndjson"))
+}
+
+/// Every line of the NDJSON file at `path` (none when it does not exist),
+/// parsed.
+pub fn ndjson_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
