@@ -621,9 +621,9 @@ async fn sigkill_under_load_then_restart_delivers_every_acknowledged_event_at_le
         acked.iter().all(|id| counts.contains_key(id))
     })
     .await;
-    // Let the restarted agent finish what it resends.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    drop(agent);
+    // Let the restarted agent finish what it resends: a graceful stop
+    // ends its requests in flight (waiting for the exit, not a fixed time).
+    assert!(agent.terminate().success());
     let counts = fake.by_log_id();
     let unknown = counts.keys().filter(|id| !acked.contains(*id)).count();
     assert_eq!(unknown, 0, "only acknowledged events (no partial batch)");
