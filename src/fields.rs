@@ -41,7 +41,7 @@ pub struct Error {
     pub file: &'static str,
     /// Why.
     #[source]
-    pub source: serde_yaml::Error,
+    pub source: serde_norway::Error,
 }
 
 /// Every defined leaf field (groups flattened into dotted names).
@@ -49,7 +49,7 @@ pub fn definitions() -> Result<Vec<Field>, Error> {
     let mut fields = Vec::new();
     for (file, text) in FILES {
         let raw: Vec<RawField> =
-            serde_yaml::from_str(text).map_err(|source| Error { file, source })?;
+            serde_norway::from_str(text).map_err(|source| Error { file, source })?;
         for field in &raw {
             flatten(field, "", &mut fields);
         }
@@ -63,7 +63,7 @@ pub fn index_template(namespace_pattern: &str) -> Result<Value, Error> {
     let mut properties = Map::new();
     for (file, text) in FILES {
         let raw: Vec<RawField> =
-            serde_yaml::from_str(text).map_err(|source| Error { file, source })?;
+            serde_norway::from_str(text).map_err(|source| Error { file, source })?;
         for field in &raw {
             insert(&mut properties, field, "");
         }

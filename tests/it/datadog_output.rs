@@ -19,249 +19,12 @@ use auth0_ingest::config::Config;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use fake::FakeIntake;
-
-use super::es_output::{ids, post, wait_acked, wait_for, TOKEN};
 use super::sigkill;
+use super::support::fake_datadog::FakeIntake;
+use super::support::fake_es::FakeEs;
+use super::support::{dead_letters, ids, post_plain, wait_acked, wait_until, TOKEN};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
-
-/// A small fake of Datadog's logs intake on 127.0.0.1.
-pub mod fake {
-    use std::collections::VecDeque;
-    use std::io::Read;
-    use std::net::SocketAddr;
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
-    use bytes::Bytes;
-    use http_body_util::{BodyExt, Full};
-    use hyper::body::Incoming;
-    use hyper::{Method, Request, Response};
-    use serde_json::Value;
-    use tokio::net::TcpListener;
-    use tokio::task::JoinHandle;
-
-    use crate::support;
-
-    /// Datadog's documented limits.
-    pub const MAX_ITEMS: usize = 1000;
-    pub const MAX_PAYLOAD_BYTES: usize = 5_000_000;
-    pub const MAX_LOG_BYTES: usize = 1_000_000;
-
-    /// What the fake received and how it misbehaves.
-    #[derive(Debug, Default)]
-    pub struct State {
-        /// The accepted API key.
-        pub key: String,
-        /// Every accepted item, in arrival order.
-        pub items: Vec<Value>,
-        /// Intake requests answered (any status).
-        pub requests: usize,
-        /// Of which gzipped.
-        pub gzipped: usize,
-        /// Body bytes as received.
-        pub wire_bytes: usize,
-        /// Item counts of accepted requests.
-        pub request_sizes: Vec<usize>,
-        /// Uncompressed body bytes of accepted requests.
-        pub body_bytes: Vec<usize>,
-        /// Requests or items past Datadog's limits (should stay empty).
-        pub violations: Vec<String>,
-        /// Requests refused for the key (401 missing, 403 wrong).
-        pub refused_key: usize,
-        /// `/api/v1/validate` calls.
-        pub validations: usize,
-        /// Whole-request answers to give first: status and `Retry-After`.
-        pub failures: VecDeque<(u16, Option<u64>)>,
-        /// While set, every intake request gets this status.
-        pub always: Option<u16>,
-        /// Requests with an item holding this text get `400`.
-        pub reject_containing: Option<String>,
-        /// Uncompressed bodies larger than this get `413`.
-        pub max_body_bytes: Option<usize>,
-        /// Pause before answering.
-        pub delay: Duration,
-    }
-
-    /// The running fake.
-    pub struct FakeIntake {
-        pub addr: SocketAddr,
-        pub state: Arc<Mutex<State>>,
-        server: JoinHandle<()>,
-    }
-
-    impl FakeIntake {
-        pub async fn start(key: &str) -> FakeIntake {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let state = Arc::new(Mutex::new(State {
-                key: key.to_owned(),
-                ..State::default()
-            }));
-            let server = tokio::spawn(serve(listener, Arc::clone(&state)));
-            FakeIntake {
-                addr,
-                state,
-                server,
-            }
-        }
-
-        pub fn url(&self) -> String {
-            format!("http://{}", self.addr)
-        }
-
-        /// Accepted items by `log_id`, with how often each came.
-        pub fn by_log_id(&self) -> std::collections::HashMap<String, usize> {
-            let mut counts = std::collections::HashMap::new();
-            for item in &self.state.lock().unwrap().items {
-                let id = item["log_id"].as_str().unwrap_or("").to_owned();
-                *counts.entry(id).or_default() += 1;
-            }
-            counts
-        }
-
-        pub fn item_count(&self) -> usize {
-            self.state.lock().unwrap().items.len()
-        }
-    }
-
-    impl Drop for FakeIntake {
-        fn drop(&mut self) {
-            self.server.abort();
-        }
-    }
-
-    async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
-        support::serve_http(listener, None, move |request| {
-            let state = Arc::clone(&state);
-            async move { handle(&state, request).await }
-        })
-        .await;
-    }
-
-    fn answer(status: u16, body: &str) -> Response<Full<Bytes>> {
-        Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .unwrap()
-    }
-
-    async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        let key = request
-            .headers()
-            .get("dd-api-key")
-            .map(|value| value.to_str().unwrap_or("").to_owned());
-        let gzipped = request
-            .headers()
-            .get("content-encoding")
-            .is_some_and(|value| value.as_bytes() == b"gzip");
-        let content_type = request
-            .headers()
-            .get("content-type")
-            .map(|value| value.to_str().unwrap_or("").to_owned());
-        let method = request.method().clone();
-        let path = request.uri().path().to_owned();
-        let Ok(body) = request.into_body().collect().await else {
-            return answer(400, "{}");
-        };
-        let wire = body.to_bytes();
-        let delay = state.lock().unwrap().delay;
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let mut state = state.lock().unwrap();
-        let key_status = match &key {
-            None => Some(401),
-            Some(given) if *given != state.key => Some(403),
-            Some(_) => None,
-        };
-        match (&method, path.as_str()) {
-            (&Method::GET, "/api/v1/validate") => {
-                state.validations += 1;
-                match key_status {
-                    None => answer(200, r#"{"valid":true}"#),
-                    Some(status) => answer(status, r#"{"errors":["Forbidden"]}"#),
-                }
-            }
-            (&Method::POST, "/api/v2/logs") => {
-                state.requests += 1;
-                state.wire_bytes += wire.len();
-                if let Some(status) = key_status {
-                    state.refused_key += 1;
-                    return answer(
-                        status,
-                        r#"{"errors":[{"status":"403","title":"Forbidden"}]}"#,
-                    );
-                }
-                if content_type.as_deref() != Some("application/json") {
-                    state
-                        .violations
-                        .push(format!("content type {content_type:?}"));
-                }
-                let body = if gzipped {
-                    state.gzipped += 1;
-                    let mut inflated = Vec::new();
-                    flate2::read::GzDecoder::new(wire.as_ref())
-                        .read_to_end(&mut inflated)
-                        .unwrap();
-                    inflated
-                } else {
-                    wire.to_vec()
-                };
-                if let Some(status) = state.always {
-                    return answer(status, "{}");
-                }
-                if let Some((status, retry_after)) = state.failures.pop_front() {
-                    let mut response = answer(status, r#"{"errors":["told to fail"]}"#);
-                    if let Some(seconds) = retry_after {
-                        response
-                            .headers_mut()
-                            .insert("retry-after", seconds.to_string().parse().unwrap());
-                    }
-                    return response;
-                }
-                if body.len() > MAX_PAYLOAD_BYTES {
-                    state
-                        .violations
-                        .push(format!("payload of {} bytes", body.len()));
-                    return answer(413, "{}");
-                }
-                if state.max_body_bytes.is_some_and(|max| body.len() > max) {
-                    return answer(413, r#"{"errors":["payload too large"]}"#);
-                }
-                let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) else {
-                    state.violations.push("not a JSON array".to_owned());
-                    return answer(400, "{}");
-                };
-                if items.len() > MAX_ITEMS {
-                    state.violations.push(format!("{} items", items.len()));
-                    return answer(400, "{}");
-                }
-                for item in &items {
-                    let size = item.to_string().len();
-                    if size > MAX_LOG_BYTES {
-                        state.violations.push(format!("a log of {size} bytes"));
-                    }
-                }
-                if let Some(marker) = &state.reject_containing {
-                    if items
-                        .iter()
-                        .any(|item| item.to_string().contains(marker.as_str()))
-                    {
-                        return answer(400, r#"{"errors":["invalid log"]}"#);
-                    }
-                }
-                state.request_sizes.push(items.len());
-                state.body_bytes.push(body.len());
-                state.items.extend(items);
-                answer(202, "{}")
-            }
-            _ => answer(404, "{}"),
-        }
-    }
-}
 
 /// An Auth0 log stream event with `log_id` = `id`, dated `date`.
 fn event_at(id: &str, date: OffsetDateTime) -> String {
@@ -304,14 +67,6 @@ fn config(dir: &Path, dd_url: &str, extra: &str) -> Config {
     config
 }
 
-fn dead_letters(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("spool/dead-letter.ndjson"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth0_format_sends_the_envelope_gzipped_with_the_dd_attributes() {
     let dir = tempfile::tempdir().unwrap();
@@ -327,12 +82,12 @@ async fn auth0_format_sends_the_envelope_gzipped_with_the_dd_attributes() {
     let batch = ids("900202612011000000000000000000000000000000000", 0..2500);
     let sent = body(&batch);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), sent.clone()).await,
+        post_plain(&client, app.webhook_addr().unwrap(), sent.clone()).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
     wait_acked(&metrics, 2500, "the batch acknowledged").await;
-    wait_for(Duration::from_secs(5), "the key check", || {
+    wait_until(Duration::from_secs(5), "the key check", || {
         fake.state.lock().unwrap().validations == 1
     })
     .await;
@@ -383,7 +138,10 @@ async fn requests_stay_within_batch_max_bytes() {
     // About 2 KB each: the byte limit binds before the 1,000 items.
     let padding = format!("\"pad\":\"{}\"", "p".repeat(1500));
     let text = body(&batch).replace("\"n\":1", &padding);
-    assert_eq!(post(&client, app.webhook_addr().unwrap(), text).await, 200);
+    assert_eq!(
+        post_plain(&client, app.webhook_addr().unwrap(), text).await,
+        200
+    );
     let metrics = Arc::clone(app.metrics());
     wait_acked(&metrics, 2000, "the batch acknowledged").await;
     app.stop().await.unwrap();
@@ -424,7 +182,7 @@ async fn ecs_format_sends_our_documents_uncompressed_when_told() {
     let client = reqwest::Client::new();
     let batch = ids("900202612011100000000000000000000000000000000", 0..30);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&batch)).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
@@ -465,7 +223,7 @@ async fn transient_answers_and_an_unreachable_intake_are_retried_until_delivered
     let batch = ids("900202612011200000000000000000000000000000000", 0..40);
     let started = Instant::now();
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&batch)).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
@@ -475,7 +233,7 @@ async fn transient_answers_and_an_unreachable_intake_are_retried_until_delivered
     app.stop().await.unwrap();
     assert_eq!(fake.by_log_id().len(), 40);
     assert_eq!(metrics.datadog_request_retries.load(Ordering::Relaxed), 6);
-    assert!(dead_letters(dir.path()).is_empty());
+    assert!(dead_letters(&dir.path().join("spool")).is_empty());
 
     // Nothing listening at all: retried, kept, delivered once it is up.
     let dir = tempfile::tempdir().unwrap();
@@ -489,11 +247,11 @@ async fn transient_answers_and_an_unreachable_intake_are_retried_until_delivered
         .unwrap();
     let more = ids("900202612011210000000000000000000000000000000", 0..5);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&more)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&more)).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(10), "refused connections", || {
+    wait_until(Duration::from_secs(10), "refused connections", || {
         metrics.datadog_request_retries.load(Ordering::Relaxed) >= 3
     })
     .await;
@@ -520,11 +278,11 @@ async fn requests_that_time_out_are_retried() {
     let client = reqwest::Client::new();
     let batch = ids("900202612011250000000000000000000000000000000", 0..10);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&batch)).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
-    wait_for(
+    wait_until(
         Duration::from_secs(10),
         "timed-out requests retried",
         || metrics.datadog_request_retries.load(Ordering::Relaxed) >= 2,
@@ -549,11 +307,11 @@ async fn a_refused_key_is_retried_slowly_and_nothing_is_lost_while_it_is_fixed()
     let client = reqwest::Client::new();
     let batch = ids("900202612011300000000000000000000000000000000", 0..20);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&batch)).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(10), "refusals", || {
+    wait_until(Duration::from_secs(10), "refusals", || {
         metrics.datadog_key_refusals.load(Ordering::Relaxed) >= 3
     })
     .await;
@@ -600,7 +358,7 @@ async fn a_refused_key_is_retried_slowly_and_nothing_is_lost_while_it_is_fixed()
     fake.state.lock().unwrap().failures.push_back((401, None));
     let more = ids("900202612011310000000000000000000000000000000", 0..5);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&more)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&more)).await,
         200
     );
     wait_acked(&metrics, 25, "the batch after a 401").await;
@@ -610,7 +368,7 @@ async fn a_refused_key_is_retried_slowly_and_nothing_is_lost_while_it_is_fixed()
     );
     app.stop().await.unwrap();
     assert_eq!(fake.by_log_id().len(), 25);
-    assert!(dead_letters(dir.path()).is_empty());
+    assert!(dead_letters(&dir.path().join("spool")).is_empty());
     let state = fake.state.lock().unwrap();
     assert!(state.refused_key >= 3);
     assert_eq!(state.validations, 1);
@@ -638,7 +396,10 @@ async fn a_413_splits_the_request_and_a_400_isolates_the_bad_log_in_the_dead_let
     // Larger than the fake's limit alone: dead-lettered with the 413.
     let huge = "900202612011400000000000000000000000000000000huge".to_owned();
     text.push_str(&event(&huge).replace("\"n\":1", &format!("\"pad\":\"{}\"", "x".repeat(3000))));
-    assert_eq!(post(&client, app.webhook_addr().unwrap(), text).await, 200);
+    assert_eq!(
+        post_plain(&client, app.webhook_addr().unwrap(), text).await,
+        200
+    );
     let metrics = Arc::clone(app.metrics());
     wait_acked(&metrics, 42, "the batch acknowledged").await;
     app.stop().await.unwrap();
@@ -646,7 +407,7 @@ async fn a_413_splits_the_request_and_a_400_isolates_the_bad_log_in_the_dead_let
     assert_eq!(counts.len(), 40);
     assert!(!counts.contains_key(&bad) && !counts.contains_key(&huge));
     assert_eq!(metrics.events_rejected_output.load(Ordering::Relaxed), 2);
-    let dead = dead_letters(dir.path());
+    let dead = dead_letters(&dir.path().join("spool"));
     assert_eq!(dead.len(), 2, "{dead:?}");
     let text = serde_json::to_string(&dead).unwrap();
     assert!(text.contains(&bad) && text.contains(&huge), "{text}");
@@ -681,21 +442,21 @@ async fn a_400_to_every_request_is_retried_as_a_configuration_problem_not_dead_l
     let client = reqwest::Client::new();
     let batch = ids("900202612011450000000000000000000000000000000", 0..8);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&batch)).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
-    wait_for(Duration::from_secs(10), "rounds of refusals", || {
+    wait_until(Duration::from_secs(10), "rounds of refusals", || {
         metrics.datadog_request_retries.load(Ordering::Relaxed) >= 3
     })
     .await;
-    assert!(dead_letters(dir.path()).is_empty());
+    assert!(dead_letters(&dir.path().join("spool")).is_empty());
     assert_eq!(metrics.spool_acked.load(Ordering::Relaxed), 0);
     fake.state.lock().unwrap().always = None;
     wait_acked(&metrics, 8, "the batch once the proxy is fixed").await;
     app.stop().await.unwrap();
     assert_eq!(fake.by_log_id().len(), 8);
-    assert!(dead_letters(dir.path()).is_empty());
+    assert!(dead_letters(&dir.path().join("spool")).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -727,7 +488,10 @@ async fn events_older_than_18_hours_are_sent_and_counted() {
                 .iter()
                 .map(|id| event_at(id, now - time::Duration::hours(17)) + "\n"),
         );
-        assert_eq!(post(&client, app.webhook_addr().unwrap(), text).await, 200);
+        assert_eq!(
+            post_plain(&client, app.webhook_addr().unwrap(), text).await,
+            200
+        );
         let metrics = Arc::clone(app.metrics());
         wait_acked(&metrics, 12, "the batch acknowledged").await;
         app.stop().await.unwrap();
@@ -762,7 +526,10 @@ async fn a_log_over_1_mb_is_cut_with_a_note() {
     );
     let small = ids("900202612011500000000000000000000000000000000", 0..3);
     let text = format!("{text}\n{}", body(&small));
-    assert_eq!(post(&client, app.webhook_addr().unwrap(), text).await, 200);
+    assert_eq!(
+        post_plain(&client, app.webhook_addr().unwrap(), text).await,
+        200
+    );
     let metrics = Arc::clone(app.metrics());
     wait_acked(&metrics, 4, "the batch acknowledged").await;
     app.stop().await.unwrap();
@@ -784,7 +551,7 @@ async fn a_log_over_1_mb_is_cut_with_a_note() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elasticsearch_and_datadog_each_get_every_document_and_the_spool_waits_for_both() {
     let dir = tempfile::tempdir().unwrap();
-    let es = super::es_output::fake::FakeEs::start().await;
+    let es = FakeEs::start().await;
     let fake = FakeIntake::start(KEY).await;
     // Datadog is down at first: Elasticsearch gets everything, the spool
     // keeps every batch until Datadog has it too.
@@ -805,17 +572,17 @@ async fn elasticsearch_and_datadog_each_get_every_document_and_the_spool_waits_f
     let client = reqwest::Client::new();
     let batch = ids("900202612011600000000000000000000000000000000", 0..300);
     assert_eq!(
-        post(&client, app.webhook_addr().unwrap(), body(&batch)).await,
+        post_plain(&client, app.webhook_addr().unwrap(), body(&batch)).await,
         200
     );
     let metrics = Arc::clone(app.metrics());
-    wait_for(
+    wait_until(
         Duration::from_secs(20),
         "elasticsearch has everything",
         || es.count("logs-auth0.logs-default") == 300,
     )
     .await;
-    wait_for(Duration::from_secs(10), "datadog retries", || {
+    wait_until(Duration::from_secs(10), "datadog retries", || {
         metrics.datadog_request_retries.load(Ordering::Relaxed) >= 3
     })
     .await;
@@ -849,14 +616,14 @@ async fn sigkill_under_load_then_restart_delivers_every_acknowledged_event_at_le
     let at_kill = fake.item_count();
 
     let agent = killed.restart().await;
-    wait_for(Duration::from_secs(60), "every acknowledged event", || {
+    wait_until(Duration::from_secs(60), "every acknowledged event", || {
         let counts = fake.by_log_id();
         acked.iter().all(|id| counts.contains_key(id))
     })
     .await;
-    // Let the restarted agent finish what it resends.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    drop(agent);
+    // Let the restarted agent finish what it resends: a graceful stop
+    // ends its requests in flight (waiting for the exit, not a fixed time).
+    assert!(agent.terminate().success());
     let counts = fake.by_log_id();
     let unknown = counts.keys().filter(|id| !acked.contains(*id)).count();
     assert_eq!(unknown, 0, "only acknowledged events (no partial batch)");

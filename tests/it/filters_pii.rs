@@ -9,19 +9,21 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth0_ingest::app::App;
 use auth0_ingest::config::Config;
 use auth0_ingest::pipeline::filter::Category;
 use auth0_ingest::telemetry::metrics::Metrics;
 
-use super::datadog_output::fake::FakeIntake;
-use super::es_output::fake::FakeEs;
-use super::poller::fake_tenant::{self, FakeTenant, Options};
 use super::support;
+use super::support::fake_auth0::{self, FakeTenant, Options};
+use super::support::fake_datadog::FakeIntake;
+use super::support::fake_es::FakeEs;
 
 const TOKEN: &str = "filters-pii-token";
+/// Longest a condition may take before a test fails.
+const PATIENCE: Duration = Duration::from_secs(60);
 const INDEX: &str = "logs-auth0.logs-default";
 const KEY: &str = "a-test-hmac-key-of-32-characters";
 
@@ -119,14 +121,6 @@ fn file_output(dir: &Path) -> String {
         text.push_str(&std::fs::read_to_string(path).unwrap());
     }
     text
-}
-
-async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn filtered(metrics: &Metrics, category: Category) -> u64 {
@@ -278,7 +272,7 @@ async fn webhook_events_are_filtered_and_obfuscated_in_every_output() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let metrics = Arc::clone(app.metrics());
-    wait_for("every event acknowledged", || {
+    support::wait_until(PATIENCE, "every event acknowledged", || {
         metrics.spool_acked.load(Ordering::Relaxed) == total as u64 + 1
     })
     .await;
@@ -297,21 +291,21 @@ async fn polled_events_are_filtered_and_obfuscated_in_every_output() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("client-secret"),
-        format!("{}\n", fake_tenant::CLIENT_SECRET),
+        format!("{}\n", fake_auth0::CLIENT_SECRET),
     )
     .unwrap();
     let text = format!(
         "[poller]\nurl = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"client-secret\"\n\
          interval = \"100ms\"\nstart_from = \"2026-11-01T00:00:00Z\"\n{}",
         tenant.url(),
-        fake_tenant::CLIENT_ID,
+        fake_auth0::CLIENT_ID,
         outputs(dir.path(), &fake.url())
     );
     let app = App::start(Config::from_toml(&text, dir.path()).unwrap())
         .await
         .unwrap();
     let metrics = Arc::clone(app.metrics());
-    wait_for("every polled event acknowledged", || {
+    support::wait_until(PATIENCE, "every polled event acknowledged", || {
         metrics.spool_acked.load(Ordering::Relaxed) == total as u64
     })
     .await;
@@ -350,7 +344,7 @@ async fn datadog_s_auth0_format_gets_the_obfuscated_event() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let metrics = Arc::clone(app.metrics());
-    wait_for("every event acknowledged", || {
+    support::wait_until(PATIENCE, "every event acknowledged", || {
         metrics.spool_acked.load(Ordering::Relaxed) == total as u64
     })
     .await;

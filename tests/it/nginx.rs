@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::es_output::fake::FakeEs;
+use super::support::fake_es::FakeEs;
 use super::support::{self, Agent, Tls, TOKEN};
 
 /// Where the real client connects from.

@@ -19,18 +19,10 @@ use auth0_ingest::config::Config;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::es_output::fake::FakeEs;
+use super::support::fake_es::FakeEs;
 use super::support::{self, free_port, Agent, TOKEN};
 
 const INDEX: &str = "logs-auth0.logs-default";
-
-async fn wait_for(limit: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// `GET http://<admin><path>` with an optional token: (status, content type, body).
 async fn get(admin: SocketAddr, path: &str, token: Option<&str>) -> (u16, String, String) {
@@ -59,7 +51,7 @@ async fn get(admin: SocketAddr, path: &str, token: Option<&str>) -> (u16, String
 
 /// Waits up to 20 s for the admin listener on `admin` to answer `/healthz`.
 async fn wait_admin(admin: SocketAddr) {
-    wait_for(Duration::from_secs(20), "the admin listener", async || {
+    support::wait_until_async(Duration::from_secs(20), "the admin listener", async || {
         get(admin, "/healthz", None).await.0 == 200
     })
     .await;
@@ -68,7 +60,7 @@ async fn wait_admin(admin: SocketAddr) {
 /// Waits until `/metrics` on `admin` shows no backlog and `output` up.
 async fn wait_drained(admin: SocketAddr, output: &str, limit: Duration, what: &str) {
     let up = format!("auth0_ingest_output_up{{output=\"{output}\"}}");
-    wait_for(limit, what, async || {
+    support::wait_until_async(limit, what, async || {
         let (_, _, text) = get(admin, "/metrics", None).await;
         sample(&text, "auth0_ingest_spool_backlog_events") == Some(0.0)
             && sample(&text, &up) == Some(1.0)
@@ -86,16 +78,6 @@ async fn status_json(admin: SocketAddr, token: Option<&str>) -> Value {
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-async fn post(webhook: SocketAddr, token: &str, body: String) -> u16 {
-    reqwest::Client::new()
-        .post(format!("http://{webhook}/auth0/logs"))
-        .header("authorization", token)
-        .body(body)
-        .send()
-        .await
-        .map_or(0, |response| response.status().as_u16())
 }
 
 /// Runs `auth0-ingest <args>` to completion.
@@ -227,7 +209,7 @@ async fn a_poller_only_agent_has_the_admin_listener_and_reports_the_poller() {
     assert_eq!(app.webhook_addr(), None);
     let admin = app.admin_addr().unwrap();
     assert_eq!(get(admin, "/healthz", None).await.0, 200);
-    wait_for(
+    support::wait_until_async(
         Duration::from_secs(20),
         "the poller's error in /status",
         async || {
@@ -258,13 +240,18 @@ async fn backlog_gauges_and_status_equal_the_real_backlog_after_a_restart() {
     let config = es_config(dir.path(), webhook, admin, &fake.url(), "");
     let agent = Agent::spawn(&config, Stdio::null());
     let batch = ids("9002026120109000000000000000000000000000000000", 60);
-    wait_for(
+    support::wait_until_async(
         Duration::from_secs(20),
         "the agent to take events",
-        async || post(webhook, TOKEN, body(&batch[..20])).await == 200,
+        async || {
+            support::post_plain(&reqwest::Client::new(), webhook, body(&batch[..20])).await == 200
+        },
     )
     .await;
-    assert_eq!(post(webhook, TOKEN, body(&batch[20..])).await, 200);
+    assert_eq!(
+        support::post_plain(&reqwest::Client::new(), webhook, body(&batch[20..])).await,
+        200
+    );
     let check = async |when: &str| {
         let (_, _, text) = get(admin, "/metrics", None).await;
         assert_eq!(
@@ -325,7 +312,7 @@ fn status_command(config: &Path) -> (i32, String) {
 /// returns what it printed then.
 async fn wait_status_command(config: &Path, limit: Duration, what: &str, code: i32) -> String {
     let mut printed = String::new();
-    wait_for(limit, what, async || {
+    support::wait_until_async(limit, what, async || {
         let (exit, text) = status_command(config);
         printed = text;
         exit == code
@@ -349,13 +336,15 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
     let log = dir.path().join("agent.log");
     let agent = Agent::spawn(&config, std::fs::File::create(&log).unwrap());
     let batch = ids("9002026120110000000000000000000000000000000000", 20);
-    wait_for(
+    support::wait_until_async(
         Duration::from_secs(20),
         "the agent to take events",
-        async || post(webhook, TOKEN, body(&batch[..10])).await == 200,
+        async || {
+            support::post_plain(&reqwest::Client::new(), webhook, body(&batch[..10])).await == 200
+        },
     )
     .await;
-    wait_for(
+    support::wait_until_async(
         Duration::from_secs(20),
         "the first events indexed",
         async || fake.count(INDEX) == 10,
@@ -366,7 +355,10 @@ async fn an_elasticsearch_outage_goes_degraded_then_failing_warns_once_a_minute_
 
     let outage = Instant::now();
     fake.down();
-    assert_eq!(post(webhook, TOKEN, body(&batch[10..])).await, 200);
+    assert_eq!(
+        support::post_plain(&reqwest::Client::new(), webhook, body(&batch[10..])).await,
+        200
+    );
     let degraded =
         wait_status_command(&config, Duration::from_secs(15), "status degraded", 1).await;
     assert!(
@@ -514,7 +506,7 @@ fn sighup(agent: &Agent) {
 
 async fn wait_reloads(admin: SocketAddr, token: &str, result: &str, count: f64) {
     let series = format!("auth0_ingest_reloads_total{{result=\"{result}\"}}");
-    wait_for(Duration::from_secs(20), &series, async || {
+    support::wait_until_async(Duration::from_secs(20), &series, async || {
         let (_, _, text) = get(admin, "/metrics", Some(token)).await;
         sample(&text, &series) == Some(count)
     })
@@ -640,14 +632,14 @@ async fn replay_of_dead_letters_after_the_cause_is_fixed_lands_each_event_once()
     let good = ids("9002026120111000000000000000000000000000000000", 7);
     let poison = ids("9002026120111000000000000000000000000000poison", 3);
     let all: Vec<String> = good.iter().chain(&poison).cloned().collect();
-    wait_for(
+    support::wait_until_async(
         Duration::from_secs(20),
         "the agent to take events",
-        async || post(webhook, TOKEN, body(&all)).await == 200,
+        async || support::post_plain(&reqwest::Client::new(), webhook, body(&all)).await == 200,
     )
     .await;
     let dead_letters = dir.path().join("spool/dead-letter.ndjson");
-    wait_for(Duration::from_secs(20), "three dead letters", async || {
+    support::wait_until_async(Duration::from_secs(20), "three dead letters", async || {
         std::fs::read_to_string(&dead_letters).is_ok_and(|text| text.lines().count() == 3)
     })
     .await;
@@ -673,11 +665,11 @@ async fn replay_of_dead_letters_after_the_cause_is_fixed_lands_each_event_once()
         stdout.contains(": 3 accepted, 0 rejected; moved to "),
         "{stdout}"
     );
-    wait_for(Duration::from_secs(20), "every event indexed", async || {
+    support::wait_until_async(Duration::from_secs(20), "every event indexed", async || {
         fake.count(INDEX) == 10
     })
     .await;
-    wait_for(Duration::from_secs(20), "the backlog drained", async || {
+    support::wait_until_async(Duration::from_secs(20), "the backlog drained", async || {
         status_json(admin, None).await["spool"]["backlog_events"] == 0
     })
     .await;
@@ -745,7 +737,9 @@ async fn a_spool_at_ninety_percent_fails_readyz_and_status() {
     let (webhook, admin) = (app.webhook_addr().unwrap(), app.admin_addr().unwrap());
     assert_eq!(get(admin, "/readyz", None).await.0, 200);
     let mut posted = 0;
-    while post(webhook, TOKEN, support::batch(posted, 1)).await == 200 {
+    while support::post_plain(&reqwest::Client::new(), webhook, support::batch(posted, 1)).await
+        == 200
+    {
         posted += 1;
         assert!(posted < 200, "the spool never filled");
     }

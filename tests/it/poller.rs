@@ -1,12 +1,10 @@
-//! The API poller against a fake Auth0 tenant (`poller/fake_tenant.rs`),
+//! The API poller against a fake Auth0 tenant (`support/fake_auth0.rs`),
 //! in-process through `App::start` and, for the crash test, as the built
 //! binary killed with SIGKILL.
 
 // Test helpers (the fake, the agent process) are not `#[test]` functions,
 // which `allow-unwrap-in-tests` covers; a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
-
-pub mod fake_tenant;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -18,9 +16,8 @@ use auth0_ingest::config::Config;
 use auth0_ingest::outputs::file;
 use time::macros::datetime;
 
-use super::support::Agent;
-
-use fake_tenant::{FakeTenant, Options, CLIENT_ID, CLIENT_SECRET};
+use super::support::fake_auth0::{self, FakeTenant, Options, CLIENT_ID, CLIENT_SECRET};
+use super::support::{self, Agent};
 
 /// Longest a condition may take before a test fails (generous: the machine
 /// is shared with compilers).
@@ -65,23 +62,13 @@ fn output_ids(dir: &Path) -> Vec<String> {
     ids
 }
 
-/// Waits until `condition` holds, checking every 20 ms; fails after
-/// [`PATIENCE`].
-async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn ids(events: &[(String, String)]) -> Vec<String> {
     events.iter().map(|(id, _)| id.clone()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetches_2500_events_exactly_once_in_order_through_503s() {
-    let events = fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 2_500);
+    let events = fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, 2_500);
     let fake = FakeTenant::start(
         Options {
             fail_every: Some(7),
@@ -92,10 +79,13 @@ async fn fetches_2500_events_exactly_once_in_order_through_503s() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let app = start(&config_text(&fake.url(), dir.path(), ""), dir.path()).await;
-    eventually("2,500 documents", || output_ids(dir.path()).len() >= 2_500).await;
+    support::wait_until(PATIENCE, "2,500 documents", || {
+        output_ids(dir.path()).len() >= 2_500
+    })
+    .await;
     // Caught up: the agent has asked after the last log.
     let last = events.last().unwrap().0.clone();
-    eventually("a request after the last log", || {
+    support::wait_until(PATIENCE, "a request after the last log", || {
         fake.requests()
             .iter()
             .any(|request| request.status == 200 && request.from.as_deref() == Some(&last))
@@ -138,17 +128,17 @@ async fn fetches_2500_events_exactly_once_in_order_through_503s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_from_a_date_skips_older_logs() {
     let mut events = Vec::new();
-    events.extend(fake_tenant::events(
+    events.extend(fake_auth0::events(
         datetime!(2026-11-18 12:00:00 UTC),
         1,
         100,
     ));
-    events.extend(fake_tenant::events(
+    events.extend(fake_auth0::events(
         datetime!(2026-11-19 00:00:00 UTC),
         101,
         100,
     ));
-    events.extend(fake_tenant::events(
+    events.extend(fake_auth0::events(
         datetime!(2026-11-20 08:00:00 UTC),
         201,
         100,
@@ -159,13 +149,16 @@ async fn start_from_a_date_skips_older_logs() {
         .replace("2026-11-01T00:00:00Z", "2026-11-19T00:00:00Z");
     let app = start(&text, dir.path()).await;
     let last = events.last().unwrap().0.clone();
-    eventually("a request after the last log", || {
+    support::wait_until(PATIENCE, "a request after the last log", || {
         fake.requests()
             .iter()
             .any(|request| request.status == 200 && request.from.as_deref() == Some(&last))
     })
     .await;
-    eventually("200 documents", || output_ids(dir.path()).len() >= 200).await;
+    support::wait_until(PATIENCE, "200 documents", || {
+        output_ids(dir.path()).len() >= 200
+    })
+    .await;
     app.stop().await.unwrap();
 
     assert_eq!(
@@ -181,9 +174,9 @@ async fn expiring_and_revoked_tokens_are_replaced() {
     // token's lifetime: the agent learns of their expiry from a 401.
     // Each wave is indexed later than the one before, as new logs are.
     let waves = [
-        fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 150),
-        fake_tenant::events(datetime!(2026-11-20 11:00:00 UTC), 151, 150),
-        fake_tenant::events(datetime!(2026-11-20 12:00:00 UTC), 301, 150),
+        fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, 150),
+        fake_auth0::events(datetime!(2026-11-20 11:00:00 UTC), 151, 150),
+        fake_auth0::events(datetime!(2026-11-20 12:00:00 UTC), 301, 150),
     ];
     let fake = FakeTenant::start(
         Options {
@@ -195,16 +188,25 @@ async fn expiring_and_revoked_tokens_are_replaced() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let app = start(&config_text(&fake.url(), dir.path(), ""), dir.path()).await;
-    eventually("150 documents", || output_ids(dir.path()).len() >= 150).await;
+    support::wait_until(PATIENCE, "150 documents", || {
+        output_ids(dir.path()).len() >= 150
+    })
+    .await;
     // Polling (every 100 ms) outlives several one-second tokens.
-    eventually("a third token", || fake.tokens_issued() >= 3).await;
+    support::wait_until(PATIENCE, "a third token", || fake.tokens_issued() >= 3).await;
     fake.add(waves[1].clone());
-    eventually("300 documents", || output_ids(dir.path()).len() >= 300).await;
+    support::wait_until(PATIENCE, "300 documents", || {
+        output_ids(dir.path()).len() >= 300
+    })
+    .await;
     let unauthorized_before = fake.unauthorized();
     fake.revoke_tokens();
     let issued_before = fake.tokens_issued();
     fake.add(waves[2].clone());
-    eventually("450 documents", || output_ids(dir.path()).len() >= 450).await;
+    support::wait_until(PATIENCE, "450 documents", || {
+        output_ids(dir.path()).len() >= 450
+    })
+    .await;
     let metrics = std::sync::Arc::clone(app.metrics());
     app.stop().await.unwrap();
 
@@ -235,7 +237,7 @@ async fn expiring_and_revoked_tokens_are_replaced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_cannot_move_the_cursor_is_not_spooled_again_on_every_retry() {
     // One log without a `log_id`, and no next link: the cursor is stuck.
-    let (id, json) = fake_tenant::event(datetime!(2026-11-20 10:00:00 UTC), 1);
+    let (id, json) = fake_auth0::event(datetime!(2026-11-20 10:00:00 UTC), 1);
     let json = json.replace(&format!("\"log_id\":\"{id}\","), "");
     assert!(!json.contains("log_id"));
     let fake = FakeTenant::start(
@@ -248,7 +250,7 @@ async fn a_page_that_cannot_move_the_cursor_is_not_spooled_again_on_every_retry(
     .await;
     let dir = tempfile::tempdir().unwrap();
     let app = start(&config_text(&fake.url(), dir.path(), ""), dir.path()).await;
-    eventually("three requests for the stuck page", || {
+    support::wait_until(PATIENCE, "three requests for the stuck page", || {
         fake.requests().len() >= 3
     })
     .await;
@@ -275,15 +277,18 @@ async fn a_page_that_cannot_move_the_cursor_is_not_spooled_again_on_every_retry(
 async fn a_wrong_secret_is_reported_and_retried_slowly_without_crashing() {
     let fake = FakeTenant::start(
         Options::default(),
-        fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 10),
+        fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, 10),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("client-secret"), "wrong\n").unwrap();
     let app = start(&config_text(&fake.url(), dir.path(), ""), dir.path()).await;
-    eventually("a refused token request", || fake.tokens_rejected() >= 1).await;
+    support::wait_until(PATIENCE, "a refused token request", || {
+        fake.tokens_rejected() >= 1
+    })
+    .await;
     let metrics = std::sync::Arc::clone(app.metrics());
-    eventually("the failure counted", || {
+    support::wait_until(PATIENCE, "the failure counted", || {
         metrics.poller_token_requests_failed.load(Ordering::Relaxed) >= 1
     })
     .await;
@@ -301,14 +306,17 @@ async fn a_missing_scope_is_retried_slowly() {
             forbidden: true,
             ..Options::default()
         },
-        fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 10),
+        fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, 10),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let app = start(&config_text(&fake.url(), dir.path(), ""), dir.path()).await;
-    eventually("a refused logs request", || !fake.requests().is_empty()).await;
+    support::wait_until(PATIENCE, "a refused logs request", || {
+        !fake.requests().is_empty()
+    })
+    .await;
     let metrics = std::sync::Arc::clone(app.metrics());
-    eventually("the failure counted", || {
+    support::wait_until(PATIENCE, "the failure counted", || {
         metrics.poller_requests_failed.load(Ordering::Relaxed) == 1
     })
     .await;
@@ -321,7 +329,7 @@ async fn a_missing_scope_is_retried_slowly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_respected_until_its_reset() {
-    let events = fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 300);
+    let events = fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, 300);
     let fake = FakeTenant::start(
         Options {
             rate_limit_at: Some(2),
@@ -332,7 +340,10 @@ async fn a_429_is_respected_until_its_reset() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let app = start(&config_text(&fake.url(), dir.path(), ""), dir.path()).await;
-    eventually("300 documents", || output_ids(dir.path()).len() >= 300).await;
+    support::wait_until(PATIENCE, "300 documents", || {
+        output_ids(dir.path()).len() >= 300
+    })
+    .await;
     let metrics = std::sync::Arc::clone(app.metrics());
     app.stop().await.unwrap();
 
@@ -351,7 +362,7 @@ async fn a_429_is_respected_until_its_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_and_poller_together_make_one_document_per_event() {
-    let events = fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 300);
+    let events = fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, 300);
     let fake = FakeTenant::start(Options::default(), events.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
@@ -377,7 +388,7 @@ async fn webhook_and_poller_together_make_one_document_per_event() {
         assert_eq!(response.status(), 200);
     }
     let metrics = std::sync::Arc::clone(app.metrics());
-    eventually("both inputs delivered and acknowledged", || {
+    support::wait_until(PATIENCE, "both inputs delivered and acknowledged", || {
         metrics.events_received_api.load(Ordering::Relaxed) == 300
             && metrics.spool_acked.load(Ordering::Relaxed) == 600
     })
@@ -417,7 +428,7 @@ fn saved_cursor(dir: &Path) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
-    let events = fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, 3_000);
+    let events = fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, 3_000);
     let fake = FakeTenant::start(
         Options {
             latency: Duration::from_millis(30),
@@ -437,9 +448,12 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
     let log = dir.join("agent.log");
 
     let agent = Agent::spawn(&config, log_file(&log));
-    eventually("1,200 logs served", || fake.served_total() >= 1_200).await;
+    support::wait_until(PATIENCE, "1,200 logs served", || {
+        fake.served_total() >= 1_200
+    })
+    .await;
     agent.kill();
-    eventually("the dead agent's last request answered", || {
+    support::wait_until(PATIENCE, "the dead agent's last request answered", || {
         fake.in_flight() == 0
     })
     .await;
@@ -450,12 +464,15 @@ async fn a_restart_after_sigkill_resumes_from_the_cursor_without_gaps() {
     // Second kill: while pages flow (30 ms each), wherever it lands:
     // between a fetch, its spool append and its cursor save.
     let agent = Agent::spawn(&config, log_file(&log));
-    eventually("2,000 logs served", || fake.served_total() >= 2_000).await;
+    support::wait_until(PATIENCE, "2,000 logs served", || {
+        fake.served_total() >= 2_000
+    })
+    .await;
     agent.kill();
     let served_at_second_kill = fake.served_total();
 
     let agent = Agent::spawn(&config, log_file(&log));
-    eventually("all 3,000 logs in the output", || {
+    support::wait_until(PATIENCE, "all 3,000 logs in the output", || {
         output_ids(&dir).iter().collect::<HashSet<_>>().len() >= 3_000
     })
     .await;
@@ -497,7 +514,7 @@ async fn drains_under_the_essentials_rate_limit_without_breaking_it() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(1_500);
-    let events = fake_tenant::events(datetime!(2026-11-20 10:00:00 UTC), 1, count);
+    let events = fake_auth0::events(datetime!(2026-11-20 10:00:00 UTC), 1, count);
     let fake = FakeTenant::start(
         Options {
             bucket: Some((10.0, 100.0 / 60.0)),
@@ -512,14 +529,14 @@ async fn drains_under_the_essentials_rate_limit_without_breaking_it() {
     let started = Instant::now();
     let app = start(&text, dir.path()).await;
     let last = events.last().unwrap().0.clone();
-    eventually("the poller caught up", || {
+    support::wait_until(PATIENCE, "the poller caught up", || {
         fake.requests()
             .iter()
             .any(|request| request.status == 200 && request.from.as_deref() == Some(&last))
     })
     .await;
     let drained = started.elapsed();
-    eventually("every document", || {
+    support::wait_until(PATIENCE, "every document", || {
         output_ids(dir.path()).len() as u64 >= count
     })
     .await;

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::es_output::{ids, post};
 use super::support::{free_port, wait_listening, Agent};
+use super::support::{ids, post_plain};
 
 /// The agent after a SIGKILL: what its webhook acknowledged, and where to
 /// start it again.
@@ -40,7 +40,7 @@ pub async fn kill_mid_delivery(
     let mut round = 0;
     loop {
         let batch = ids(&format!("{prefix}{round:04}"), 0..100);
-        if post(&client, addr, body(&batch)).await == 200 {
+        if post_plain(&client, addr, body(&batch)).await == 200 {
             acked.extend(batch);
         }
         round += 1;

@@ -296,15 +296,12 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
                 "auth0_ingest_events_received_total{input=\"webhook\"}",
             )
             .await;
-            let deadline = Instant::now() + Duration::from_secs(20);
             let mut acked = 0;
-            while Instant::now() < deadline {
+            support::eventually_async(Duration::from_secs(20), async || {
                 acked = metric(&client, &admin, "auth0_ingest_spool_acked_total").await;
-                if acked == received {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+                acked == received
+            })
+            .await;
             assert_eq!(
                 acked, received,
                 "spool_acked_total disagrees with events received"
@@ -324,16 +321,15 @@ async fn r8_full_disk_is_503_with_retry_after_and_recovers_by_itself() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("retry-after"));
     std::fs::remove_file(&ballast).unwrap();
-    let freed = Instant::now();
-    let mut accepted = false;
-    while !accepted && freed.elapsed() < Duration::from_secs(10) {
-        let response = support::post(&client, &url, support::batch(60_000_000, 100)).await;
-        accepted = response.status() == StatusCode::OK;
-        if !accepted {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    assert!(accepted, "not accepting 10 s after space came back");
+    support::wait_until_async(
+        Duration::from_secs(10),
+        "the agent accepting again after space came back",
+        async || {
+            let response = support::post(&client, &url, support::batch(60_000_000, 100)).await;
+            response.status() == StatusCode::OK
+        },
+    )
+    .await;
     acknowledged.push(60_000_000);
     drained(&acknowledged).await;
     let log = agent.log.lock().unwrap().clone();
@@ -368,11 +364,7 @@ fn dead_letters(spool: &Path) -> Vec<serde_json::Value> {
             .to_string_lossy()
             .starts_with("dead-letter.ndjson")
         {
-            let text = std::fs::read_to_string(&path).unwrap();
-            lines.extend(
-                text.lines()
-                    .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()),
-            );
+            lines.extend(support::ndjson_lines(&path));
         }
     }
     lines
@@ -463,15 +455,12 @@ async fn r8_dead_letters_rotate_count_against_max_bytes_and_a_full_budget_is_503
             std::fs::rename(&path, kept.join(name)).unwrap();
         }
     }
-    let moved = Instant::now();
-    let mut again = false;
-    while !again && moved.elapsed() < Duration::from_secs(10) {
-        again = support::post(&client, &url, body(1000)).await.status() == StatusCode::OK;
-        if !again {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-    assert!(again, "still refused 10 s after the files were moved");
+    support::wait_until_async(
+        Duration::from_secs(10),
+        "the agent accepting again after the files were moved",
+        async || support::post(&client, &url, body(1000)).await.status() == StatusCode::OK,
+    )
+    .await;
     assert!(agent.terminate().success());
 }
 

@@ -75,17 +75,17 @@ struct Suite {
 #[derive(Deserialize)]
 struct Case {
     user_agent_string: String,
-    family: Option<serde_yaml::Value>,
-    major: Option<serde_yaml::Value>,
-    minor: Option<serde_yaml::Value>,
-    patch: Option<serde_yaml::Value>,
-    patch_minor: Option<serde_yaml::Value>,
+    family: Option<serde_norway::Value>,
+    major: Option<serde_norway::Value>,
+    minor: Option<serde_norway::Value>,
+    patch: Option<serde_norway::Value>,
+    patch_minor: Option<serde_norway::Value>,
 }
 
-fn text(value: &Option<serde_yaml::Value>) -> Option<String> {
+fn text(value: &Option<serde_norway::Value>) -> Option<String> {
     match value {
-        Some(serde_yaml::Value::String(text)) if !text.is_empty() => Some(text.clone()),
-        Some(serde_yaml::Value::Number(number)) => Some(number.to_string()),
+        Some(serde_norway::Value::String(text)) if !text.is_empty() => Some(text.clone()),
+        Some(serde_norway::Value::Number(number)) => Some(number.to_string()),
         _ => None,
     }
 }
@@ -138,7 +138,7 @@ fn uap_core_test_suite_pass_rates() {
             failures.push(format!("{file}: missing"));
             continue;
         };
-        let suite: Suite = serde_yaml::from_str(&text).unwrap();
+        let suite: Suite = serde_norway::from_str(&text).unwrap();
         let total = suite.test_cases.len();
         for (name, regexes, minimum) in [
             ("elasticsearch", &elasticsearch, es_minimum),
@@ -157,4 +157,27 @@ fn uap_core_test_suite_pass_rates() {
         }
     }
     assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// The YAML reader (serde_norway) reads uap-core's `regexes.yaml` and our
+/// `fields/` exactly as serde_yaml 0.9, the unmaintained reader it
+/// replaced, did: both parses, as JSON values, are equal (serde_yaml is a
+/// dev-dependency for this test only).
+#[test]
+fn yaml_reader_parses_as_serde_yaml_did() {
+    let regexes = std::fs::read_to_string(DEFAULT_UAP_REGEXES)
+        .expect("Debian's uap-core must be installed (apt-get install uap-core)");
+    let fields = Path::new(env!("CARGO_MANIFEST_DIR")).join("fields");
+    let mut texts = vec![(DEFAULT_UAP_REGEXES.to_owned(), regexes)];
+    for name in ["base-fields.yml", "ecs.yml", "fields.yml"] {
+        let path = fields.join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        texts.push((path.display().to_string(), text));
+    }
+    for (name, text) in texts {
+        let new: serde_json::Value = serde_norway::from_str(&text).unwrap();
+        let old: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(new, old, "{name}");
+        assert!(!new.is_null(), "{name} is empty");
+    }
 }

@@ -134,7 +134,7 @@ impl Listener {
     }
 
     fn dead_letters(&self) -> Vec<serde_json::Value> {
-        read_lines(&self.spool_dir.join("dead-letter.ndjson"))
+        support::dead_letters(&self.spool_dir)
     }
 }
 
@@ -142,14 +142,6 @@ impl Drop for Listener {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
-}
-
-fn read_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
 }
 
 const A: &str = r#"{"log_id":"1","data":{"type":"s","date":"2026-11-21T10:00:00Z"}}"#;

@@ -130,11 +130,7 @@ impl Edge {
 
     /// The dead-letter entries written so far.
     pub fn dead_letters(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.spool_dir.join("dead-letter.ndjson"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
+        support::dead_letters(&self.spool_dir)
     }
 
     pub fn counter(&self, counter: impl Fn(&Metrics) -> &std::sync::atomic::AtomicU64) -> u64 {

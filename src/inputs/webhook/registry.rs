@@ -133,7 +133,7 @@ mod tests {
     use super::super::tracker::Phase;
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn at_the_cap_the_idle_connection_makes_room_not_the_busy_one() {
         let registry = Registry::new(2);
         let (busy, _) = registry.admit().await;
@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(registry.len(), 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_oldest_slow_head_goes_after_its_grace_and_busy_ones_wait() {
         let registry = Registry::new(2);
         let (old, _) = registry.admit().await;

@@ -252,7 +252,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn each_state_has_its_limit() {
         let tracker = Tracker::new();
         expires(&tracker, Expiry::Header, TIMEOUTS.header).await;
@@ -275,7 +275,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_state_change_moves_the_deadline() {
         // Idle would expire at 30 s; the blocked write at ~220 ms: only a
         // watcher woken by the change sees the new deadline in time.
@@ -296,7 +296,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn eviction_prefers_idle_then_stalled_and_spares_busy_and_fresh_heads() {
         let tracker = Tracker::new();
         let rank = |tracker: &Tracker| tracker.eviction(Instant::now()).map(|(rank, _)| rank);

@@ -74,7 +74,7 @@ pub struct VersionedName {
 pub enum Error {
     /// Not the YAML layout of uap-core's `regexes.yaml`.
     #[error("not a uap-core regexes file")]
-    Yaml(#[source] serde_yaml::Error),
+    Yaml(#[source] serde_norway::Error),
 }
 
 #[derive(Debug)]
@@ -95,7 +95,7 @@ impl Regexes {
 
     /// Compiles the rules of a `regexes.yaml` text.
     pub fn from_yaml_with(text: &str, semantics: Semantics) -> Result<Regexes, Error> {
-        let file: File = serde_yaml::from_str(text).map_err(Error::Yaml)?;
+        let file: File = serde_norway::from_str(text).map_err(Error::Yaml)?;
         let mut skipped = Vec::new();
         let mut compile = |entries: Vec<Entry>, kind: Kind| -> Vec<Rule> {
             entries

@@ -1,5 +1,12 @@
-//! Test scaffolding: TLS material, HTTPS clients, configs, bounded waits,
-//! the serving loop of the in-test fakes.
+//! Test scaffolding shared by every test module: TLS material, HTTPS
+//! clients, configs, bounded waits (polling a condition up to a deadline,
+//! never a fixed sleep), the serving loop of the in-test fakes, and the
+//! fakes themselves, one file each: Elasticsearch ([`fake_es`]), Datadog's
+//! logs intake ([`fake_datadog`]) and an Auth0 tenant ([`fake_auth0`]).
+
+pub mod fake_auth0;
+pub mod fake_datadog;
+pub mod fake_es;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -7,10 +14,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth0_ingest::inputs::webhook::tls;
+use auth0_ingest::telemetry::metrics::Metrics;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -90,11 +99,10 @@ pub fn free_port() -> SocketAddr {
 
 /// Waits up to 20 s until something accepts connections on `addr`.
 pub async fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "agent did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_async(Duration::from_secs(20), "the agent to start", async || {
+        tokio::net::TcpStream::connect(addr).await.is_ok()
+    })
+    .await;
 }
 
 /// Serves HTTP/1.1 on `listener` (over TLS with `tls`), answering each
@@ -138,19 +146,86 @@ pub async fn serve_http<F, Fut>(
     }
 }
 
+/// How often the waits below check their condition.
+const POLL: Duration = Duration::from_millis(20);
+
 /// Polls `condition` every 20 ms until it holds or `limit` passes; returns
 /// whether it held. Waiting for a state, not sleeping for one.
 pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
+    eventually_async(limit, async || condition()).await
+}
+
+/// [`eventually`] for a condition that has to await (an HTTP request).
+pub async fn eventually_async(limit: Duration, mut condition: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
     loop {
-        if condition() {
+        if condition().await {
             return true;
         }
-        if start.elapsed() > limit {
+        if Instant::now() > deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL).await;
     }
+}
+
+/// Waits until `condition` holds; fails the test, naming `what`, once
+/// `limit` passes.
+pub async fn wait_until(limit: Duration, what: &str, condition: impl FnMut() -> bool) {
+    assert!(
+        eventually(limit, condition).await,
+        "timed out waiting for {what}"
+    );
+}
+
+/// [`wait_until`] for a condition that has to await (an HTTP request).
+pub async fn wait_until_async(limit: Duration, what: &str, condition: impl AsyncFnMut() -> bool) {
+    assert!(
+        eventually_async(limit, condition).await,
+        "timed out waiting for {what}"
+    );
+}
+
+/// Waits up to 20 s until `count` spool records are acknowledged (every
+/// output done with them).
+pub async fn wait_acked(metrics: &Metrics, count: u64, what: &str) {
+    wait_until(Duration::from_secs(20), what, || {
+        metrics.spool_acked.load(Ordering::Relaxed) == count
+    })
+    .await;
+}
+
+/// `POST /auth0/logs` over plain HTTP to the webhook at `addr`, with the
+/// test token: the status, or 0 when no answer came (the agent is down).
+pub async fn post_plain(client: &reqwest::Client, addr: SocketAddr, body: String) -> u16 {
+    client
+        .post(format!("http://{addr}/auth0/logs"))
+        .header("authorization", TOKEN)
+        .body(body)
+        .send()
+        .await
+        .map_or(0, |response| response.status().as_u16())
+}
+
+/// Log ids `{prefix}{n:06}` for `n` in `range`.
+pub fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|n| format!("{prefix}{n:06}")).collect()
+}
+
+/// The dead letters in `dead-letter.ndjson` of the spool directory `spool`
+/// (none when the file does not exist), parsed.
+pub fn dead_letters(spool: &Path) -> Vec<serde_json::Value> {
+    ndjson_lines(&spool.join("dead-letter.ndjson"))
+}
+
+/// Every line of the NDJSON file at `path` (none when it does not exist),
+/// parsed.
+pub fn ndjson_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 /// Every complete document line in the NDJSON files of `dir`, parsed. A

@@ -7,7 +7,6 @@
 //! what the agent asked for and when.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,9 +15,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
+
+use crate::support;
 
 /// The client id and secret the fake accepts.
 pub const CLIENT_ID: &str = "agent-client";
@@ -169,22 +169,10 @@ impl FakeTenant {
         state.add(events);
         let state = Arc::new(Mutex::new(state));
         let shared = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = Arc::clone(&shared);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        handle(Arc::clone(&state), addr, request)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = tokio::spawn(support::serve_http(listener, None, move |request| {
+            let state = Arc::clone(&shared);
+            async move { handle(state, addr, request).await }
+        }));
         FakeTenant { addr, state, task }
     }
 
@@ -315,7 +303,7 @@ async fn handle(
     state: Arc<Mutex<State>>,
     addr: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("").to_owned();
     let authorization = request
@@ -342,11 +330,11 @@ async fn handle(
         tokio::time::sleep(latency).await;
     }
     let mut state = state.lock().unwrap();
-    Ok(match (method.as_str(), path.as_str()) {
+    match (method.as_str(), path.as_str()) {
         ("POST", "/oauth/token") => token(&mut state, &body),
         ("GET", "/api/v2/logs") => logs(&mut state, addr, &query, authorization.as_deref()),
         _ => response(StatusCode::NOT_FOUND, "{}".to_owned()),
-    })
+    }
 }
 
 struct InFlight(Arc<Mutex<State>>);
