@@ -24,7 +24,6 @@ pub mod admin;
 pub mod app;
 pub mod config;
 pub mod convert;
-pub mod dedup;
 pub mod delivery;
 pub mod enrichment;
 pub mod event;

@@ -27,10 +27,10 @@
 //! closes with a lingering read ([`linger`]), so the client still reads it.
 
 pub mod auth;
-mod body;
+mod request_body;
 mod budget;
 mod chunk_watch;
-pub mod client;
+pub mod peer;
 mod handler;
 mod linger;
 pub mod refusals;
@@ -75,7 +75,7 @@ pub struct Config {
     /// TLS, or `None` for plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Proxies whose `X-Forwarded-For` names the client in logs.
-    pub trusted_proxies: client::TrustedProxies,
+    pub trusted_proxies: peer::TrustedProxies,
 }
 
 /// `webhook.idle_timeout`, `send_timeout` and `max_inflight_bytes`,
