@@ -23,8 +23,8 @@
 
 pub mod cli_client;
 mod format;
-mod response;
 pub mod replay;
+mod response;
 mod server;
 pub mod status;
 pub mod ticker;

@@ -12,9 +12,9 @@
 //!
 //! `related.user` holds every id, name and e-mail of both, once each.
 
-use super::user_name;
 use super::json::Writer;
 use super::mgmt::Actor;
+use super::user_name;
 
 /// One user's ECS fields.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -14,9 +14,9 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use time::OffsetDateTime;
 
-use super::request_body::{self, Body, Refusal};
 use super::budget::Budget;
 use super::refusals::{self, Kind};
+use super::request_body::{self, Body, Refusal};
 use super::{auth, peer, Config};
 use crate::event::Input;
 use crate::inputs;

@@ -27,14 +27,14 @@
 //! closes with a lingering read ([`linger`]), so the client still reads it.
 
 pub mod auth;
-mod request_body;
 mod budget;
 mod chunk_watch;
-pub mod peer;
 mod handler;
 mod linger;
+pub mod peer;
 pub mod refusals;
 mod registry;
+mod request_body;
 mod server;
 pub mod tls;
 mod tracked_io;
