@@ -513,12 +513,10 @@ fn admin_state(config: &Config, spool: &spool::Spool, metrics: &Arc<Metrics>) ->
         dead_letters: admin::status::DeadLetterCount::new(spool.dead_letters.path().to_owned()),
         tokens: crate::inputs::webhook::auth::Tokens::new(config.admin.tokens.clone()),
         failing_after: config.admin.failing_after,
-        max_body_bytes: config
-            .webhook
-            .as_ref()
-            .map_or(crate::config::DEFAULT_MAX_BODY_BYTES as usize, |webhook| {
-                webhook.max_body_bytes
-            }),
+        max_body_bytes: config.webhook.as_ref().map_or(
+            crate::config::webhook::DEFAULT_MAX_BODY_BYTES as usize,
+            |webhook| webhook.max_body_bytes,
+        ),
         started_at: time::OffsetDateTime::now_utc(),
     })
 }

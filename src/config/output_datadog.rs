@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::credentials::inline_or_file_secret;
+use super::problems::Errors;
 use super::raw::RawDatadogOutput;
-use super::{at_least_one, duration, inline_or_file_secret, Errors};
+use super::values::{at_least_one, duration};
 use crate::outputs::compression::Compression;
 use crate::outputs::datadog::{self, item, Format};
 use crate::outputs::elasticsearch::retry;

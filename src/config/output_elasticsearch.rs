@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::credentials::inline_or_file_secret;
+use super::problems::Errors;
 use super::raw::RawElasticsearchOutput;
-use super::{at_least_one, duration, inline_or_file_secret, positive, resolve, Errors};
+use super::values::{at_least_one, duration, positive, resolve};
 use crate::outputs::elasticsearch;
 
 /// Elastic's default namespace; operators split tenants or environments by it.

@@ -2,7 +2,7 @@
 //! the webhook believes when it names a client (see
 //! [`crate::inputs::webhook::peer`]).
 
-use super::Errors;
+use super::problems::Errors;
 use crate::inputs::webhook::peer::TrustedProxies;
 
 /// Parses each entry as an address (`127.0.0.1`, `::1`) or a network in CIDR
