@@ -188,6 +188,45 @@ fn map<'a>(
         }
     }
 
+    set_timestamp(&mut mapped, date, envelope_id, &mut notes);
+
+    if let Some(mut details) = details {
+        read_details(&mut mapped, &mut details, &mut notes);
+        mapped.data.push((Cow::Borrowed("details"), details));
+    }
+    // A Management API event's request address stands in for a missing or
+    // unusable `ip`.
+    if mapped.source_ip.is_none() {
+        mapped.source_ip = mapped.management.ip.take();
+    }
+    if let Some((position, text)) = bad_ip {
+        let note = match &mapped.source_ip {
+            Some(_) => {
+                format!("`ip` `{text}` is not an IP address; source.ip is `details.request.ip`")
+            }
+            None => format!("`ip` `{text}` is not an IP address; no source.ip"),
+        };
+        notes.insert(position, note);
+    }
+    if let Some(value) = is_mobile.and_then(boolean) {
+        mapped
+            .data
+            .push((Cow::Borrowed("is_mobile"), Value::Bool(value)));
+    }
+
+    coerce_data(&mut mapped, &mut notes);
+    mapped.notes = notes;
+    mapped
+}
+
+/// `@timestamp` from `date` (kept as sent when Elasticsearch's date format
+/// takes it), else from the `log_id`, else the receive time, with a note.
+fn set_timestamp<'a>(
+    mapped: &mut Mapped<'a>,
+    date: Option<Value<'a>>,
+    envelope_id: Option<&str>,
+    notes: &mut Vec<String>,
+) {
     match date.as_ref().map(parse_date) {
         Some(Ok(timestamp)) => {
             mapped.timestamp = timestamp;
@@ -219,76 +258,58 @@ fn map<'a>(
             }
         }
     }
+}
 
-    if let Some(mut details) = details {
-        if let Value::Object(members) = &mut details {
-            mapped.log_level_error = members
-                .iter()
-                .any(|(key, value)| key == "error" && !value.is_null());
-            for (key, value) in members.iter_mut() {
-                match &**key {
-                    "initiatedAt" | "completedAt" if !value.is_null() => {
-                        let target = if key == "initiatedAt" {
-                            &mut mapped.login.initiated_at
-                        } else {
-                            &mut mapped.login.completed_at
-                        };
-                        match to_long(value).and_then(|millis| Some((millis, unix_ms(millis)?))) {
-                            Some((millis, date)) => {
-                                *value = Value::Number(millis.into());
-                                *target = Some(date);
-                            }
+/// What the mapping reads from `details`: the error flag, the login times
+/// and counts (normalised in place), the Management API request/response.
+fn read_details<'a>(mapped: &mut Mapped<'a>, details: &mut Value<'a>, notes: &mut Vec<String>) {
+    if let Value::Object(members) = details {
+        mapped.log_level_error = members
+            .iter()
+            .any(|(key, value)| key == "error" && !value.is_null());
+        for (key, value) in members.iter_mut() {
+            match &**key {
+                "initiatedAt" | "completedAt" if !value.is_null() => {
+                    let target = if key == "initiatedAt" {
+                        &mut mapped.login.initiated_at
+                    } else {
+                        &mut mapped.login.completed_at
+                    };
+                    match to_long(value).and_then(|millis| Some((millis, unix_ms(millis)?))) {
+                        Some((millis, date)) => {
+                            *value = Value::Number(millis.into());
+                            *target = Some(date);
+                        }
+                        None => notes.push(format!(
+                            "`details.{key}` `{value}` is not a time in milliseconds"
+                        )),
+                    }
+                }
+                "request" => mapped.management.read_request(value),
+                "response" => mapped.management.read_response(value, notes),
+                "elapsedTime" if !value.is_null() => match to_long(value) {
+                    Some(elapsed) => mapped.login.elapsed_time = Some(elapsed),
+                    None => notes.push(format!("`details.elapsedTime` `{value}` is not a number")),
+                },
+                "stats" if mapped.code.as_deref() == Some("s") => {
+                    if let Some(count) = value.get("loginsCount").filter(|count| !count.is_null()) {
+                        match to_long(count) {
+                            Some(count) => mapped.login.logins_count = Some(count),
                             None => notes.push(format!(
-                                "`details.{key}` `{value}` is not a time in milliseconds"
+                                "`details.stats.loginsCount` `{count}` is not a number"
                             )),
                         }
                     }
-                    "request" => mapped.management.read_request(value),
-                    "response" => mapped.management.read_response(value, &mut notes),
-                    "elapsedTime" if !value.is_null() => match to_long(value) {
-                        Some(elapsed) => mapped.login.elapsed_time = Some(elapsed),
-                        None => {
-                            notes.push(format!("`details.elapsedTime` `{value}` is not a number"))
-                        }
-                    },
-                    "stats" if mapped.code.as_deref() == Some("s") => {
-                        if let Some(count) =
-                            value.get("loginsCount").filter(|count| !count.is_null())
-                        {
-                            match to_long(count) {
-                                Some(count) => mapped.login.logins_count = Some(count),
-                                None => notes.push(format!(
-                                    "`details.stats.loginsCount` `{count}` is not a number"
-                                )),
-                            }
-                        }
-                    }
-                    _ => {}
                 }
+                _ => {}
             }
         }
-        mapped.data.push((Cow::Borrowed("details"), details));
     }
-    // A Management API event's request address stands in for a missing or
-    // unusable `ip`.
-    if mapped.source_ip.is_none() {
-        mapped.source_ip = mapped.management.ip.take();
-    }
-    if let Some((position, text)) = bad_ip {
-        let note = match &mapped.source_ip {
-            Some(_) => {
-                format!("`ip` `{text}` is not an IP address; source.ip is `details.request.ip`")
-            }
-            None => format!("`ip` `{text}` is not an IP address; no source.ip"),
-        };
-        notes.insert(position, note);
-    }
-    if let Some(value) = is_mobile.and_then(boolean) {
-        mapped
-            .data
-            .push((Cow::Borrowed("is_mobile"), Value::Bool(value)));
-    }
+}
 
+/// Renames the keys Elasticsearch rejects, coerces each field to one JSON
+/// type, and sweeps empty values.
+fn coerce_data(mapped: &mut Mapped<'_>, notes: &mut Vec<String>) {
     // Keys Elasticsearch rejects are renamed first, so that the coercion
     // below sees the names that are written.
     let mut data = std::mem::take(&mut mapped.data);
@@ -325,8 +346,6 @@ fn map<'a>(
     if let Some(note) = renames.note() {
         notes.push(note);
     }
-    mapped.notes = notes;
-    mapped
 }
 
 /// Keys renamed because Elasticsearch would reject them.
