@@ -22,6 +22,7 @@ use super::decode::LogEvent;
 use super::enrich::ua::names_client;
 use super::json::{Value, Writer};
 use super::mgmt;
+use super::types::Type;
 use super::users::Users;
 use super::{Inner, ECS_VERSION};
 use crate::event::{sha256_id, Document, LogId, RawEvent, MAX_ID_BYTES};
@@ -490,46 +491,7 @@ fn write(
         agent.str("type", AGENT_TYPE);
         agent.str("version", env!("CARGO_PKG_VERSION"));
     });
-    writer.object("auth0", |auth0| {
-        auth0.object("logs", |logs| {
-            logs.object("data", |data| {
-                for (key, value) in &mapped.data {
-                    data.member(key, value);
-                }
-                if let Some(code) = mapped.code.as_deref() {
-                    data.str(
-                        "type",
-                        known.map_or(code, |known| known.description.as_str()),
-                    );
-                    data.str("type_id", code);
-                    if let Some(known) = known {
-                        data.str("classification", &known.classification);
-                    }
-                }
-                let login = &mapped.login;
-                if login.initiated_at.is_some()
-                    || login.completed_at.is_some()
-                    || login.elapsed_time.is_some()
-                    || login.logins_count.is_some()
-                {
-                    data.object("login", |writer| {
-                        if let Some(date) = &login.completed_at {
-                            writer.str("completedAt", date);
-                        }
-                        if let Some(elapsed) = login.elapsed_time {
-                            writer.i64("elapsedTime", elapsed);
-                        }
-                        if let Some(date) = &login.initiated_at {
-                            writer.str("initiatedAt", date);
-                        }
-                        if let Some(count) = login.logins_count {
-                            writer.object("stats", |stats| stats.i64("loginsCount", count));
-                        }
-                    });
-                }
-            });
-        });
-    });
+    write_auth0(writer, mapped, known);
     writer.object("data_stream", |data_stream| {
         data_stream.str("dataset", DATASET);
         data_stream.str("namespace", &config.namespace);
@@ -541,43 +503,17 @@ fn write(
             error.str("message", &mapped.notes.join("; "))
         });
     }
-    writer.object("event", |event| {
-        match (mapped.code.as_deref(), known) {
-            (Some(_), Some(known)) => event.str("action", &known.action),
-            (Some(code), None) => event.str("action", &format!("unknown-{code}")),
-            (None, _) => {}
-        }
-        match known {
-            Some(known) => event.str_array("category", &known.event_categories),
-            None => event.str_array("category", &["authentication"]),
-        }
-        event.str("dataset", DATASET);
-        if let Some(id) = event_id {
-            event.str("id", id);
-        }
-        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
-        event.str("kind", "event");
-        event.str("module", MODULE);
-        if keep_original {
-            // [pii]: the obfuscated event when obfuscation is on (a document
-            // exists, so the event was read: `None` cannot happen).
-            match original {
-                Some(original) => event.str("original", original),
-                None => event.str(
-                    "original",
-                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
-                ),
-            }
-        }
-        if let Some(known) = known {
-            event.str("outcome", known.outcome);
-        }
-        match (mapped.code.as_deref(), known) {
-            (_, Some(known)) => event.str_array("type", &known.types),
-            (Some(_), None) => event.str_array("type", &["info"]),
-            (None, None) => {}
-        }
-    });
+    write_event(
+        writer,
+        inner,
+        raw,
+        mapped,
+        known,
+        event_id,
+        now,
+        keep_original,
+        original,
+    );
     mapped.management.write_http(writer);
     writer.object("input", |input| input.str("type", raw.input.as_str()));
     writer.object("log", |log| {
@@ -624,6 +560,111 @@ fn write(
     }
     management.write_url(writer);
     users.write_user(writer);
+    write_user_agent(writer, inner, mapped);
+}
+
+/// `auth0.logs.data`: the event's own fields, the type's description and
+/// classification, and the login times and counts.
+fn write_auth0(writer: &mut Writer<'_>, mapped: &Mapped<'_>, known: Option<&Type>) {
+    writer.object("auth0", |auth0| {
+        auth0.object("logs", |logs| {
+            logs.object("data", |data| {
+                for (key, value) in &mapped.data {
+                    data.member(key, value);
+                }
+                if let Some(code) = mapped.code.as_deref() {
+                    data.str(
+                        "type",
+                        known.map_or(code, |known| known.description.as_str()),
+                    );
+                    data.str("type_id", code);
+                    if let Some(known) = known {
+                        data.str("classification", &known.classification);
+                    }
+                }
+                let login = &mapped.login;
+                if login.initiated_at.is_some()
+                    || login.completed_at.is_some()
+                    || login.elapsed_time.is_some()
+                    || login.logins_count.is_some()
+                {
+                    data.object("login", |writer| {
+                        if let Some(date) = &login.completed_at {
+                            writer.str("completedAt", date);
+                        }
+                        if let Some(elapsed) = login.elapsed_time {
+                            writer.i64("elapsedTime", elapsed);
+                        }
+                        if let Some(date) = &login.initiated_at {
+                            writer.str("initiatedAt", date);
+                        }
+                        if let Some(count) = login.logins_count {
+                            writer.object("stats", |stats| stats.i64("loginsCount", count));
+                        }
+                    });
+                }
+            });
+        });
+    });
+}
+
+/// `event.*`: action, categories and types from the type code, the id,
+/// times, and `event.original` when it is kept.
+#[allow(clippy::too_many_arguments)]
+fn write_event(
+    writer: &mut Writer<'_>,
+    inner: &Inner,
+    raw: &RawEvent,
+    mapped: &Mapped<'_>,
+    known: Option<&Type>,
+    event_id: Option<&str>,
+    now: OffsetDateTime,
+    keep_original: bool,
+    original: Option<&str>,
+) {
+    writer.object("event", |event| {
+        match (mapped.code.as_deref(), known) {
+            (Some(_), Some(known)) => event.str("action", &known.action),
+            (Some(code), None) => event.str("action", &format!("unknown-{code}")),
+            (None, _) => {}
+        }
+        match known {
+            Some(known) => event.str_array("category", &known.event_categories),
+            None => event.str_array("category", &["authentication"]),
+        }
+        event.str("dataset", DATASET);
+        if let Some(id) = event_id {
+            event.str("id", id);
+        }
+        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
+        event.str("kind", "event");
+        event.str("module", MODULE);
+        if keep_original {
+            // [pii]: the obfuscated event when obfuscation is on (a document
+            // exists, so the event was read: `None` cannot happen).
+            match original {
+                Some(original) => event.str("original", original),
+                None => event.str(
+                    "original",
+                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
+                ),
+            }
+        }
+        if let Some(known) = known {
+            event.str("outcome", known.outcome);
+        }
+        match (mapped.code.as_deref(), known) {
+            (_, Some(known)) => event.str_array("type", &known.types),
+            (Some(_), None) => event.str_array("type", &["info"]),
+            (None, None) => {}
+        }
+    });
+}
+
+/// `user_agent.*`, parsed from the event's or the Management API
+/// request's user agent.
+fn write_user_agent(writer: &mut Writer<'_>, inner: &Inner, mapped: &Mapped<'_>) {
+    let management = &mapped.management;
     // The full string of a Management API request is parsed rather than
     // Auth0's summary (unless it names no client and the summary does);
     // `original` stays the event's `user_agent` (as Elastic has it), or is
