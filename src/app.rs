@@ -23,11 +23,13 @@ use crate::admin;
 use crate::config::Config;
 use crate::delivery::{self, Delivery};
 use crate::enrichment;
+use crate::event::LogId;
 use crate::inputs::{poller, webhook};
 use crate::outputs::file::{self, FileOutput};
 use crate::outputs::{self, datadog, elasticsearch};
 use crate::pipeline::Pipeline;
 use crate::reload::{self, Reloader};
+use crate::spool::dead_letter::DeadLetters;
 use crate::spool::{self, Acker};
 use crate::telemetry::errors::ErrorLog;
 use crate::telemetry::metrics::Metrics;
@@ -74,256 +76,43 @@ impl App {
     /// the spool is open.
     pub async fn start(config: Config) -> anyhow::Result<App> {
         let metrics = Arc::new(Metrics::default());
-        // SIGHUP reloads from now on; its default action would end the process.
-        let hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(hangup) => Some(hangup),
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGHUP; reloads are off");
-                None
-            }
-        };
-        let spool_config = config.spool.clone();
-        let spool = tokio::task::spawn_blocking(move || spool::open(&spool_config))
-            .await
-            .context("spool open task failed")?
-            .with_context(|| format!("opening spool at `{}`", config.spool.dir.display()))?;
-        if spool.truncated_bytes > 0 {
-            tracing::warn!(
-                bytes = spool.truncated_bytes,
-                "cut an unacknowledged torn tail from the spool (crash recovery)"
-            );
-        }
-        tracing::info!(
-            dir = %config.spool.dir.display(),
-            backlog_bytes = spool.backlog_bytes,
-            "spool open"
-        );
-        let error_dir = config.spool.dir.clone();
-        let error_log = tokio::task::spawn_blocking(move || ErrorLog::open(&error_dir))
-            .await
-            .context("error log task failed")?;
-        metrics.health.attach_error_log(error_log);
-
+        let hangup = hangup_signal();
+        let spool = open_spool(&config, &metrics).await?;
         // Cancelled at the shutdown deadline: the read side and the outputs
         // leave what they have not finished in the spool.
         let abort = CancellationToken::new();
-        let mut outputs = Vec::new();
-        let mut senders = Vec::new();
-        if let Some(file_config) = config.file_output.clone() {
-            let dir = file_config.dir.clone();
-            let output = FileOutput::open(file_config)
-                .with_context(|| format!("opening file output in `{}`", dir.display()))?;
-            tracing::info!(dir = %dir.display(), "file output ready");
-            metrics.health.register_output("file");
-            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
-            outputs.push(
-                file::spawn(output, receiver, Arc::clone(&metrics), abort.clone())
-                    .context("starting the file output thread")?,
-            );
-            senders.push(sender);
-        }
-
-        let elasticsearch_stop = CancellationToken::new();
-        let mut elasticsearch_task = None;
-        if let Some(es_config) = config.elasticsearch.clone() {
-            let client = elasticsearch::Client::from_config(&es_config)
-                .context("building the elasticsearch client")?;
-            metrics.health.register_output("elasticsearch");
-            tracing::info!(
-                // Validation refuses URLs with credentials, so these hold none.
-                hosts = %es_config.hosts.iter().map(|url| url.as_str()).collect::<Vec<_>>().join(" "),
-                index = %es_config.index,
-                "elasticsearch output ready"
-            );
-            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
-            elasticsearch_task = Some(tokio::spawn(
-                elasticsearch::run(
-                    es_config,
-                    client,
-                    outputs::Parts {
-                        deliveries: receiver,
-                        dead_letters: Arc::clone(&spool.dead_letters),
-                        metrics: Arc::clone(&metrics),
-                        stop: elasticsearch_stop.clone(),
-                    },
-                )
-                .instrument(tracing::info_span!("es_output")),
-            ));
-            senders.push(sender);
-        }
-
-        let datadog_stop = CancellationToken::new();
-        let mut datadog_task = None;
-        // `format = "auth0"` sends Auth0's own shape: with `[pii]` the read
-        // side then hands on the obfuscated events too.
-        let keep_originals = config
-            .datadog
-            .as_ref()
-            .is_some_and(|datadog| datadog.format == datadog::Format::Auth0);
-        if let Some(dd_config) = config.datadog.clone() {
-            let client = datadog::client::Client::from_config(&dd_config)
-                .context("building the datadog client")?;
-            metrics.health.register_output("datadog");
-            tracing::info!(intake = client.intake(), format = ?dd_config.format, "datadog output ready");
-            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
-            datadog_task = Some(tokio::spawn(
-                datadog::run(
-                    dd_config,
-                    client,
-                    outputs::Parts {
-                        deliveries: receiver,
-                        dead_letters: Arc::clone(&spool.dead_letters),
-                        metrics: Arc::clone(&metrics),
-                        stop: datadog_stop.clone(),
-                    },
-                )
-                .instrument(tracing::info_span!("datadog_output")),
-            ));
-            senders.push(sender);
-        }
-
+        let outputs = Outputs::start(&config, &spool.dead_letters, &metrics, &abort)?;
         // Everything that can fail is read before the webhook accepts a
         // request: the enrichment databases and the poller's cursor.
-        let enrich_config = config.enrich.clone();
-        let enrichment = tokio::task::spawn_blocking(move || enrichment::load(&enrich_config))
-            .await
-            .context("enrichment loading task failed")?;
-        for warning in &enrichment.warnings {
-            tracing::warn!(%warning, "enrichment disabled");
-        }
-
-        let poller_start = match config.poller.clone() {
-            None => None,
-            Some(poller_config) => {
-                let http = poller::http_client(&poller_config).context("starting the poller")?;
-                let state_dir = poller_config.state_dir.clone();
-                let start_config = poller_config.clone();
-                let start =
-                    tokio::task::spawn_blocking(move || poller::start_cursor(&start_config))
-                        .await
-                        .context("poller start task failed")?
-                        .with_context(|| {
-                            format!("reading the poller cursor in `{}`", state_dir.display())
-                        })?;
-                Some((poller_config, http, start))
-            }
-        };
-
+        let enrichment = load_enrichment(&config).await?;
+        let poller_start = read_poller_start(&config).await?;
         let shutdown = CancellationToken::new();
-        let mut admin_addr = None;
-        let mut admin_task = None;
-        let admin_state = Arc::new(admin::State {
-            metrics: Arc::clone(&metrics),
-            spool: spool.stats.clone(),
-            dead_letters: admin::status::DeadLetterCount::new(spool.dead_letters.path().to_owned()),
-            tokens: crate::inputs::webhook::auth::Tokens::new(config.admin.tokens.clone()),
-            failing_after: config.admin.failing_after,
-            max_body_bytes: config
-                .webhook
-                .as_ref()
-                .map_or(crate::config::DEFAULT_MAX_BODY_BYTES as usize, |webhook| {
-                    webhook.max_body_bytes
-                }),
-            started_at: time::OffsetDateTime::now_utc(),
-        });
-        if let Some(listen) = config.admin.listen {
-            let listener = admin::bind(listen)
-                .await
-                .with_context(|| format!("binding the admin listener to `{listen}`"))?;
-            let addr = listener.local_addr().context("reading the bound address")?;
-            tracing::info!(url = %format!("http://{addr}/status"), "admin listening");
-            admin_addr = Some(addr);
-            admin_task = Some(tokio::spawn(
-                admin::serve(
-                    listener,
-                    Arc::clone(&admin_state),
-                    spool.writer.clone(),
-                    shutdown.clone(),
-                    REQUEST_DRAIN,
-                )
-                .instrument(tracing::info_span!("admin")),
-            ));
-        }
-        let mut webhook_addr = None;
-        let mut webhook_task = None;
-        if let Some(webhook_config) = config.webhook.clone() {
-            let listener = webhook::bind(&webhook_config)
-                .await
-                .with_context(|| format!("binding webhook to `{}`", webhook_config.listen))?;
-            let addr = listener.local_addr().context("reading the bound address")?;
-            let scheme = if webhook_config.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            };
-            tracing::info!(
-                url = %format!("{scheme}://{addr}{}", webhook_config.path),
-                "webhook listening"
-            );
-            if webhook_config.tokens.is_empty() {
-                tracing::warn!(
-                    "no webhook token configured: anyone who reaches the port can post events"
-                );
-            }
-            if webhook_config.tls.is_none() && !addr.ip().is_loopback() {
-                tracing::warn!(%addr, "webhook serves plain HTTP on a non-loopback address; terminate TLS in front of it");
-            }
-            webhook_addr = Some(addr);
-            metrics.health.register_webhook();
-            webhook_task = Some(tokio::spawn(
-                webhook::serve(
-                    listener,
-                    webhook_config,
-                    spool.writer.clone(),
-                    Arc::clone(&metrics),
-                    shutdown.clone(),
-                    REQUEST_DRAIN,
-                )
-                .instrument(tracing::info_span!("webhook")),
-            ));
-        }
-
-        let mut poller_task = None;
-        if let Some((poller_config, http, start)) = poller_start {
-            tracing::info!(url = %poller_config.url, batch_size = poller_config.batch_size, "poller starting");
-            metrics.health.register_poller();
-            poller_task = Some(tokio::spawn(
-                poller::run(
-                    poller_config,
-                    http,
-                    start,
-                    spool.writer.clone(),
-                    Arc::clone(&metrics),
-                    shutdown.clone(),
-                )
-                .instrument(tracing::info_span!("poller")),
-            ));
-        }
-
-        let pipeline = Pipeline::new(config.pipeline.clone(), enrichment.enrichers);
-        let (pipeline_sender, pipeline_updates) = tokio::sync::watch::channel(pipeline.clone());
-        let reloader = Reloader::new(
+        let admin_state = admin_state(&config, &spool, &metrics);
+        let (admin_addr, admin_task) =
+            start_admin(&config, &admin_state, &spool.writer, &shutdown).await?;
+        let (webhook_addr, webhook_task) =
+            start_webhook(&config, &spool.writer, &metrics, &shutdown).await?;
+        let poller_task =
+            poller_start.map(|start| start_poller(start, &spool.writer, &metrics, &shutdown));
+        let ReadSide {
+            reloader,
+            delivery,
+            output_threads,
+            elasticsearch,
+            datadog,
+            acker,
+            writer,
+            writer_thread,
+            spool_lock,
+        } = ReadSide::start(
             &config,
-            Arc::clone(&admin_state),
-            pipeline_sender,
-            enrichment.warnings.clone(),
-        );
-        let delivery = delivery::spawn(
-            delivery::Parts {
-                reader: spool.reader,
-                acker: spool.acker.clone(),
-                dead_letters: spool.dead_letters,
-                pipeline,
-                pipeline_updates: Some(pipeline_updates),
-                outputs: senders,
-                keep_originals,
-                metrics: Arc::clone(&metrics),
-                abort: abort.clone(),
-            },
-            tokio::runtime::Handle::current(),
-        )
-        .context("starting the delivery thread")?;
-
+            spool,
+            enrichment,
+            outputs,
+            &admin_state,
+            &metrics,
+            &abort,
+        )?;
         let ticker = tokio::spawn(
             crate::admin::ticker::run(Arc::clone(&admin_state), shutdown.clone())
                 .instrument(tracing::info_span!("ticker")),
@@ -340,17 +129,17 @@ impl App {
             shutdown,
             webhook: webhook_task,
             poller: poller_task,
-            writer: Some(spool.writer),
-            writer_thread: spool.writer_thread,
+            writer: Some(writer),
+            writer_thread,
             delivery,
-            outputs,
-            elasticsearch: elasticsearch_task,
-            elasticsearch_stop,
-            datadog: datadog_task,
-            datadog_stop,
-            acker: spool.acker,
+            outputs: output_threads,
+            elasticsearch: elasticsearch.task,
+            elasticsearch_stop: elasticsearch.stop,
+            datadog: datadog.task,
+            datadog_stop: datadog.stop,
+            acker,
             abort,
-            spool_lock: spool.lock,
+            spool_lock,
         })
     }
 
@@ -548,4 +337,346 @@ fn join(handle: JoinHandle<()>, name: &str) -> anyhow::Result<()> {
     handle
         .join()
         .map_err(|_| anyhow::anyhow!("{name} thread panicked"))
+}
+
+/// SIGHUP reloads from now on; its default action would end the process.
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangup) => Some(hangup),
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; reloads are off");
+            None
+        }
+    }
+}
+
+/// Opens the spool (recovering a torn tail) and the error log kept in it.
+async fn open_spool(config: &Config, metrics: &Metrics) -> anyhow::Result<spool::Spool> {
+    let spool_config = config.spool.clone();
+    let spool = tokio::task::spawn_blocking(move || spool::open(&spool_config))
+        .await
+        .context("spool open task failed")?
+        .with_context(|| format!("opening spool at `{}`", config.spool.dir.display()))?;
+    if spool.truncated_bytes > 0 {
+        tracing::warn!(
+            bytes = spool.truncated_bytes,
+            "cut an unacknowledged torn tail from the spool (crash recovery)"
+        );
+    }
+    tracing::info!(
+        dir = %config.spool.dir.display(),
+        backlog_bytes = spool.backlog_bytes,
+        "spool open"
+    );
+    let error_dir = config.spool.dir.clone();
+    let error_log = tokio::task::spawn_blocking(move || ErrorLog::open(&error_dir))
+        .await
+        .context("error log task failed")?;
+    metrics.health.attach_error_log(error_log);
+    Ok(spool)
+}
+
+/// An HTTP output's task and the token that stops it.
+struct OutputTask {
+    task: Option<tokio::task::JoinHandle<()>>,
+    stop: CancellationToken,
+}
+
+/// The started outputs: what the read side sends to, and what `App` stops.
+struct Outputs {
+    /// One queue per output, in the order the read side offers a delivery.
+    senders: Vec<mpsc::Sender<Delivery>>,
+    /// The file output's thread.
+    threads: Vec<JoinHandle<()>>,
+    elasticsearch: OutputTask,
+    datadog: OutputTask,
+    /// `format = "auth0"` sends Auth0's own shape: with `[pii]` the read
+    /// side then hands on the obfuscated events too.
+    keep_originals: bool,
+}
+
+impl Outputs {
+    /// Starts every configured output.
+    fn start(
+        config: &Config,
+        dead_letters: &Arc<DeadLetters>,
+        metrics: &Arc<Metrics>,
+        abort: &CancellationToken,
+    ) -> anyhow::Result<Outputs> {
+        let mut senders = Vec::new();
+        let mut threads = Vec::new();
+        if let Some(file_config) = config.file_output.clone() {
+            let dir = file_config.dir.clone();
+            let output = FileOutput::open(file_config)
+                .with_context(|| format!("opening file output in `{}`", dir.display()))?;
+            tracing::info!(dir = %dir.display(), "file output ready");
+            metrics.health.register_output("file");
+            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
+            threads.push(
+                file::spawn(output, receiver, Arc::clone(metrics), abort.clone())
+                    .context("starting the file output thread")?,
+            );
+            senders.push(sender);
+        }
+        let parts = |receiver, stop: &CancellationToken| outputs::Parts {
+            deliveries: receiver,
+            dead_letters: Arc::clone(dead_letters),
+            metrics: Arc::clone(metrics),
+            stop: stop.clone(),
+        };
+        let mut elasticsearch = OutputTask {
+            task: None,
+            stop: CancellationToken::new(),
+        };
+        if let Some(es_config) = config.elasticsearch.clone() {
+            let client = elasticsearch::Client::from_config(&es_config)
+                .context("building the elasticsearch client")?;
+            metrics.health.register_output("elasticsearch");
+            tracing::info!(
+                // Validation refuses URLs with credentials, so these hold none.
+                hosts = %es_config.hosts.iter().map(|url| url.as_str()).collect::<Vec<_>>().join(" "),
+                index = %es_config.index,
+                "elasticsearch output ready"
+            );
+            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
+            elasticsearch.task = Some(tokio::spawn(
+                elasticsearch::run(es_config, client, parts(receiver, &elasticsearch.stop))
+                    .instrument(tracing::info_span!("es_output")),
+            ));
+            senders.push(sender);
+        }
+        let mut datadog = OutputTask {
+            task: None,
+            stop: CancellationToken::new(),
+        };
+        let keep_originals = config
+            .datadog
+            .as_ref()
+            .is_some_and(|datadog| datadog.format == datadog::Format::Auth0);
+        if let Some(dd_config) = config.datadog.clone() {
+            let client = datadog::client::Client::from_config(&dd_config)
+                .context("building the datadog client")?;
+            metrics.health.register_output("datadog");
+            tracing::info!(intake = client.intake(), format = ?dd_config.format, "datadog output ready");
+            let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);
+            datadog.task = Some(tokio::spawn(
+                datadog::run(dd_config, client, parts(receiver, &datadog.stop))
+                    .instrument(tracing::info_span!("datadog_output")),
+            ));
+            senders.push(sender);
+        }
+        Ok(Outputs {
+            senders,
+            threads,
+            elasticsearch,
+            datadog,
+            keep_originals,
+        })
+    }
+}
+
+/// Loads the enrichment databases (off the async workers).
+async fn load_enrichment(config: &Config) -> anyhow::Result<enrichment::Loaded> {
+    let enrich_config = config.enrich.clone();
+    let enrichment = tokio::task::spawn_blocking(move || enrichment::load(&enrich_config))
+        .await
+        .context("enrichment loading task failed")?;
+    for warning in &enrichment.warnings {
+        tracing::warn!(%warning, "enrichment disabled");
+    }
+    Ok(enrichment)
+}
+
+/// What the poller starts from: its config, HTTP client and cursor.
+type PollerStart = (poller::Config, reqwest::Client, LogId);
+
+/// Builds the poller's client and reads its cursor, when there is a poller.
+async fn read_poller_start(config: &Config) -> anyhow::Result<Option<PollerStart>> {
+    let Some(poller_config) = config.poller.clone() else {
+        return Ok(None);
+    };
+    let http = poller::http_client(&poller_config).context("starting the poller")?;
+    let state_dir = poller_config.state_dir.clone();
+    let start_config = poller_config.clone();
+    let start = tokio::task::spawn_blocking(move || poller::start_cursor(&start_config))
+        .await
+        .context("poller start task failed")?
+        .with_context(|| format!("reading the poller cursor in `{}`", state_dir.display()))?;
+    Ok(Some((poller_config, http, start)))
+}
+
+/// What the admin endpoints (and the ticker, and reloads) read.
+fn admin_state(config: &Config, spool: &spool::Spool, metrics: &Arc<Metrics>) -> Arc<admin::State> {
+    Arc::new(admin::State {
+        metrics: Arc::clone(metrics),
+        spool: spool.stats.clone(),
+        dead_letters: admin::status::DeadLetterCount::new(spool.dead_letters.path().to_owned()),
+        tokens: crate::inputs::webhook::auth::Tokens::new(config.admin.tokens.clone()),
+        failing_after: config.admin.failing_after,
+        max_body_bytes: config.webhook.as_ref().map_or(
+            crate::config::webhook::DEFAULT_MAX_BODY_BYTES as usize,
+            |webhook| webhook.max_body_bytes,
+        ),
+        started_at: time::OffsetDateTime::now_utc(),
+    })
+}
+
+/// A started listener: its bound address and its task.
+type Listening = (Option<SocketAddr>, Option<tokio::task::JoinHandle<()>>);
+
+/// Binds and serves the admin listener, unless it is off.
+async fn start_admin(
+    config: &Config,
+    admin_state: &Arc<admin::State>,
+    writer: &spool::Writer,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Listening> {
+    let Some(listen) = config.admin.listen else {
+        return Ok((None, None));
+    };
+    let listener = admin::bind(listen)
+        .await
+        .with_context(|| format!("binding the admin listener to `{listen}`"))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(url = %format!("http://{addr}/status"), "admin listening");
+    let task = tokio::spawn(
+        admin::serve(
+            listener,
+            Arc::clone(admin_state),
+            writer.clone(),
+            shutdown.clone(),
+            REQUEST_DRAIN,
+        )
+        .instrument(tracing::info_span!("admin")),
+    );
+    Ok((Some(addr), Some(task)))
+}
+
+/// Binds and serves the webhook, when there is one.
+async fn start_webhook(
+    config: &Config,
+    writer: &spool::Writer,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Listening> {
+    let Some(webhook_config) = config.webhook.clone() else {
+        return Ok((None, None));
+    };
+    let listener = webhook::bind(&webhook_config)
+        .await
+        .with_context(|| format!("binding webhook to `{}`", webhook_config.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let scheme = if webhook_config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(
+        url = %format!("{scheme}://{addr}{}", webhook_config.path),
+        "webhook listening"
+    );
+    if webhook_config.tokens.is_empty() {
+        tracing::warn!("no webhook token configured: anyone who reaches the port can post events");
+    }
+    if webhook_config.tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "webhook serves plain HTTP on a non-loopback address; terminate TLS in front of it");
+    }
+    metrics.health.register_webhook();
+    let task = tokio::spawn(
+        webhook::serve(
+            listener,
+            webhook_config,
+            writer.clone(),
+            Arc::clone(metrics),
+            shutdown.clone(),
+            REQUEST_DRAIN,
+        )
+        .instrument(tracing::info_span!("webhook")),
+    );
+    Ok((Some(addr), Some(task)))
+}
+
+/// Starts the poller from the cursor [`read_poller_start`] read.
+fn start_poller(
+    (poller_config, http, start): PollerStart,
+    writer: &spool::Writer,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tracing::info!(url = %poller_config.url, batch_size = poller_config.batch_size, "poller starting");
+    metrics.health.register_poller();
+    tokio::spawn(
+        poller::run(
+            poller_config,
+            http,
+            start,
+            writer.clone(),
+            Arc::clone(metrics),
+            shutdown.clone(),
+        )
+        .instrument(tracing::info_span!("poller")),
+    )
+}
+
+/// The read side started, and the rest of the spool and the outputs that
+/// `App` keeps to stop them in order.
+struct ReadSide {
+    reloader: Reloader,
+    delivery: JoinHandle<Result<(), delivery::Error>>,
+    output_threads: Vec<JoinHandle<()>>,
+    elasticsearch: OutputTask,
+    datadog: OutputTask,
+    acker: Acker,
+    writer: spool::Writer,
+    writer_thread: JoinHandle<()>,
+    spool_lock: spool::Lock,
+}
+
+impl ReadSide {
+    /// Starts the delivery thread (spool → pipeline → outputs) with the
+    /// reloader that hands it a new pipeline on SIGHUP.
+    fn start(
+        config: &Config,
+        spool: spool::Spool,
+        enrichment: enrichment::Loaded,
+        outputs: Outputs,
+        admin_state: &Arc<admin::State>,
+        metrics: &Arc<Metrics>,
+        abort: &CancellationToken,
+    ) -> anyhow::Result<ReadSide> {
+        let pipeline = Pipeline::new(config.pipeline.clone(), enrichment.enrichers);
+        let (pipeline_sender, pipeline_updates) = tokio::sync::watch::channel(pipeline.clone());
+        let reloader = Reloader::new(
+            config,
+            Arc::clone(admin_state),
+            pipeline_sender,
+            enrichment.warnings.clone(),
+        );
+        let delivery = delivery::spawn(
+            delivery::Parts {
+                reader: spool.reader,
+                acker: spool.acker.clone(),
+                dead_letters: spool.dead_letters,
+                pipeline,
+                pipeline_updates: Some(pipeline_updates),
+                outputs: outputs.senders,
+                keep_originals: outputs.keep_originals,
+                metrics: Arc::clone(metrics),
+                abort: abort.clone(),
+            },
+            tokio::runtime::Handle::current(),
+        )
+        .context("starting the delivery thread")?;
+        Ok(ReadSide {
+            reloader,
+            delivery,
+            output_threads: outputs.threads,
+            elasticsearch: outputs.elasticsearch,
+            datadog: outputs.datadog,
+            acker: spool.acker,
+            writer: spool.writer,
+            writer_thread: spool.writer_thread,
+            spool_lock: spool.lock,
+        })
+    }
 }

@@ -12,7 +12,8 @@ pub enum Input {
     Webhook,
     /// The Management API poller.
     Api,
-    /// `auth0-ingest replay` or `convert` reading a file.
+    /// `auth0-ingest convert` reading a file or stdin. (`replay` posts to
+    /// the admin listener, whose events are spooled as [`Input::Webhook`].)
     File,
 }
 

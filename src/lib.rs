@@ -2,20 +2,23 @@
 //! files) as ECS documents, durably and exactly once.
 //!
 //! Crate map (see `ARCHITECTURE.md`):
-//! - [`config`]: TOML → validated per-subsystem configs.
-//! - [`inputs`]: the webhook listener, the Management API poller (and
-//!   framing shared with `convert`).
+//! - [`config`]: TOML → validated per-subsystem configs, one module per
+//!   section.
+//! - [`inputs`]: the webhook listener, the Management API poller, framing
+//!   shared with `convert`, and a body → one spool append (`append`).
 //! - [`spool`]: the durable on-disk queue; the durability boundary.
 //! - [`pipeline`]: pure event → ECS document mapping.
-//! - [`convert`]: the `convert` command (events → ECS NDJSON, no network).
+//! - [`convert`]: the `convert` conversion (events → ECS NDJSON, no
+//!   network); the binary's `commands/` hold every command's CLI side.
 //! - [`enrichment`]: loads the GeoIP databases and uap-core regexes.
 //! - [`fields`]: field definitions (`fields/`) and the index template.
 //! - [`delivery`]: the read side: spool → pipeline → outputs → acks.
 //! - [`outputs`]: Elasticsearch (bulk into a data stream), Datadog and
-//!   NDJSON files, and what the HTTP outputs share.
+//!   NDJSON files (with the `log_id` dedup window, `outputs::file::dedup`),
+//!   and what the HTTP outputs share.
 //! - [`telemetry`]: logging and metrics.
 //! - [`admin`]: the admin listener (`/metrics`, `/status`, `/replay`) and
-//!   the `status`/`replay` commands' client.
+//!   the `status`/`replay` commands' client (`admin::cli_client`).
 //! - [`reload`]: SIGHUP: TLS material, tokens, GeoIP databases.
 //! - [`secret`]: `Secret<T>`, a leaf every module may import.
 //! - [`backoff`]: the jittered, capped exponential backoff and
@@ -29,7 +32,6 @@ pub mod app;
 pub mod backoff;
 pub mod config;
 pub mod convert;
-pub mod dedup;
 pub mod delivery;
 pub mod enrichment;
 pub mod error_chain;

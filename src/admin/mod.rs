@@ -18,12 +18,13 @@
 //! re-read on SIGHUP.
 //!
 //! Layout: [`server`] (accept loop and routing), [`status`] (the JSON and
-//! the ok/degraded/failing rules), [`replay`] (`POST /replay`), [`client`]
+//! the ok/degraded/failing rules), [`replay`] (`POST /replay`), [`cli_client`]
 //! (the `status` and `replay` commands' side).
 
-pub mod client;
+pub mod cli_client;
 mod format;
 pub mod replay;
+mod response;
 mod server;
 pub mod status;
 pub mod ticker;

@@ -15,7 +15,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use time::OffsetDateTime;
 
-use super::server::{response, text};
+use super::response::{response, text};
 use super::{State, REQUEST_TIMEOUT};
 use crate::event::Input;
 use crate::spool::{Append, Writer};
@@ -83,7 +83,7 @@ pub(super) async fn handle(
 }
 
 /// The body's events and rejected items as one spool append, bounded like
-/// the webhook's (`inputs::body::append`).
+/// the webhook's (`inputs::append::from_body`).
 fn frame(body: &[u8], received_at: OffsetDateTime) -> Append {
-    crate::inputs::body::append(Input::Webhook, received_at, body)
+    crate::inputs::append::from_body(Input::Webhook, received_at, body)
 }

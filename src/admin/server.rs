@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::response::{response, text};
 use super::{replay, status, State, MAX_CONNECTIONS, REQUEST_TIMEOUT};
 use crate::inputs::webhook::auth;
 use crate::spool::Writer;
@@ -169,24 +170,5 @@ fn allow(mut response: Response<Full<Bytes>>, methods: &'static str) -> Response
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(methods));
-    response
-}
-
-/// A `text/plain` response.
-pub(super) fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    response(status, "text/plain; charset=utf-8", body.into())
-}
-
-/// A response with `content_type`.
-pub(super) fn response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: Bytes,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }

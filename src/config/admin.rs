@@ -4,8 +4,10 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::problems::Errors;
 use super::raw::RawAdmin;
-use super::{duration, tokens, Errors};
+use super::tokens;
+use super::values::duration;
 use crate::admin::{Config, DEFAULT_FAILING_AFTER, DEFAULT_LISTEN};
 
 /// Validates `[admin]` (absent means every default).
@@ -56,25 +58,27 @@ pub fn defaults() -> Config {
 /// `[admin]` alone from a config file's text: what `status` and `replay`
 /// need to reach the agent, without validating (or being able to read) the
 /// rest of the file.
-pub fn from_file(path: &Path) -> Result<Config, super::LoadError> {
+pub fn from_file(path: &Path) -> Result<Config, super::problems::LoadError> {
     #[derive(serde::Deserialize)]
     struct AdminOnly {
         admin: Option<RawAdmin>,
     }
-    let text = std::fs::read_to_string(path).map_err(|source| super::LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let raw: AdminOnly = toml::from_str(&text).map_err(|error| super::LoadError::Parse {
-        path: path.to_owned(),
-        message: error.to_string(),
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| super::problems::LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    let raw: AdminOnly =
+        toml::from_str(&text).map_err(|error| super::problems::LoadError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
     let mut errors = Errors::default();
     let base = path.parent().unwrap_or(Path::new("."));
     let config = build(raw.admin, base, &mut errors);
     errors
         .into_result()
-        .map_err(|errors| super::LoadError::Invalid {
+        .map_err(|errors| super::problems::LoadError::Invalid {
             path: path.to_owned(),
             errors,
         })?;

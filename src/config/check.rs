@@ -11,7 +11,8 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::{Config, ConfigError};
+use super::problems::ConfigError;
+use super::Config;
 use crate::pipeline::enrich::ua;
 
 /// Problems (the agent would not run) and warnings (it would, worse).

@@ -9,7 +9,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Config, FromTomlError};
+use super::problems::FromTomlError;
+use super::Config;
 use crate::inputs::webhook::tls;
 
 /// The data directory, relative to the working directory.

@@ -7,8 +7,8 @@
 
 use std::collections::HashSet;
 
+use super::problems::Errors;
 use super::raw::RawFilter;
-use super::Errors;
 use crate::pipeline::filter::{Category, Filter};
 
 /// Validates `[filter]`; invalid entries are left out (the problem is in

@@ -1,11 +1,39 @@
-//! `[log] level`: a `tracing` filter where every directive names a level.
+//! `[log]`: the output format, and `level`: a `tracing` filter where every
+//! directive names a level.
 //!
 //! `EnvFilter` takes a bare word as a target name, so `level = "verbose"`
 //! parses, enables only the (nonexistent) target `verbose`, and the agent
 //! logs nothing at all. Requiring a level in each directive catches that.
 
+use super::problems::Errors;
+use super::raw::RawLog;
+use crate::telemetry;
+
 /// The level names `tracing` filters know (case-insensitive).
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Validates `[log]` into the telemetry config.
+pub(crate) fn build(raw: RawLog, errors: &mut Errors) -> telemetry::Config {
+    let telemetry = telemetry::Config {
+        format: match raw.format.as_deref() {
+            None => None,
+            Some("text") => Some(telemetry::Format::Text),
+            Some("json") => Some(telemetry::Format::Json),
+            Some(other) => {
+                errors.push(
+                    "log.format",
+                    format!("unknown format `{other}`; use `text` or `json`"),
+                );
+                None
+            }
+        },
+        level: raw.level.unwrap_or_else(|| "info".to_owned()),
+    };
+    if let Err(message) = check_level(&telemetry.level) {
+        errors.push("log.level", message);
+    }
+    telemetry
+}
 
 /// `Ok` when `filter` is a `tracing` filter whose every directive has a level:
 /// `info`, `auth0_ingest=debug,hyper=warn`.

@@ -5,74 +5,54 @@
 //! derives and `deny_unknown_fields`; [`Config::from_raw`] checks every key,
 //! collects **all** problems (each naming its key) and only then fails, so an
 //! operator fixes a config in one round. The validated `Config` has no
-//! `Default`: every default is a named `DEFAULT_*` constant below, chosen for
-//! a reason written next to it. Secrets are read from files here (with
+//! `Default`: every default is a named `DEFAULT_*` constant in its section's
+//! module, chosen for a reason written next to it. Secrets are read from files here (with
 //! systemd's `$CREDENTIALS_DIRECTORY` searched first) and wrapped in
 //! [`Secret`], so they never reach `Debug` output.
 
 pub mod admin;
 pub mod check;
+mod credentials;
 pub mod embedded;
+mod enrich;
 mod filter;
 mod hint;
 mod log;
 pub mod output_datadog;
 pub mod output_elasticsearch;
+mod output_file;
 pub mod parse;
 mod pii;
 mod poller;
+pub mod problems;
 pub mod raw;
 pub mod sections;
+pub mod spool;
 mod tokens;
 mod trusted_proxies;
+mod values;
+pub mod webhook;
 mod webhook_edge;
 
-use std::fmt;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::Path;
 
-use crate::inputs::{self, webhook};
+use crate::inputs;
 use crate::outputs::{datadog, elasticsearch, file};
-use crate::pipeline::enrich;
-use crate::secret::Secret;
-use crate::{pipeline, spool, telemetry};
+use crate::{pipeline, telemetry};
+use problems::{follows_from, load_error, read, Errors};
 use raw::RawConfig;
 
-/// Loopback by default: facing the internet is a decision the operator makes.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8383";
-/// The path the README and the Auth0 set-up instructions use.
-pub const DEFAULT_PATH: &str = "/auth0/logs";
-/// Auth0 batches are small (hundreds of events); 16 MiB leaves room for
-/// backfills posted by hand without letting one client exhaust memory.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
-/// The largest `max_body_bytes` allowed: one event of the body must fit a
-/// spool record (`spool::record::MAX_EVENT_BYTES`).
-pub const MAX_BODY_BYTES: u64 = spool::record::MAX_EVENT_BYTES as u64;
-/// Enough for a busy stream plus a few backfills; each connection costs a
-/// task and a TLS session (~50 KiB).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-/// A legitimate client sends its headers at once; 10 s only hurts slowloris.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// 16 MiB at a slow 300 KiB/s still fits in 60 s.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Long enough for the output to drain some of the spool before Auth0 retries.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
-/// A day of a busy tenant's stream (~1 KB/event) fits several times over.
-pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 1024 * 1024 * 1024;
-/// Files small enough to open in an editor or ship around.
-pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+pub use problems::{ConfigError, ConfigErrors, FromTomlError, LoadError};
 
 /// The validated configuration of one agent.
 #[derive(Debug)]
 pub struct Config {
     /// The webhook input, when configured.
-    pub webhook: Option<webhook::Config>,
+    pub webhook: Option<inputs::webhook::Config>,
     /// The API poller input, when configured.
     pub poller: Option<inputs::poller::Config>,
     /// The spool every input writes to.
-    pub spool: spool::Config,
+    pub spool: crate::spool::Config,
     /// The NDJSON file output, when configured.
     pub file_output: Option<file::Config>,
     /// The Elasticsearch output, when configured.
@@ -82,7 +62,7 @@ pub struct Config {
     /// Event → document settings.
     pub pipeline: pipeline::Config,
     /// Enrichment databases and modes (loaded by `crate::enrichment::load`).
-    pub enrich: enrich::Config,
+    pub enrich: pipeline::enrich::Config,
     /// Logging settings.
     pub telemetry: telemetry::Config,
     /// Things that work but are likely mistakes (a short token): `run` logs
@@ -90,68 +70,6 @@ pub struct Config {
     pub warnings: Vec<ConfigError>,
     /// The admin listener (`/metrics`, `/status`, …).
     pub admin: crate::admin::Config,
-}
-
-/// The webhook token the packaging once shipped as a placeholder: refused,
-/// since anyone who read the package could send events.
-pub const PLACEHOLDER_TOKEN: &str = "change-me-to-the-output-of-openssl-rand-hex-32";
-/// Tokens shorter than this get a warning: Auth0's stream token is the only
-/// thing between the internet and the spool.
-pub const MIN_TOKEN_CHARS: usize = 16;
-
-/// One problem with one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Dotted key path, e.g. `webhook.listen`.
-    pub key: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-/// Every problem found in a configuration; never empty.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-/// Loading a configuration file failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read config file `{path}`")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not TOML (unknown keys and wrong types are `Invalid`).
-    #[error("config file `{path}` is not valid TOML: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// Where and what, without the source text (which may hold a secret).
-        message: String,
-    },
-    /// The file parsed but some values are invalid.
-    #[error("config file `{path}` has {} problem(s):\n{errors}", errors.0.len())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// Every problem.
-        errors: ConfigErrors,
-    },
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, error) in self.0.iter().enumerate() {
-            if index > 0 {
-                writeln!(formatter)?;
-            }
-            write!(formatter, "  `{}`: {}", error.key, error.message)?;
-        }
-        Ok(())
-    }
 }
 
 impl Config {
@@ -199,48 +117,22 @@ impl Config {
         let mut warnings = Vec::new();
         let webhook = raw
             .webhook
-            .map(|webhook| build_webhook(webhook, base, &mut errors, &mut warnings));
+            .map(|webhook| webhook::build(webhook, base, &mut errors, &mut warnings));
         if webhook.is_none() && raw.poller.is_none() {
             errors.push(
                 "webhook",
                 "no input configured: add a [webhook] or a [poller] section".to_owned(),
             );
         }
-        let spool = match raw.spool {
-            Some(spool) => Some(spool::Config {
-                dir: resolve(base, &spool.dir),
-                max_bytes: positive(
-                    &mut errors,
-                    "spool.max_bytes",
-                    spool.max_bytes.map(|size| size.as_u64()),
-                    DEFAULT_SPOOL_MAX_BYTES,
-                ),
-                dead_letter_max_file_bytes: positive(
-                    &mut errors,
-                    "spool.dead_letter_max_file_bytes",
-                    spool.dead_letter_max_file_bytes.map(|size| size.as_u64()),
-                    spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
-                ),
-            }),
-            None => {
-                errors.push("spool", "missing [spool] section with `dir`".to_owned());
-                None
-            }
-        };
+        let spool = spool::build(raw.spool, base, &mut errors);
         let poller = raw.poller.map(|poller| {
             let spool_dir = spool.as_ref().map(|spool| spool.dir.as_path());
             poller::build(poller, base, spool_dir, &mut errors)
         });
-        let file_output = raw.output.file.map(|file| file::Config {
-            dir: resolve(base, &file.dir),
-            max_file_bytes: positive(
-                &mut errors,
-                "output.file.max_file_bytes",
-                file.max_file_bytes.map(|size| size.as_u64()),
-                DEFAULT_MAX_FILE_BYTES,
-            ),
-            max_files: file.max_files.unwrap_or(0),
-        });
+        let file_output = raw
+            .output
+            .file
+            .map(|file| output_file::build(file, base, &mut errors));
         let has_elasticsearch = raw.output.elasticsearch.is_some();
         let elasticsearch = raw
             .output
@@ -266,7 +158,7 @@ impl Config {
                 );
             }
         }
-        let (mut pipeline, enrich) = build_enrich(raw.enrich, base, &mut errors);
+        let (mut pipeline, enrich) = enrich::build(raw.enrich, base, &mut errors);
         if let Some(raw_filter) = raw.filter {
             pipeline.filter = filter::build(raw_filter, &mut errors);
         }
@@ -277,24 +169,7 @@ impl Config {
         if let Some(elasticsearch) = &elasticsearch {
             pipeline.namespace = elasticsearch.namespace.clone();
         }
-        let telemetry = telemetry::Config {
-            format: match raw.log.format.as_deref() {
-                None => None,
-                Some("text") => Some(telemetry::Format::Text),
-                Some("json") => Some(telemetry::Format::Json),
-                Some(other) => {
-                    errors.push(
-                        "log.format",
-                        format!("unknown format `{other}`; use `text` or `json`"),
-                    );
-                    None
-                }
-            },
-            level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
-        };
-        if let Err(message) = log::check_level(&telemetry.level) {
-            errors.push("log.level", message);
-        }
+        let telemetry = log::build(raw.log, &mut errors);
         let admin = admin::build(raw.admin, base, &mut errors);
         match (errors.into_result(), spool) {
             // Every invalid section pushed an error, so with no errors
@@ -323,360 +198,14 @@ impl Config {
     }
 }
 
-/// Errors of [`Config::from_toml`].
-#[derive(Debug, thiserror::Error)]
-pub enum FromTomlError {
-    /// Not TOML, or unknown keys or wrong types.
-    #[error("{0}")]
-    Parse(String),
-    /// Values are invalid.
-    #[error("{0}")]
-    Invalid(ConfigErrors),
-}
-
-/// Accumulates problems.
-#[derive(Default)]
-struct Errors(Vec<ConfigError>);
-
-impl Errors {
-    fn push(&mut self, key: &str, message: String) {
-        self.0.push(ConfigError {
-            key: key.to_owned(),
-            message,
-        });
-    }
-
-    fn into_result(self) -> Result<(), ConfigErrors> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigErrors(self.0))
-        }
-    }
-}
-
-fn build_webhook(
-    raw: raw::RawWebhook,
-    base: &Path,
-    errors: &mut Errors,
-    warnings: &mut Vec<ConfigError>,
-) -> Option<webhook::Config> {
-    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let listen = match listen_text.parse::<SocketAddr>() {
-        Ok(listen) => Some(listen),
-        Err(_) => {
-            errors.push(
-                "webhook.listen",
-                format!("`{listen_text}` is not an address:port such as `127.0.0.1:8383`"),
-            );
-            None
-        }
-    };
-    let path = raw.path.unwrap_or_else(|| DEFAULT_PATH.to_owned());
-    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
-        errors.push(
-            "webhook.path",
-            format!("`{path}` must start with `/` and hold no query, fragment or space"),
-        );
-    }
-    let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, errors);
-    check_tokens(&tokens, errors, warnings);
-    let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
-    let max_body_bytes = positive(
-        errors,
-        "webhook.max_body_bytes",
-        raw.max_body_bytes.map(|size| size.as_u64()),
-        DEFAULT_MAX_BODY_BYTES,
-    );
-    if max_body_bytes > MAX_BODY_BYTES {
-        errors.push(
-            "webhook.max_body_bytes",
-            format!("must be at most {MAX_BODY_BYTES} bytes (256MiB): one event must fit a spool record"),
-        );
-    }
-    let max_connections = at_least_one(
-        errors,
-        "webhook.max_connections",
-        raw.max_connections,
-        DEFAULT_MAX_CONNECTIONS,
-    );
-    let header_timeout = duration(
-        errors,
-        "webhook.header_timeout",
-        raw.header_timeout,
-        DEFAULT_HEADER_TIMEOUT,
-    );
-    let body_timeout = duration(
-        errors,
-        "webhook.body_timeout",
-        raw.body_timeout,
-        DEFAULT_BODY_TIMEOUT,
-    );
-    let retry_after = duration(
-        errors,
-        "webhook.retry_after",
-        raw.retry_after,
-        DEFAULT_RETRY_AFTER,
-    );
-    let edge = webhook_edge::build(
-        raw.idle_timeout,
-        raw.send_timeout,
-        raw.max_inflight_bytes,
-        max_body_bytes,
-        errors,
-    );
-    let tls = match raw.tls {
-        None => None,
-        Some(tls) => {
-            let cert = resolve(base, &tls.cert);
-            let key = resolve_credential(base, &tls.key);
-            let loaded = webhook::tls::certified_key(&cert, &key).and_then(|key| {
-                let slot = Arc::new(webhook::tls::CertificateSlot::new(key));
-                let config = webhook::tls::server_config_with(Arc::clone(&slot))?;
-                Ok((Arc::new(config), slot))
-            });
-            match loaded {
-                Ok(loaded) => Some(loaded),
-                Err(error) => {
-                    errors.push("webhook.tls", error.to_string());
-                    None
-                }
-            }
-        }
-    };
-    let (tls, certificate) = match tls {
-        Some((config, slot)) => (Some(config), Some(slot)),
-        None => (None, None),
-    };
-    Some(webhook::Config {
-        listen: listen?,
-        path,
-        reloadable: Arc::new(webhook::Reloadable {
-            tokens: webhook::auth::Tokens::new(tokens.clone()),
-            certificate,
-        }),
-        tokens,
-        max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
-        max_connections,
-        header_timeout,
-        body_timeout,
-        retry_after,
-        edge,
-        tls,
-        trusted_proxies,
-    })
-}
-
-/// The placeholder token is an error, a short one a warning. Tokens are
-/// named by position, never shown.
-fn check_tokens(tokens: &[Secret<String>], errors: &mut Errors, warnings: &mut Vec<ConfigError>) {
-    for (index, token) in tokens.iter().enumerate() {
-        let value = token.expose().trim();
-        if value == PLACEHOLDER_TOKEN {
-            errors.push(
-                "webhook.tokens",
-                format!("token {} is the placeholder from the example: generate one with `openssl rand -hex 32`", index + 1),
-            );
-        } else if value.chars().count() < MIN_TOKEN_CHARS {
-            warnings.push(ConfigError {
-                key: "webhook.tokens".to_owned(),
-                message: format!(
-                    "token {} is shorter than {MIN_TOKEN_CHARS} characters: easy to guess; use `openssl rand -hex 32`",
-                    index + 1
-                ),
-            });
-        }
-    }
-}
-
-/// Reads a config file; a missing or unreadable file is a configuration
-/// problem like any other (exit 78).
-fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn load_error(path: &Path, error: FromTomlError) -> LoadError {
-    match error {
-        FromTomlError::Parse(message) => LoadError::Parse {
-            path: path.to_owned(),
-            message,
-        },
-        FromTomlError::Invalid(errors) => LoadError::Invalid {
-            path: path.to_owned(),
-            errors,
-        },
-    }
-}
-
-/// Whether `error` (from validation) is a consequence of a key already
-/// reported and dropped while parsing: the same key, or one inside or
-/// around it (a dropped `[spool]` makes validation say `spool` is missing).
-fn follows_from(error: &ConfigError, reported: &[ConfigError]) -> bool {
-    let within = |inner: &str, outer: &str| {
-        inner == outer
-            || inner
-                .strip_prefix(outer)
-                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-    };
-    reported.iter().any(|earlier| {
-        let dropped = earlier.key.as_str();
-        within(&error.key, dropped) || within(dropped, &error.key)
-    })
-}
-
-fn build_enrich(
-    raw: raw::RawEnrich,
-    base: &Path,
-    errors: &mut Errors,
-) -> (pipeline::Config, enrich::Config) {
-    let mut pipeline = pipeline::Config::defaults();
-    pipeline.preserve_original_event = raw.preserve_original_event.unwrap_or(false);
-    if let Some(tags) = raw.tags {
-        for (index, tag) in tags.iter().enumerate() {
-            if tag.trim().is_empty() {
-                errors.push(&format!("enrich.tags[{index}]"), "is empty".to_owned());
-            }
-        }
-        pipeline.tags = tags;
-    }
-    let user_agent = match raw.user_agent.as_deref() {
-        None => enrich::ua::Mode::Uap,
-        Some(name) => enrich::ua::Mode::from_name(name).unwrap_or_else(|| {
-            errors.push(
-                "enrich.user_agent",
-                format!("unknown mode `{name}`; use `uap`, `woothee` or `off`"),
-            );
-            enrich::ua::Mode::Uap
-        }),
-    };
-    // An empty path turns a lookup off.
-    let database = |path: Option<PathBuf>, default: &str| match path {
-        Some(path) if path.as_os_str().is_empty() => None,
-        Some(path) => Some(resolve(base, &path)),
-        None => Some(PathBuf::from(default)),
-    };
-    let enrich = enrich::Config {
-        geoip_city: database(raw.geoip_city, enrich::DEFAULT_GEOIP_CITY),
-        geoip_asn: database(raw.geoip_asn, enrich::DEFAULT_GEOIP_ASN),
-        user_agent,
-        uap_regexes: raw.uap_regexes.map_or_else(
-            || PathBuf::from(enrich::DEFAULT_UAP_REGEXES),
-            |path| resolve(base, &path),
-        ),
-    };
-    (pipeline, enrich)
-}
-
-fn positive(errors: &mut Errors, key: &str, value: Option<u64>, default: u64) -> u64 {
-    match value {
-        Some(0) => {
-            errors.push(key, "must be greater than zero".to_owned());
-            default
-        }
-        Some(value) => value,
-        None => default,
-    }
-}
-
-/// A count that must be at least 1 (`default` when absent).
-fn at_least_one(errors: &mut Errors, key: &str, value: Option<usize>, default: usize) -> usize {
-    let value = value.unwrap_or(default);
-    if value == 0 {
-        errors.push(key, "must be at least 1".to_owned());
-    }
-    value
-}
-
-fn duration(errors: &mut Errors, key: &str, value: Option<String>, default: Duration) -> Duration {
-    let Some(text) = value else {
-        return default;
-    };
-    match humantime::parse_duration(&text) {
-        Ok(value) if !value.is_zero() => value,
-        Ok(_) => {
-            errors.push(key, "must be greater than zero".to_owned());
-            default
-        }
-        Err(error) => {
-            errors.push(
-                key,
-                format!("`{text}` is not a duration such as `30s` or `5m`: {error}"),
-            );
-            default
-        }
-    }
-}
-
-fn resolve(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        base.join(path)
-    }
-}
-
-/// Relative secret paths are looked up in systemd's `$CREDENTIALS_DIRECTORY`
-/// (`LoadCredential=`) first, then next to the config file.
-fn resolve_credential(base: &Path, path: &Path) -> PathBuf {
-    if path.is_relative() {
-        if let Some(directory) = std::env::var_os("CREDENTIALS_DIRECTORY") {
-            let candidate = Path::new(&directory).join(path);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    resolve(base, path)
-}
-
-/// A secret given inline (`key`) or in a file (`key_file`), not both.
-fn inline_or_file_secret(
-    errors: &mut Errors,
-    base: &Path,
-    key: &str,
-    inline: Option<String>,
-    file: Option<PathBuf>,
-) -> Option<Secret<String>> {
-    match (inline, file) {
-        (Some(_), Some(_)) => {
-            errors.push(key, format!("give `{key}` or `{key}_file`, not both"));
-            None
-        }
-        (Some(value), None) if value.trim().is_empty() => {
-            errors.push(key, "is empty".to_owned());
-            None
-        }
-        (Some(value), None) => Some(Secret::new(value)),
-        (None, Some(file)) => {
-            let path = resolve_credential(base, &file);
-            match std::fs::read_to_string(&path) {
-                Ok(text) if !text.trim().is_empty() => Some(Secret::new(text.trim().to_owned())),
-                Ok(_) => {
-                    errors.push(
-                        &format!("{key}_file"),
-                        format!("`{}` is empty", path.display()),
-                    );
-                    None
-                }
-                Err(error) => {
-                    errors.push(
-                        &format!("{key}_file"),
-                        format!("cannot read `{}`: {error}", path.display()),
-                    );
-                    None
-                }
-            }
-        }
-        (None, None) => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::spool::DEFAULT_SPOOL_MAX_BYTES;
+    use super::webhook::{DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_PATH};
     use super::*;
+    use crate::pipeline::enrich;
 
     /// The keys of every problem in `text` (or the parse error).
     pub(super) fn errors_of(text: &str) -> Vec<String> {

@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::credentials::inline_or_file_secret;
+use super::problems::Errors;
 use super::raw::RawDatadogOutput;
-use super::{at_least_one, duration, inline_or_file_secret, Errors};
+use super::values::{at_least_one, duration};
 use crate::backoff;
 use crate::outputs::compression::Compression;
 use crate::outputs::datadog::{self, item, Format};
@@ -66,57 +68,7 @@ pub(super) fn build(
     errors: &mut Errors,
 ) -> Option<datadog::Config> {
     let before = errors.0.len();
-    let site = match (raw.site, raw.region) {
-        (Some(_), Some(_)) => {
-            errors.push(
-                "output.datadog.region",
-                "give `site` or `region`, not both".to_owned(),
-            );
-            None
-        }
-        (Some(site), None) => {
-            if !SITES.contains(&site.as_str()) {
-                errors.push(
-                    "output.datadog.site",
-                    format!("unknown site `{site}`; use one of {}", SITES.join(", ")),
-                );
-            }
-            Some(site)
-        }
-        (None, Some(region)) => match region_site(&region) {
-            Some(site) => Some(site.to_owned()),
-            None => {
-                errors.push(
-                    "output.datadog.region",
-                    format!("unknown region `{region}`; use `us`, `eu`, `us3` or `us5`"),
-                );
-                None
-            }
-        },
-        (None, None) => None,
-    };
-    let (url, api_url) = match raw.url {
-        Some(url) => {
-            if site.is_some() {
-                errors.push(
-                    "output.datadog.url",
-                    "give `url` or `site`/`region`, not both (`url` replaces the site's intake)"
-                        .to_owned(),
-                );
-            }
-            check_url(errors, &url);
-            let url = url.trim_end_matches('/').to_owned();
-            (url.clone(), url)
-        }
-        None => {
-            // Datadog serves the key check on the site's API host.
-            let site = site.as_deref().unwrap_or(DEFAULT_SITE);
-            (
-                format!("https://http-intake.logs.{site}"),
-                format!("https://api.{site}"),
-            )
-        }
-    };
+    let (url, api_url) = endpoints(raw.site, raw.region, raw.url, errors);
     let before_key = errors.0.len();
     let api_key = inline_or_file_secret(
         errors,
@@ -178,37 +130,8 @@ pub(super) fn build(
         }
     };
     let compression = compression(errors, "output.datadog.compression", raw.compression);
-    let batch_max_events = at_least_one(
-        errors,
-        "output.datadog.batch_max_events",
-        raw.batch_max_events,
-        datadog::MAX_BATCH_EVENTS,
-    );
-    if batch_max_events > datadog::MAX_BATCH_EVENTS {
-        errors.push(
-            "output.datadog.batch_max_events",
-            format!(
-                "must be at most {} (Datadog's limit)",
-                datadog::MAX_BATCH_EVENTS
-            ),
-        );
-    }
-    let batch_max_bytes = raw
-        .batch_max_bytes
-        .map_or(datadog::MAX_BATCH_BYTES as u64, |size| size.as_u64());
-    // Room for one item at the 1 MB cut, so that every item fits a request.
-    if batch_max_bytes < item::MAX_ITEM_BYTES as u64 + 2
-        || batch_max_bytes > datadog::MAX_BATCH_BYTES as u64
-    {
-        errors.push(
-            "output.datadog.batch_max_bytes",
-            format!(
-                "must be between {} (one 1 MB log) and {} bytes (under Datadog's 5 MB limit)",
-                item::MAX_ITEM_BYTES + 2,
-                datadog::MAX_BATCH_BYTES
-            ),
-        );
-    }
+    let (batch_max_events, batch_max_bytes) =
+        batch_limits(raw.batch_max_events, raw.batch_max_bytes, errors);
     let flush_interval = duration(
         errors,
         "output.datadog.flush_interval",
@@ -248,6 +171,105 @@ pub(super) fn build(
         },
         unauthorized_pause: datadog::DEFAULT_UNAUTHORIZED_PAUSE,
     })
+}
+
+/// The intake and API URLs: `url` (for both), else the site's (`site`, or
+/// the `region`'s, or the default).
+fn endpoints(
+    site: Option<String>,
+    region: Option<String>,
+    url: Option<String>,
+    errors: &mut Errors,
+) -> (String, String) {
+    let site = match (site, region) {
+        (Some(_), Some(_)) => {
+            errors.push(
+                "output.datadog.region",
+                "give `site` or `region`, not both".to_owned(),
+            );
+            None
+        }
+        (Some(site), None) => {
+            if !SITES.contains(&site.as_str()) {
+                errors.push(
+                    "output.datadog.site",
+                    format!("unknown site `{site}`; use one of {}", SITES.join(", ")),
+                );
+            }
+            Some(site)
+        }
+        (None, Some(region)) => match region_site(&region) {
+            Some(site) => Some(site.to_owned()),
+            None => {
+                errors.push(
+                    "output.datadog.region",
+                    format!("unknown region `{region}`; use `us`, `eu`, `us3` or `us5`"),
+                );
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    match url {
+        Some(url) => {
+            if site.is_some() {
+                errors.push(
+                    "output.datadog.url",
+                    "give `url` or `site`/`region`, not both (`url` replaces the site's intake)"
+                        .to_owned(),
+                );
+            }
+            check_url(errors, &url);
+            let url = url.trim_end_matches('/').to_owned();
+            (url.clone(), url)
+        }
+        None => {
+            // Datadog serves the key check on the site's API host.
+            let site = site.as_deref().unwrap_or(DEFAULT_SITE);
+            (
+                format!("https://http-intake.logs.{site}"),
+                format!("https://api.{site}"),
+            )
+        }
+    }
+}
+
+/// `batch_max_events` and `batch_max_bytes` within Datadog's limits.
+fn batch_limits(
+    max_events: Option<usize>,
+    max_bytes: Option<bytesize::ByteSize>,
+    errors: &mut Errors,
+) -> (usize, u64) {
+    let batch_max_events = at_least_one(
+        errors,
+        "output.datadog.batch_max_events",
+        max_events,
+        datadog::MAX_BATCH_EVENTS,
+    );
+    if batch_max_events > datadog::MAX_BATCH_EVENTS {
+        errors.push(
+            "output.datadog.batch_max_events",
+            format!(
+                "must be at most {} (Datadog's limit)",
+                datadog::MAX_BATCH_EVENTS
+            ),
+        );
+    }
+    let batch_max_bytes = max_bytes.map_or(datadog::MAX_BATCH_BYTES as u64, |size| size.as_u64());
+    // Room for one item at the 1 MB cut, so that every item fits a request.
+    if batch_max_bytes < item::MAX_ITEM_BYTES as u64 + 2
+        || batch_max_bytes > datadog::MAX_BATCH_BYTES as u64
+    {
+        errors.push(
+            "output.datadog.batch_max_bytes",
+            format!(
+                "must be between {} (one 1 MB log) and {} bytes (under Datadog's 5 MB limit)",
+                item::MAX_ITEM_BYTES + 2,
+                datadog::MAX_BATCH_BYTES
+            ),
+        );
+    }
+    (batch_max_events, batch_max_bytes)
 }
 
 /// `https://` with a host; `http://` only to a loopback host (the key

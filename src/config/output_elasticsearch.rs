@@ -5,10 +5,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::credentials::inline_or_file_secret;
+use super::problems::Errors;
 use super::raw::RawElasticsearchOutput;
-use super::{at_least_one, duration, inline_or_file_secret, positive, resolve, Errors};
+use super::values::{at_least_one, duration, positive, resolve};
 use crate::backoff;
 use crate::outputs::elasticsearch;
+use crate::secret::Secret;
 
 /// Elastic's default namespace; operators split tenants or environments by it.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -34,41 +37,7 @@ pub(super) fn build(
     errors: &mut Errors,
 ) -> Option<elasticsearch::Config> {
     let before = errors.0.len();
-    let mut hosts = Vec::new();
-    if raw.hosts.is_empty() {
-        errors.push(
-            "output.elasticsearch.hosts",
-            "needs at least one URL such as `https://localhost:9200`".to_owned(),
-        );
-    }
-    for (index, host) in raw.hosts.iter().enumerate() {
-        let key = format!("output.elasticsearch.hosts[{index}]");
-        // The transport joins request paths onto the URL: keep its path a directory.
-        let text = if host.ends_with('/') {
-            host.clone()
-        } else {
-            format!("{host}/")
-        };
-        match ::elasticsearch::http::Url::parse(&text) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                if !url.username().is_empty() || url.password().is_some() {
-                    errors.push(
-                        &key,
-                        "holds credentials; use `username` and `password_file`".to_owned(),
-                    );
-                } else {
-                    hosts.push(url);
-                }
-            }
-            // A URL with `user:password@` must not be echoed.
-            Ok(_) | Err(_) if host.contains('@') => errors.push(
-                &key,
-                "is not a valid URL and seems to hold credentials (value \"…\"); use `username` and `password_file`".to_owned(),
-            ),
-            Ok(_) => errors.push(&key, format!("`{host}` is not an http(s) URL with a host")),
-            Err(error) => errors.push(&key, format!("`{host}` is not a URL: {error}")),
-        }
-    }
+    let hosts = hosts(&raw.hosts, errors);
     let api_key = inline_or_file_secret(
         errors,
         base,
@@ -83,87 +52,11 @@ pub(super) fn build(
         raw.password,
         raw.password_file,
     );
-    let auth = match (api_key, raw.username, password) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            errors.push(
-                "output.elasticsearch.api_key",
-                "use either an API key or `username` + password, not both".to_owned(),
-            );
-            None
-        }
-        (Some(key), None, None) => Some(elasticsearch::Auth::ApiKey(key)),
-        (None, Some(username), Some(password)) => {
-            Some(elasticsearch::Auth::Basic { username, password })
-        }
-        (None, Some(_), None) => {
-            errors.push(
-                "output.elasticsearch.username",
-                "needs `password` or `password_file`".to_owned(),
-            );
-            None
-        }
-        (None, None, Some(_)) => {
-            errors.push(
-                "output.elasticsearch.password",
-                "needs `username`".to_owned(),
-            );
-            None
-        }
-        (None, None, None) => Some(elasticsearch::Auth::None),
-    };
-    let ca_cert = raw.ca_cert.and_then(|path| {
-        let path = resolve(base, &path);
-        match std::fs::read(&path) {
-            Ok(pem) if is_certificate_pem(&pem) => Some(pem),
-            Ok(_) => {
-                errors.push(
-                    "output.elasticsearch.ca_cert",
-                    format!("`{}` holds no valid PEM certificate", path.display()),
-                );
-                None
-            }
-            Err(error) => {
-                errors.push(
-                    "output.elasticsearch.ca_cert",
-                    format!("cannot read `{}`: {error}", path.display()),
-                );
-                None
-            }
-        }
-    });
-    let namespace = raw
-        .namespace
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-    // Elastic's data stream naming scheme: lowercase, no `-`, at most 100 bytes.
-    if namespace.is_empty()
-        || namespace.len() > 100
-        || namespace
-            .chars()
-            .any(|c| c.is_uppercase() || "-\\/*?\"<>| ,#:".contains(c))
-    {
-        errors.push(
-            "output.elasticsearch.namespace",
-            format!("`{namespace}` must be lowercase, at most 100 bytes, without `-`, spaces or any of \\/*?\"<>|,#:"),
-        );
-    }
-    let index = match raw.index {
-        Some(index) => {
-            if index.is_empty()
-                || index.len() > 255
-                || index.starts_with(['-', '_', '+', '.'])
-                || index
-                    .chars()
-                    .any(|c| c.is_uppercase() || "\\/*?\"<>| ,#:".contains(c))
-            {
-                errors.push(
-                    "output.elasticsearch.index",
-                    format!("`{index}` is not a valid index name (lowercase, no spaces or \\/*?\"<>|,#:, not starting with -_+.)"),
-                );
-            }
-            index
-        }
-        None => format!("{}{namespace}", elasticsearch::DATA_STREAM_PREFIX),
-    };
+    let auth = auth(api_key, raw.username, password, errors);
+    let ca_cert = raw
+        .ca_cert
+        .and_then(|path| ca_cert(&resolve(base, &path), errors));
+    let (namespace, index) = namespace_and_index(raw.namespace, raw.index, errors);
     let batch_max_events = at_least_one(
         errors,
         "output.elasticsearch.batch_max_events",
@@ -220,6 +113,145 @@ pub(super) fn build(
         },
         compression,
     })
+}
+
+/// `hosts`: http(s) URLs with a host and no credentials, each a directory.
+fn hosts(hosts: &[String], errors: &mut Errors) -> Vec<::elasticsearch::http::Url> {
+    let mut urls = Vec::new();
+    if hosts.is_empty() {
+        errors.push(
+            "output.elasticsearch.hosts",
+            "needs at least one URL such as `https://localhost:9200`".to_owned(),
+        );
+    }
+    for (index, host) in hosts.iter().enumerate() {
+        let key = format!("output.elasticsearch.hosts[{index}]");
+        // The transport joins request paths onto the URL: keep its path a directory.
+        let text = if host.ends_with('/') {
+            host.clone()
+        } else {
+            format!("{host}/")
+        };
+        match ::elasticsearch::http::Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                if !url.username().is_empty() || url.password().is_some() {
+                    errors.push(
+                        &key,
+                        "holds credentials; use `username` and `password_file`".to_owned(),
+                    );
+                } else {
+                    urls.push(url);
+                }
+            }
+            // A URL with `user:password@` must not be echoed.
+            Ok(_) | Err(_) if host.contains('@') => errors.push(
+                &key,
+                "is not a valid URL and seems to hold credentials (value \"…\"); use `username` and `password_file`".to_owned(),
+            ),
+            Ok(_) => errors.push(&key, format!("`{host}` is not an http(s) URL with a host")),
+            Err(error) => errors.push(&key, format!("`{host}` is not a URL: {error}")),
+        }
+    }
+    urls
+}
+
+/// An API key, or a username with a password, or neither; never both.
+fn auth(
+    api_key: Option<Secret<String>>,
+    username: Option<String>,
+    password: Option<Secret<String>>,
+    errors: &mut Errors,
+) -> Option<elasticsearch::Auth> {
+    match (api_key, username, password) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            errors.push(
+                "output.elasticsearch.api_key",
+                "use either an API key or `username` + password, not both".to_owned(),
+            );
+            None
+        }
+        (Some(key), None, None) => Some(elasticsearch::Auth::ApiKey(key)),
+        (None, Some(username), Some(password)) => {
+            Some(elasticsearch::Auth::Basic { username, password })
+        }
+        (None, Some(_), None) => {
+            errors.push(
+                "output.elasticsearch.username",
+                "needs `password` or `password_file`".to_owned(),
+            );
+            None
+        }
+        (None, None, Some(_)) => {
+            errors.push(
+                "output.elasticsearch.password",
+                "needs `username`".to_owned(),
+            );
+            None
+        }
+        (None, None, None) => Some(elasticsearch::Auth::None),
+    }
+}
+
+/// The PEM certificate(s) at `path`, to trust for the cluster.
+fn ca_cert(path: &Path, errors: &mut Errors) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(pem) if is_certificate_pem(&pem) => Some(pem),
+        Ok(_) => {
+            errors.push(
+                "output.elasticsearch.ca_cert",
+                format!("`{}` holds no valid PEM certificate", path.display()),
+            );
+            None
+        }
+        Err(error) => {
+            errors.push(
+                "output.elasticsearch.ca_cert",
+                format!("cannot read `{}`: {error}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+/// `namespace` (Elastic's data stream naming) and the index written to:
+/// `index`, or the data stream of the namespace.
+fn namespace_and_index(
+    namespace: Option<String>,
+    index: Option<String>,
+    errors: &mut Errors,
+) -> (String, String) {
+    let namespace = namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    // Elastic's data stream naming scheme: lowercase, no `-`, at most 100 bytes.
+    if namespace.is_empty()
+        || namespace.len() > 100
+        || namespace
+            .chars()
+            .any(|c| c.is_uppercase() || "-\\/*?\"<>| ,#:".contains(c))
+    {
+        errors.push(
+            "output.elasticsearch.namespace",
+            format!("`{namespace}` must be lowercase, at most 100 bytes, without `-`, spaces or any of \\/*?\"<>|,#:"),
+        );
+    }
+    let index = match index {
+        Some(index) => {
+            if index.is_empty()
+                || index.len() > 255
+                || index.starts_with(['-', '_', '+', '.'])
+                || index
+                    .chars()
+                    .any(|c| c.is_uppercase() || "\\/*?\"<>| ,#:".contains(c))
+            {
+                errors.push(
+                    "output.elasticsearch.index",
+                    format!("`{index}` is not a valid index name (lowercase, no spaces or \\/*?\"<>|,#:, not starting with -_+.)"),
+                );
+            }
+            index
+        }
+        None => format!("{}{namespace}", elasticsearch::DATA_STREAM_PREFIX),
+    };
+    (namespace, index)
 }
 
 /// Whether `pem` holds certificates and nothing unparsable (checked here so

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
 use super::hint;
-use super::ConfigError;
+use super::problems::ConfigError;
 
 /// What stands for a value that must not be shown.
 pub const REDACTED: &str = "\"…\"";

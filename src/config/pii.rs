@@ -7,8 +7,9 @@
 
 use std::path::Path;
 
+use super::credentials::resolve_credential;
+use super::problems::Errors;
 use super::raw::RawPii;
-use super::{resolve_credential, Errors};
 use crate::pipeline::pii::{self, DataName, IpMode, Method};
 use crate::secret::Secret;
 

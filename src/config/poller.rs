@@ -8,8 +8,10 @@ use reqwest::Url;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::credentials::inline_or_file_secret;
+use super::problems::Errors;
 use super::raw::RawPoller;
-use super::{duration, inline_or_file_secret, resolve, Errors};
+use super::values::{duration, resolve};
 use crate::event::LogId;
 use crate::inputs::poller::{self, checkpoint, StartFrom};
 

@@ -8,11 +8,11 @@
 
 use std::path::Path;
 
-use super::raw::RawConfig;
-use super::{
-    build_enrich, filter, follows_from, load_error, output_elasticsearch, parse, pii, read,
-    ConfigErrors, Errors, FromTomlError, LoadError,
+use super::problems::{
+    follows_from, load_error, read, ConfigError, ConfigErrors, Errors, FromTomlError, LoadError,
 };
+use super::raw::RawConfig;
+use super::{enrich as enrich_section, filter, output_elasticsearch, parse, pii};
 use crate::outputs::elasticsearch;
 use crate::pipeline::{self, enrich};
 
@@ -21,7 +21,7 @@ use crate::pipeline::{self, enrich};
 /// gives the defaults.
 pub fn convert(path: &Path) -> Result<(pipeline::Config, enrich::Config), LoadError> {
     let (raw, base, mut errors) = sections(path, &[&["enrich"], &["filter"], &["pii"]])?;
-    let (mut pipeline, enrich) = build_enrich(raw.enrich, base, &mut errors);
+    let (mut pipeline, enrich) = enrich_section::build(raw.enrich, base, &mut errors);
     if let Some(raw_filter) = raw.filter {
         pipeline.filter = filter::build(raw_filter, &mut errors);
     }
@@ -116,7 +116,7 @@ fn copy(from: &toml::Table, into: &mut toml::Table, key_path: &[&str]) {
 
 /// Parse problems first, then validation problems that are not their echo.
 fn finish(path: &Path, errors: Errors) -> Result<(), LoadError> {
-    let mut kept: Vec<super::ConfigError> = Vec::new();
+    let mut kept: Vec<ConfigError> = Vec::new();
     for error in errors.0 {
         if !follows_from(&error, &kept) {
             kept.push(error);

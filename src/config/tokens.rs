@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{resolve_credential, Errors};
+use super::credentials::resolve_credential;
+use super::problems::Errors;
 use crate::secret::Secret;
 
 /// Reads `<section>.tokens` and `<section>.tokens_file`, pushing a problem

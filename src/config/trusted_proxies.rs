@@ -1,9 +1,9 @@
 //! `webhook.trusted_proxies`: the reverse proxies whose `X-Forwarded-For`
 //! the webhook believes when it names a client (see
-//! [`crate::inputs::webhook::client`]).
+//! [`crate::inputs::webhook::peer`]).
 
-use super::Errors;
-use crate::inputs::webhook::client::TrustedProxies;
+use super::problems::Errors;
+use crate::inputs::webhook::peer::TrustedProxies;
 
 /// Parses each entry as an address (`127.0.0.1`, `::1`) or a network in CIDR
 /// form (`10.0.0.0/8`); none means no proxy is trusted.

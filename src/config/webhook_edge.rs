@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 
-use super::{duration, positive, Errors};
+use super::problems::Errors;
+use super::values::{duration, positive};
 use crate::inputs::webhook;
 
 /// Auth0 posts every few seconds on a busy tenant; a connection silent for

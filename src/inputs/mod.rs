@@ -2,7 +2,7 @@
 //! [`crate::event::RawEvent`]s and hand them to the spool writer; they know
 //! nothing of ECS or outputs.
 
-pub mod body;
+pub mod append;
 pub mod framing;
 pub mod poller;
 pub mod webhook;

@@ -22,6 +22,7 @@ use super::decode::LogEvent;
 use super::enrich::ua::names_client;
 use super::json::{Value, Writer};
 use super::mgmt;
+use super::types::Type;
 use super::users::Users;
 use super::{Inner, ECS_VERSION};
 use crate::event::{sha256_id, Document, LogId, RawEvent, MAX_ID_BYTES};
@@ -188,6 +189,45 @@ fn map<'a>(
         }
     }
 
+    set_timestamp(&mut mapped, date, envelope_id, &mut notes);
+
+    if let Some(mut details) = details {
+        read_details(&mut mapped, &mut details, &mut notes);
+        mapped.data.push((Cow::Borrowed("details"), details));
+    }
+    // A Management API event's request address stands in for a missing or
+    // unusable `ip`.
+    if mapped.source_ip.is_none() {
+        mapped.source_ip = mapped.management.ip.take();
+    }
+    if let Some((position, text)) = bad_ip {
+        let note = match &mapped.source_ip {
+            Some(_) => {
+                format!("`ip` `{text}` is not an IP address; source.ip is `details.request.ip`")
+            }
+            None => format!("`ip` `{text}` is not an IP address; no source.ip"),
+        };
+        notes.insert(position, note);
+    }
+    if let Some(value) = is_mobile.and_then(boolean) {
+        mapped
+            .data
+            .push((Cow::Borrowed("is_mobile"), Value::Bool(value)));
+    }
+
+    coerce_data(&mut mapped, &mut notes);
+    mapped.notes = notes;
+    mapped
+}
+
+/// `@timestamp` from `date` (kept as sent when Elasticsearch's date format
+/// takes it), else from the `log_id`, else the receive time, with a note.
+fn set_timestamp<'a>(
+    mapped: &mut Mapped<'a>,
+    date: Option<Value<'a>>,
+    envelope_id: Option<&str>,
+    notes: &mut Vec<String>,
+) {
     match date.as_ref().map(parse_date) {
         Some(Ok(timestamp)) => {
             mapped.timestamp = timestamp;
@@ -219,76 +259,58 @@ fn map<'a>(
             }
         }
     }
+}
 
-    if let Some(mut details) = details {
-        if let Value::Object(members) = &mut details {
-            mapped.log_level_error = members
-                .iter()
-                .any(|(key, value)| key == "error" && !value.is_null());
-            for (key, value) in members.iter_mut() {
-                match &**key {
-                    "initiatedAt" | "completedAt" if !value.is_null() => {
-                        let target = if key == "initiatedAt" {
-                            &mut mapped.login.initiated_at
-                        } else {
-                            &mut mapped.login.completed_at
-                        };
-                        match to_long(value).and_then(|millis| Some((millis, unix_ms(millis)?))) {
-                            Some((millis, date)) => {
-                                *value = Value::Number(millis.into());
-                                *target = Some(date);
-                            }
+/// What the mapping reads from `details`: the error flag, the login times
+/// and counts (normalised in place), the Management API request/response.
+fn read_details<'a>(mapped: &mut Mapped<'a>, details: &mut Value<'a>, notes: &mut Vec<String>) {
+    if let Value::Object(members) = details {
+        mapped.log_level_error = members
+            .iter()
+            .any(|(key, value)| key == "error" && !value.is_null());
+        for (key, value) in members.iter_mut() {
+            match &**key {
+                "initiatedAt" | "completedAt" if !value.is_null() => {
+                    let target = if key == "initiatedAt" {
+                        &mut mapped.login.initiated_at
+                    } else {
+                        &mut mapped.login.completed_at
+                    };
+                    match to_long(value).and_then(|millis| Some((millis, unix_ms(millis)?))) {
+                        Some((millis, date)) => {
+                            *value = Value::Number(millis.into());
+                            *target = Some(date);
+                        }
+                        None => notes.push(format!(
+                            "`details.{key}` `{value}` is not a time in milliseconds"
+                        )),
+                    }
+                }
+                "request" => mapped.management.read_request(value),
+                "response" => mapped.management.read_response(value, notes),
+                "elapsedTime" if !value.is_null() => match to_long(value) {
+                    Some(elapsed) => mapped.login.elapsed_time = Some(elapsed),
+                    None => notes.push(format!("`details.elapsedTime` `{value}` is not a number")),
+                },
+                "stats" if mapped.code.as_deref() == Some("s") => {
+                    if let Some(count) = value.get("loginsCount").filter(|count| !count.is_null()) {
+                        match to_long(count) {
+                            Some(count) => mapped.login.logins_count = Some(count),
                             None => notes.push(format!(
-                                "`details.{key}` `{value}` is not a time in milliseconds"
+                                "`details.stats.loginsCount` `{count}` is not a number"
                             )),
                         }
                     }
-                    "request" => mapped.management.read_request(value),
-                    "response" => mapped.management.read_response(value, &mut notes),
-                    "elapsedTime" if !value.is_null() => match to_long(value) {
-                        Some(elapsed) => mapped.login.elapsed_time = Some(elapsed),
-                        None => {
-                            notes.push(format!("`details.elapsedTime` `{value}` is not a number"))
-                        }
-                    },
-                    "stats" if mapped.code.as_deref() == Some("s") => {
-                        if let Some(count) =
-                            value.get("loginsCount").filter(|count| !count.is_null())
-                        {
-                            match to_long(count) {
-                                Some(count) => mapped.login.logins_count = Some(count),
-                                None => notes.push(format!(
-                                    "`details.stats.loginsCount` `{count}` is not a number"
-                                )),
-                            }
-                        }
-                    }
-                    _ => {}
                 }
+                _ => {}
             }
         }
-        mapped.data.push((Cow::Borrowed("details"), details));
     }
-    // A Management API event's request address stands in for a missing or
-    // unusable `ip`.
-    if mapped.source_ip.is_none() {
-        mapped.source_ip = mapped.management.ip.take();
-    }
-    if let Some((position, text)) = bad_ip {
-        let note = match &mapped.source_ip {
-            Some(_) => {
-                format!("`ip` `{text}` is not an IP address; source.ip is `details.request.ip`")
-            }
-            None => format!("`ip` `{text}` is not an IP address; no source.ip"),
-        };
-        notes.insert(position, note);
-    }
-    if let Some(value) = is_mobile.and_then(boolean) {
-        mapped
-            .data
-            .push((Cow::Borrowed("is_mobile"), Value::Bool(value)));
-    }
+}
 
+/// Renames the keys Elasticsearch rejects, coerces each field to one JSON
+/// type, and sweeps empty values.
+fn coerce_data(mapped: &mut Mapped<'_>, notes: &mut Vec<String>) {
     // Keys Elasticsearch rejects are renamed first, so that the coercion
     // below sees the names that are written.
     let mut data = std::mem::take(&mut mapped.data);
@@ -325,8 +347,6 @@ fn map<'a>(
     if let Some(note) = renames.note() {
         notes.push(note);
     }
-    mapped.notes = notes;
-    mapped
 }
 
 /// Keys renamed because Elasticsearch would reject them.
@@ -471,46 +491,7 @@ fn write(
         agent.str("type", AGENT_TYPE);
         agent.str("version", env!("CARGO_PKG_VERSION"));
     });
-    writer.object("auth0", |auth0| {
-        auth0.object("logs", |logs| {
-            logs.object("data", |data| {
-                for (key, value) in &mapped.data {
-                    data.member(key, value);
-                }
-                if let Some(code) = mapped.code.as_deref() {
-                    data.str(
-                        "type",
-                        known.map_or(code, |known| known.description.as_str()),
-                    );
-                    data.str("type_id", code);
-                    if let Some(known) = known {
-                        data.str("classification", &known.classification);
-                    }
-                }
-                let login = &mapped.login;
-                if login.initiated_at.is_some()
-                    || login.completed_at.is_some()
-                    || login.elapsed_time.is_some()
-                    || login.logins_count.is_some()
-                {
-                    data.object("login", |writer| {
-                        if let Some(date) = &login.completed_at {
-                            writer.str("completedAt", date);
-                        }
-                        if let Some(elapsed) = login.elapsed_time {
-                            writer.i64("elapsedTime", elapsed);
-                        }
-                        if let Some(date) = &login.initiated_at {
-                            writer.str("initiatedAt", date);
-                        }
-                        if let Some(count) = login.logins_count {
-                            writer.object("stats", |stats| stats.i64("loginsCount", count));
-                        }
-                    });
-                }
-            });
-        });
-    });
+    write_auth0(writer, mapped, known);
     writer.object("data_stream", |data_stream| {
         data_stream.str("dataset", DATASET);
         data_stream.str("namespace", &config.namespace);
@@ -522,43 +503,17 @@ fn write(
             error.str("message", &mapped.notes.join("; "))
         });
     }
-    writer.object("event", |event| {
-        match (mapped.code.as_deref(), known) {
-            (Some(_), Some(known)) => event.str("action", &known.action),
-            (Some(code), None) => event.str("action", &format!("unknown-{code}")),
-            (None, _) => {}
-        }
-        match known {
-            Some(known) => event.str_array("category", &known.event_categories),
-            None => event.str_array("category", &["authentication"]),
-        }
-        event.str("dataset", DATASET);
-        if let Some(id) = event_id {
-            event.str("id", id);
-        }
-        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
-        event.str("kind", "event");
-        event.str("module", MODULE);
-        if keep_original {
-            // [pii]: the obfuscated event when obfuscation is on (a document
-            // exists, so the event was read: `None` cannot happen).
-            match original {
-                Some(original) => event.str("original", original),
-                None => event.str(
-                    "original",
-                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
-                ),
-            }
-        }
-        if let Some(known) = known {
-            event.str("outcome", known.outcome);
-        }
-        match (mapped.code.as_deref(), known) {
-            (_, Some(known)) => event.str_array("type", &known.types),
-            (Some(_), None) => event.str_array("type", &["info"]),
-            (None, None) => {}
-        }
-    });
+    write_event(
+        writer,
+        inner,
+        raw,
+        mapped,
+        known,
+        event_id,
+        now,
+        keep_original,
+        original,
+    );
     mapped.management.write_http(writer);
     writer.object("input", |input| input.str("type", raw.input.as_str()));
     writer.object("log", |log| {
@@ -605,6 +560,111 @@ fn write(
     }
     management.write_url(writer);
     users.write_user(writer);
+    write_user_agent(writer, inner, mapped);
+}
+
+/// `auth0.logs.data`: the event's own fields, the type's description and
+/// classification, and the login times and counts.
+fn write_auth0(writer: &mut Writer<'_>, mapped: &Mapped<'_>, known: Option<&Type>) {
+    writer.object("auth0", |auth0| {
+        auth0.object("logs", |logs| {
+            logs.object("data", |data| {
+                for (key, value) in &mapped.data {
+                    data.member(key, value);
+                }
+                if let Some(code) = mapped.code.as_deref() {
+                    data.str(
+                        "type",
+                        known.map_or(code, |known| known.description.as_str()),
+                    );
+                    data.str("type_id", code);
+                    if let Some(known) = known {
+                        data.str("classification", &known.classification);
+                    }
+                }
+                let login = &mapped.login;
+                if login.initiated_at.is_some()
+                    || login.completed_at.is_some()
+                    || login.elapsed_time.is_some()
+                    || login.logins_count.is_some()
+                {
+                    data.object("login", |writer| {
+                        if let Some(date) = &login.completed_at {
+                            writer.str("completedAt", date);
+                        }
+                        if let Some(elapsed) = login.elapsed_time {
+                            writer.i64("elapsedTime", elapsed);
+                        }
+                        if let Some(date) = &login.initiated_at {
+                            writer.str("initiatedAt", date);
+                        }
+                        if let Some(count) = login.logins_count {
+                            writer.object("stats", |stats| stats.i64("loginsCount", count));
+                        }
+                    });
+                }
+            });
+        });
+    });
+}
+
+/// `event.*`: action, categories and types from the type code, the id,
+/// times, and `event.original` when it is kept.
+#[allow(clippy::too_many_arguments)]
+fn write_event(
+    writer: &mut Writer<'_>,
+    inner: &Inner,
+    raw: &RawEvent,
+    mapped: &Mapped<'_>,
+    known: Option<&Type>,
+    event_id: Option<&str>,
+    now: OffsetDateTime,
+    keep_original: bool,
+    original: Option<&str>,
+) {
+    writer.object("event", |event| {
+        match (mapped.code.as_deref(), known) {
+            (Some(_), Some(known)) => event.str("action", &known.action),
+            (Some(code), None) => event.str("action", &format!("unknown-{code}")),
+            (None, _) => {}
+        }
+        match known {
+            Some(known) => event.str_array("category", &known.event_categories),
+            None => event.str_array("category", &["authentication"]),
+        }
+        event.str("dataset", DATASET);
+        if let Some(id) = event_id {
+            event.str("id", id);
+        }
+        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
+        event.str("kind", "event");
+        event.str("module", MODULE);
+        if keep_original {
+            // [pii]: the obfuscated event when obfuscation is on (a document
+            // exists, so the event was read: `None` cannot happen).
+            match original {
+                Some(original) => event.str("original", original),
+                None => event.str(
+                    "original",
+                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
+                ),
+            }
+        }
+        if let Some(known) = known {
+            event.str("outcome", known.outcome);
+        }
+        match (mapped.code.as_deref(), known) {
+            (_, Some(known)) => event.str_array("type", &known.types),
+            (Some(_), None) => event.str_array("type", &["info"]),
+            (None, None) => {}
+        }
+    });
+}
+
+/// `user_agent.*`, parsed from the event's or the Management API
+/// request's user agent.
+fn write_user_agent(writer: &mut Writer<'_>, inner: &Inner, mapped: &Mapped<'_>) {
+    let management = &mapped.management;
     // The full string of a Management API request is parsed rather than
     // Auth0's summary (unless it names no client and the summary does);
     // `original` stays the event's `user_agent` (as Elastic has it), or is
@@ -624,59 +684,4 @@ fn write(
             user_agent.str("original", original);
         });
     }
-}
-
-/// Elastic's grok: `%{USERNAME:user.name}@%{HOSTNAME:user.domain}`
-/// (unanchored), else the whole text as `user.name`.
-///
-/// Hand-written for speed; the unit tests check it against the regex the
-/// grok patterns expand to. USERNAME is `[a-zA-Z0-9._-]+`, HOSTNAME is
-/// `\b(?:L)(?:\.(?:L))*(\.?|\b)` with `L = [0-9A-Za-z][0-9A-Za-z-]{0,62}`.
-/// The leftmost match starts at the run of USERNAME characters before the
-/// first `@` that has such a run and a host after it.
-pub(crate) fn split_user_name(text: &str) -> (Option<&str>, Option<&str>) {
-    let bytes = text.as_bytes();
-    let is_user = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
-    for (at, _) in bytes.iter().enumerate().filter(|(_, &b)| b == b'@') {
-        let start = bytes[..at]
-            .iter()
-            .rposition(|&b| !is_user(b))
-            .map_or(0, |p| p + 1);
-        if start == at {
-            continue;
-        }
-        let Some(end) = host_end(bytes, at + 1) else {
-            continue;
-        };
-        return (Some(&text[start..at]), Some(&text[at + 1..end]));
-    }
-    (Some(text), None)
-}
-
-/// The end of the HOSTNAME starting at `from`, if one does.
-fn host_end(bytes: &[u8], from: usize) -> Option<usize> {
-    // One label: an alphanumeric then up to 62 of [0-9A-Za-z-], greedy.
-    let label = |at: usize| -> Option<usize> {
-        if !bytes.get(at)?.is_ascii_alphanumeric() {
-            return None;
-        }
-        let rest = bytes[at + 1..]
-            .iter()
-            .take(62)
-            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
-            .count();
-        Some(at + 1 + rest)
-    };
-    let mut end = label(from)?;
-    while bytes.get(end) == Some(&b'.') {
-        match label(end + 1) {
-            Some(next) => end = next,
-            None => break,
-        }
-    }
-    // `\.?`: a trailing dot belongs to the host.
-    if bytes.get(end) == Some(&b'.') {
-        end += 1;
-    }
-    Some(end)
 }

@@ -24,6 +24,7 @@ pub(crate) mod mgmt;
 pub mod pii;
 pub mod salvage;
 pub mod types;
+pub(crate) mod user_name;
 pub(crate) mod users;
 
 use std::borrow::Cow;
@@ -49,10 +50,10 @@ pub struct Config {
     /// Keep the event as received in `event.original` (and tag it
     /// `preserve_original_event`, as Elastic does).
     pub preserve_original_event: bool,
-    /// `data_stream.namespace`. The Elasticsearch output's
-    /// `[output.elasticsearch] namespace` is meant to feed this (documents
-    /// must name the data stream they are written to); until that output
-    /// exists it is [`DEFAULT_NAMESPACE`].
+    /// `data_stream.namespace`: `[output.elasticsearch] namespace` when
+    /// that output is configured (documents name the data stream they are
+    /// written to; `convert` reads it from the file too), else
+    /// [`DEFAULT_NAMESPACE`].
     pub namespace: String,
     /// `tags` (`enrich.tags`; default [`DEFAULT_TAGS`]).
     pub tags: Vec<String>,

@@ -185,6 +185,16 @@ fn takes_text(open: &[Open], prefix: Option<&[&str]>) -> bool {
     }
 }
 
+/// Where the scan is: the path of keys and indexes to the innermost value.
+fn path_of(open: &[Open]) -> Path {
+    open.iter()
+        .map(|container| match (&container.key, container.object) {
+            (Some(key), true) => Segment::Key(key.clone()),
+            _ => Segment::Index(container.index),
+        })
+        .collect()
+}
+
 /// One repair pass; `prefix` as for [`takes_text`].
 fn scan(text: &str, prefix: Option<&[&str]>) -> Option<Repair> {
     let bytes = text.as_bytes();
@@ -197,14 +207,6 @@ fn scan(text: &str, prefix: Option<&[&str]>) -> Option<Repair> {
     let mut cut_depth = 0usize;
     // Whether the next string of the innermost object is a key.
     let mut expect_key = false;
-    let path_of = |open: &[Open]| -> Path {
-        open.iter()
-            .map(|container| match (&container.key, container.object) {
-                (Some(key), true) => Segment::Key(key.clone()),
-                _ => Segment::Index(container.index),
-            })
-            .collect()
-    };
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];

@@ -494,7 +494,7 @@ fn document_id_is_the_envelope_or_data_log_id() {
 }
 
 /// The regex Elastic's grok patterns expand to: the oracle for
-/// `ecs::split_user_name`.
+/// `user_name::split`.
 const USER_NAME_PATTERN: &str = r"([a-zA-Z0-9._-]+)@(\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*(?:\.?|\b))";
 
 fn split_by_regex(text: &str) -> (Option<&str>, Option<&str>) {
@@ -532,7 +532,7 @@ fn user_name_split_matches_the_grok_regex() {
         "no at sign",
         "+14155550100",
     ] {
-        assert_eq!(ecs::split_user_name(text), split_by_regex(text), "{text}");
+        assert_eq!(user_name::split(text), split_by_regex(text), "{text}");
     }
 }
 
@@ -544,7 +544,7 @@ mod properties {
     proptest! {
         #[test]
         fn user_name_split_equals_the_regex(text in "[a-c.@_ +-]{0,12}|[a-zA-Z0-9.@-]{0,80}") {
-            prop_assert_eq!(ecs::split_user_name(&text), split_by_regex(&text));
+            prop_assert_eq!(user_name::split(&text), split_by_regex(&text));
         }
     }
 

@@ -12,9 +12,9 @@
 //!
 //! `related.user` holds every id, name and e-mail of both, once each.
 
-use super::ecs::split_user_name;
 use super::json::Writer;
 use super::mgmt::Actor;
+use super::user_name;
 
 /// One user's ECS fields.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub(crate) struct Users<'t> {
 impl<'t> User<'t> {
     /// The event's own user, as Elastic maps `user_id` and `user_name`.
     pub fn own(user_id: Option<&'t str>, user_name: Option<&'t str>) -> User<'t> {
-        let (name, domain) = user_name.map(split_user_name).unwrap_or((None, None));
+        let (name, domain) = user_name.map(user_name::split).unwrap_or((None, None));
         User {
             domain,
             email: user_name.filter(|name| name.find('@').is_some_and(|at| at > 0)),

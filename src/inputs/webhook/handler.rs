@@ -14,10 +14,10 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use time::OffsetDateTime;
 
-use super::body::{self, Body, Refusal};
 use super::budget::Budget;
 use super::refusals::{self, Kind};
-use super::{auth, client, Config};
+use super::request_body::{self, Body, Refusal};
+use super::{auth, peer, Config};
 use crate::event::Input;
 use crate::inputs;
 use crate::spool::Writer;
@@ -78,7 +78,7 @@ pub(super) async fn handle(
 
 async fn post(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let client = request.extensions().get::<Peer>().map(|peer| {
-        client::address(
+        peer::address(
             peer.0.ip(),
             request.headers(),
             &state.config.trusted_proxies,
@@ -115,7 +115,7 @@ async fn post_inner(state: &State, request: Request<Incoming>) -> Response<Full<
             closing(response)
         };
     }
-    match body::read(&state.config, &state.budget, request).await {
+    match request_body::read(&state.config, &state.budget, request).await {
         Ok(body) => append(state, body).await,
         Err(refusal) => refused(state, refusal),
     }
@@ -149,7 +149,7 @@ async fn append(state: &State, mut body: Body) -> Response<Full<Bytes>> {
     let (body, mut reservation) = (body.bytes, body.reservation);
     let body_bytes = body.len();
     let inline = body_is_small(body.len());
-    let frame = move || inputs::body::append(Input::Webhook, received_at, &body);
+    let frame = move || inputs::append::from_body(Input::Webhook, received_at, &body);
     let append = if inline {
         frame()
     } else {

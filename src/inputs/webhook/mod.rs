@@ -27,14 +27,14 @@
 //! closes with a lingering read ([`linger`]), so the client still reads it.
 
 pub mod auth;
-mod body;
 mod budget;
 mod chunk_watch;
-pub mod client;
 mod handler;
 mod linger;
+pub mod peer;
 pub mod refusals;
 mod registry;
+mod request_body;
 mod server;
 pub mod tls;
 mod tracked_io;
@@ -75,7 +75,7 @@ pub struct Config {
     /// TLS, or `None` for plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Proxies whose `X-Forwarded-For` names the client in logs.
-    pub trusted_proxies: client::TrustedProxies,
+    pub trusted_proxies: peer::TrustedProxies,
 }
 
 /// `webhook.idle_timeout`, `send_timeout` and `max_inflight_bytes`,

@@ -1,5 +1,5 @@
 //! Rate-limited `warn` lines for refused webhook requests, naming the client
-//! (see [`super::client`]), so an operator sees a misconfigured Auth0 stream
+//! (see [`super::peer`]), so an operator sees a misconfigured Auth0 stream
 //! or a scanner without a line per request.
 //!
 //! Each kind (unauthorized, refused, unavailable) logs at most once per

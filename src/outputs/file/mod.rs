@@ -9,11 +9,13 @@
 //! spool delivers it again).
 //!
 //! Files have no `_id` to absorb redeliveries, so the output keeps a window
-//! of recently written `log_id`s ([`crate::dedup::Window`]) and skips
+//! of recently written `log_id`s ([`dedup::Window`]) and skips
 //! repeats: an Auth0 retry, the same event from webhook and poller, or the
 //! unacknowledged tail the spool delivers again after a crash. The window
 //! is seeded at open from the end of the newest files, so that last case
 //! survives a restart.
+
+pub mod dedup;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -27,7 +29,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::dedup::Window;
+use self::dedup::Window;
 use crate::delivery::Delivery;
 use crate::event::{Document, LogId};
 use crate::private_files;

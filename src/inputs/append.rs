@@ -11,7 +11,7 @@ use crate::inputs::framing::{self, Item};
 use crate::spool::Append;
 
 /// The batch that spools `body`, received through `input` at `received_at`.
-pub fn append(input: Input, received_at: OffsetDateTime, body: &[u8]) -> Append {
+pub fn from_body(input: Input, received_at: OffsetDateTime, body: &[u8]) -> Append {
     let mut append = Append::for_body(body.len());
     framing::for_each(body, |item| match item {
         Item::Event(event) => append.push(input, received_at, event),
@@ -51,7 +51,7 @@ mod tests {
     fn up_to_the_bound_each_reject_is_its_own_entry() {
         // The events make the body larger than its rejects' entries.
         let body = body(MAX_REJECTED_ITEMS, 2, 100_000);
-        let append = append(Input::Webhook, OffsetDateTime::now_utc(), &body);
+        let append = from_body(Input::Webhook, OffsetDateTime::now_utc(), &body);
         assert_eq!(
             (append.records(), append.rejected()),
             (2, MAX_REJECTED_ITEMS)
@@ -65,7 +65,7 @@ mod tests {
     fn past_the_bound_the_body_is_one_entry_and_its_events_are_kept() {
         // 1,001 rejects: over the count. Small lines, so over the bytes too.
         let body = body(MAX_REJECTED_ITEMS + 1, 3, 100_000);
-        let append = append(Input::Webhook, OffsetDateTime::now_utc(), &body);
+        let append = from_body(Input::Webhook, OffsetDateTime::now_utc(), &body);
         assert_eq!(
             (append.records(), append.rejected()),
             (3, MAX_REJECTED_ITEMS + 1)
@@ -83,7 +83,7 @@ mod tests {
     fn rejects_that_would_outgrow_the_body_keep_it_whole_below_the_count() {
         // 600 rejects cost ~100 KB of entries: more than this 70 KB body.
         let large = body(600, 1, 68_000);
-        let append = append(Input::Webhook, OffsetDateTime::now_utc(), &large);
+        let append = from_body(Input::Webhook, OffsetDateTime::now_utc(), &large);
         let lines = lines(&append);
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["rejected"], 600);
@@ -92,7 +92,7 @@ mod tests {
     }
 
     fn lines_of(body: &[u8]) -> usize {
-        lines(&append(Input::Webhook, OffsetDateTime::now_utc(), body)).len()
+        lines(&from_body(Input::Webhook, OffsetDateTime::now_utc(), body)).len()
     }
 
     #[test]
@@ -101,7 +101,7 @@ mod tests {
         let mut body = vec![b'{'];
         body.extend(std::iter::repeat_n(1u8, 200 * 1024));
         body.extend_from_slice(b"\n{\"log_id\":\"1\"}\n");
-        let append = append(Input::Webhook, OffsetDateTime::now_utc(), &body);
+        let append = from_body(Input::Webhook, OffsetDateTime::now_utc(), &body);
         assert_eq!((append.records(), append.rejected()), (1, 1));
         let lines = lines(&append);
         assert_eq!(lines.len(), 1);

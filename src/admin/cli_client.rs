@@ -136,12 +136,7 @@ pub fn exit_code(status: &Value) -> u8 {
 /// A short human summary of a `/status` document, like `systemctl status`.
 pub fn summary(status: &Value, now: OffsetDateTime) -> String {
     let mut out = String::new();
-    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-    let number = |value: &Value, key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let when = |value: &Value, key: &str| match text(value, key) {
-        None => "never".to_owned(),
-        Some(at) => format!("{at} ({})", ago(&at, now)),
-    };
+    let when = |value: &Value, key: &str| when(value, key, now);
     let health = text(status, "status").unwrap_or_else(|| "unknown".to_owned());
     let _ = writeln!(
         out,
@@ -178,30 +173,7 @@ pub fn summary(status: &Value, now: OffsetDateTime) -> String {
         );
     }
     if let Some(inputs) = status.get("inputs") {
-        if let Some(webhook) = inputs.get("webhook") {
-            let requests = webhook.get("requests").cloned().unwrap_or(Value::Null);
-            let _ = writeln!(
-                out,
-                "  webhook:      last accepted {}; requests ok {}, unauthorized {}, invalid {}, unavailable {}",
-                when(webhook, "last_accepted_at"),
-                number(&requests, "ok"),
-                number(&requests, "unauthorized"),
-                number(&requests, "invalid"),
-                number(&requests, "unavailable"),
-            );
-        }
-        if let Some(poller) = inputs.get("poller") {
-            let lag = poller
-                .get("lag_seconds")
-                .and_then(Value::as_f64)
-                .map_or("unknown".to_owned(), |lag| format!("{lag:.0} s"));
-            let _ = writeln!(
-                out,
-                "  poller:       last success {}, lag {lag}{}",
-                when(poller, "last_success_at"),
-                last_error(poller)
-            );
-        }
+        write_inputs(&mut out, inputs, now);
     }
     for (name, output) in status
         .get("outputs")
@@ -257,6 +229,53 @@ pub fn summary(status: &Value, now: OffsetDateTime) -> String {
         }
     }
     out
+}
+
+/// The webhook's and the poller's lines of the summary.
+fn write_inputs(out: &mut String, inputs: &Value, now: OffsetDateTime) {
+    let when = |value: &Value, key: &str| when(value, key, now);
+    if let Some(webhook) = inputs.get("webhook") {
+        let requests = webhook.get("requests").cloned().unwrap_or(Value::Null);
+        let _ = writeln!(
+            out,
+            "  webhook:      last accepted {}; requests ok {}, unauthorized {}, invalid {}, unavailable {}",
+            when(webhook, "last_accepted_at"),
+            number(&requests, "ok"),
+            number(&requests, "unauthorized"),
+            number(&requests, "invalid"),
+            number(&requests, "unavailable"),
+        );
+    }
+    if let Some(poller) = inputs.get("poller") {
+        let lag = poller
+            .get("lag_seconds")
+            .and_then(Value::as_f64)
+            .map_or("unknown".to_owned(), |lag| format!("{lag:.0} s"));
+        let _ = writeln!(
+            out,
+            "  poller:       last success {}, lag {lag}{}",
+            when(poller, "last_success_at"),
+            last_error(poller)
+        );
+    }
+}
+
+/// `key`'s string value.
+fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// `key`'s count, 0 when absent.
+fn number(value: &Value, key: &str) -> u64 {
+    value.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// `key`'s time and how long ago it was, or `never`.
+fn when(value: &Value, key: &str, now: OffsetDateTime) -> String {
+    match text(value, key) {
+        None => "never".to_owned(),
+        Some(at) => format!("{at} ({})", ago(&at, now)),
+    }
 }
 
 fn last_error(value: &Value) -> String {
