@@ -16,6 +16,7 @@
 //! - [`admin`]: the admin listener (`/metrics`, `/status`, `/replay`) and
 //!   the `status`/`replay` commands' client.
 //! - [`reload`]: SIGHUP: TLS material, tokens, GeoIP databases.
+//! - [`setup`]: the Kibana saved objects (`fields/kibana/`) and their install.
 //! - [`secret`]: `Secret<T>`, a leaf every module may import.
 //! - [`private_files`]: owner-only modes for every file and directory created.
 //! - [`app`]: wiring and ordered shutdown.
@@ -35,6 +36,7 @@ pub mod pipeline;
 pub mod private_files;
 pub mod reload;
 pub mod secret;
+pub mod setup;
 pub mod shutdown;
 pub mod spool;
 pub mod systemd;
