@@ -15,6 +15,7 @@ use auth0_ingest::config::admin as admin_config;
 use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{check, sections, Config, ConfigError, LoadError};
 use auth0_ingest::outputs::elasticsearch::setup;
+use auth0_ingest::setup::{assets, kibana};
 use auth0_ingest::pipeline::{self, enrich, Pipeline};
 use auth0_ingest::{convert, enrichment, reload, shutdown, spool, telemetry};
 use clap::{CommandFactory, Parser, Subcommand};
@@ -68,14 +69,21 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Install the Elasticsearch component and index templates for the data
-    /// stream (idempotent; reports what changed).
+    /// stream (idempotent; reports what changed), then, when the file has a
+    /// [kibana] section, the Kibana data view, saved searches and dashboard.
+    /// Exits 0 when everything is installed, 1 on any failure.
     Setup {
-        /// The TOML config file (its [output.elasticsearch] section).
+        /// The TOML config file (its [output.elasticsearch] and [kibana] sections).
         #[arg(long, short)]
         config: PathBuf,
         /// Print the requests it would send instead of sending them.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Print assets to install by hand.
+    Assets {
+        #[command(subcommand)]
+        asset: Asset,
     },
     /// Validate a config file and exit: 0 when valid, 78 listing every
     /// problem. Also checks that the directories can be created and written
@@ -146,6 +154,17 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum Asset {
+    /// The Kibana saved objects (data view, saved searches, dashboard) as
+    /// NDJSON on stdout, for Stack Management → Saved objects → Import.
+    Kibana {
+        /// The data stream namespace the data view covers (`*`: all).
+        #[arg(long, default_value = assets::ALL_NAMESPACES)]
+        namespace: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -153,9 +172,31 @@ fn main() -> ExitCode {
             Ok(loaded) => check_config(&config, &loaded),
             Err(error) => config_error(&error),
         },
-        Command::Setup { config, dry_run } => match sections::setup(&config) {
-            Ok(config) => setup(config, dry_run),
-            Err(error) => config_error(&error),
+        Command::Setup { config, dry_run } => {
+            match (sections::setup(&config), sections::kibana(&config)) {
+                (Ok(es_config), Ok(kibana_config)) => {
+                    let code = setup(&es_config, dry_run);
+                    match kibana_config {
+                        Some(kibana_config) if code == ExitCode::SUCCESS => {
+                            setup_kibana(&kibana_config, &es_config.namespace, dry_run)
+                        }
+                        _ => code,
+                    }
+                }
+                (Err(error), _) | (_, Err(error)) => config_error(&error),
+            }
+        }
+        Command::Assets {
+            asset: Asset::Kibana { namespace },
+        } => match assets::ndjson(&namespace) {
+            Ok(ndjson) => {
+                print!("{ndjson}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {:#}", anyhow::Error::from(error));
+                ExitCode::FAILURE
+            }
         },
         Command::GenerateAssets { out_dir } => match generate_assets(&out_dir) {
             Ok(()) => ExitCode::SUCCESS,
@@ -319,7 +360,7 @@ fn generate_assets(out_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn setup(es_config: auth0_ingest::outputs::elasticsearch::Config, dry_run: bool) -> ExitCode {
+fn setup(es_config: &auth0_ingest::outputs::elasticsearch::Config, dry_run: bool) -> ExitCode {
     let templates = match setup::templates(&es_config.index) {
         Ok(templates) => templates,
         Err(error) => {
@@ -337,7 +378,7 @@ fn setup(es_config: auth0_ingest::outputs::elasticsearch::Config, dry_run: bool)
         .context("starting the async runtime")
         .and_then(|runtime| {
             runtime
-                .block_on(setup::install(&es_config))
+                .block_on(setup::install(es_config))
                 .context("installing the index templates")
         });
     match installed {
@@ -350,6 +391,52 @@ fn setup(es_config: auth0_ingest::outputs::elasticsearch::Config, dry_run: bool)
                     change.as_str()
                 );
             }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Imports the Kibana assets (after the Elasticsearch templates); each
+/// object Kibana refused is printed with its error type.
+fn setup_kibana(config: &kibana::Config, namespace: &str, dry_run: bool) -> ExitCode {
+    let ndjson = match assets::ndjson(namespace) {
+        Ok(ndjson) => ndjson,
+        Err(error) => {
+            eprintln!("error: {:#}", anyhow::Error::from(error));
+            return ExitCode::FAILURE;
+        }
+    };
+    if dry_run {
+        print!("{}", kibana::dry_run(config, &ndjson));
+        return ExitCode::SUCCESS;
+    }
+    let installed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|runtime| {
+            runtime
+                .block_on(kibana::install(config, &ndjson))
+                .map_err(|error| {
+                    if let kibana::Error::ImportFailed { problems, .. } = &error {
+                        for problem in problems {
+                            eprintln!("error: {problem}");
+                        }
+                    }
+                    anyhow::Error::from(error)
+                })
+                .context("installing the Kibana assets")
+        });
+    match installed {
+        Ok(installed) => {
+            println!(
+                "Kibana {}, space `{}`: {} saved objects imported (dashboard \"Auth0 overview\")",
+                installed.version, config.space, installed.imported
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod check;
+mod kibana;
 pub mod embedded;
 mod filter;
 mod hint;

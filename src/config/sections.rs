@@ -10,11 +10,12 @@ use std::path::Path;
 
 use super::raw::RawConfig;
 use super::{
-    build_enrich, filter, follows_from, load_error, output_elasticsearch, parse, pii, read,
+    build_enrich, filter, kibana, follows_from, load_error, output_elasticsearch, parse, pii, read,
     ConfigErrors, Errors, FromTomlError, LoadError,
 };
 use crate::outputs::elasticsearch;
 use crate::pipeline::{self, enrich};
+use crate::setup;
 
 /// What `convert` reads: `[enrich]`, `[filter]` and `[pii]` (and the ES
 /// namespace documents name, when the file has one). A file without them
@@ -58,6 +59,16 @@ pub fn setup(path: &Path) -> Result<elasticsearch::Config, LoadError> {
         path: path.to_owned(),
         errors: ConfigErrors(Vec::new()),
     })
+}
+
+/// What `setup` reads for Kibana: `[kibana]`, when the file has one.
+pub fn kibana(path: &Path) -> Result<Option<setup::kibana::Config>, LoadError> {
+    let (raw, base, mut errors) = sections(path, &[&["kibana"]])?;
+    let config = raw
+        .kibana
+        .and_then(|raw| kibana::build(raw, base, &mut errors));
+    finish(path, errors)?;
+    Ok(config)
 }
 
 /// The file cut down to the tables at `keep`, deserialized; parse problems
