@@ -15,8 +15,8 @@ use auth0_ingest::config::admin as admin_config;
 use auth0_ingest::config::embedded::{self, Embedded};
 use auth0_ingest::config::{check, sections, Config, ConfigError, LoadError};
 use auth0_ingest::outputs::elasticsearch::setup;
-use auth0_ingest::setup::{assets, kibana};
 use auth0_ingest::pipeline::{self, enrich, Pipeline};
+use auth0_ingest::setup::{assets, kibana};
 use auth0_ingest::{convert, enrichment, reload, shutdown, spool, telemetry};
 use clap::{CommandFactory, Parser, Subcommand};
 

@@ -36,7 +36,10 @@ pub(super) fn build(raw: RawKibana, base: &Path, errors: &mut Errors) -> Option<
                 None
             }
             Ok(_) => {
-                errors.push("kibana.url", format!("`{text}` is not an http(s) URL with a host"));
+                errors.push(
+                    "kibana.url",
+                    format!("`{text}` is not an http(s) URL with a host"),
+                );
                 None
             }
             Err(error) => {
@@ -47,9 +50,9 @@ pub(super) fn build(raw: RawKibana, base: &Path, errors: &mut Errors) -> Option<
     };
     let space = raw.space.unwrap_or_else(|| DEFAULT_SPACE.to_owned());
     let space_ok = !space.is_empty()
-        && space
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-');
+        && space.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-'
+        });
     if !space_ok {
         errors.push(
             "kibana.space",
@@ -106,4 +109,60 @@ pub(super) fn build(raw: RawKibana, base: &Path, errors: &mut Errors) -> Option<
         auth: auth?,
         ca_cert,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(url: &str, space: Option<&str>) -> RawKibana {
+        RawKibana {
+            url: Some(url.to_owned()),
+            space: space.map(str::to_owned),
+            api_key_file: None,
+            username: None,
+            password_file: None,
+            ca_file: None,
+        }
+    }
+
+    fn keys(errors: &Errors) -> Vec<&str> {
+        errors.0.iter().map(|error| error.key.as_str()).collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut errors = Errors(Vec::new());
+        assert!(build(
+            raw("ftp://x", Some("Sec Ops")),
+            Path::new("/nonexistent"),
+            &mut errors
+        )
+        .is_none());
+        assert_eq!(keys(&errors), ["kibana.url", "kibana.space", "kibana"]);
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_without_echo() {
+        let mut errors = Errors(Vec::new());
+        let mut section = raw("https://elastic:hunter2@kibana:5601", None);
+        section.username = Some("elastic".to_owned());
+        build(section, Path::new("/nonexistent"), &mut errors);
+        let text = format!("{:?}", errors.0);
+        assert!(text.contains("seems to hold credentials"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn api_key_file_and_default_space() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("key"), "a2V5\n").unwrap();
+        let mut section = raw("https://kibana:5601/base", None);
+        section.api_key_file = Some("key".into());
+        let mut errors = Errors(Vec::new());
+        let config = build(section, dir.path(), &mut errors).unwrap();
+        assert!(errors.0.is_empty());
+        assert_eq!(config.space, DEFAULT_SPACE);
+        assert!(matches!(config.auth, kibana::Auth::ApiKey(ref key) if key.expose() == "a2V5"));
+    }
 }

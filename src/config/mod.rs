@@ -12,10 +12,10 @@
 
 pub mod admin;
 pub mod check;
-mod kibana;
 pub mod embedded;
 mod filter;
 mod hint;
+mod kibana;
 mod log;
 pub mod output_datadog;
 pub mod output_elasticsearch;

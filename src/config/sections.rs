@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::raw::RawConfig;
 use super::{
-    build_enrich, filter, kibana, follows_from, load_error, output_elasticsearch, parse, pii, read,
+    build_enrich, filter, follows_from, kibana, load_error, output_elasticsearch, parse, pii, read,
     ConfigErrors, Errors, FromTomlError, LoadError,
 };
 use crate::outputs::elasticsearch;

@@ -21,13 +21,22 @@ pub const ALL_NAMESPACES: &str = "*";
 /// The embedded asset files, in import order (referenced objects first).
 pub const FILES: [(&str, &str); 5] = [
     ("tag.json", include_str!("../../fields/kibana/tag.json")),
-    ("data-view.json", include_str!("../../fields/kibana/data-view.json")),
-    ("searches.json", include_str!("../../fields/kibana/searches.json")),
+    (
+        "data-view.json",
+        include_str!("../../fields/kibana/data-view.json"),
+    ),
+    (
+        "searches.json",
+        include_str!("../../fields/kibana/searches.json"),
+    ),
     (
         "visualizations.json",
         include_str!("../../fields/kibana/visualizations.json"),
     ),
-    ("dashboard.json", include_str!("../../fields/kibana/dashboard.json")),
+    (
+        "dashboard.json",
+        include_str!("../../fields/kibana/dashboard.json"),
+    ),
 ];
 
 /// Attributes Kibana stores as JSON text; the files hold them as JSON.

@@ -145,7 +145,9 @@ impl fmt::Display for ImportProblem {
 /// Whether the assets were written for Kibana `version` (`8.13.0` and up,
 /// every `9.x`).
 pub fn is_supported(version: &str) -> bool {
-    let mut parts = version.split(['.', '-']).map(|part| part.parse::<u64>().ok());
+    let mut parts = version
+        .split(['.', '-'])
+        .map(|part| part.parse::<u64>().ok());
     match (parts.next().flatten(), parts.next().flatten()) {
         (Some(8), Some(minor)) => minor >= 13,
         (Some(9), Some(_)) => true,
@@ -252,13 +254,10 @@ fn client(config: &Config) -> Result<reqwest::Client, Error> {
 
 fn authorized(request: reqwest::RequestBuilder, config: &Config) -> reqwest::RequestBuilder {
     match &config.auth {
-        Auth::ApiKey(key) => request.header(
-            header::AUTHORIZATION,
-            format!("ApiKey {}", key.expose()),
-        ),
-        Auth::Basic { username, password } => {
-            request.basic_auth(username, Some(password.expose()))
+        Auth::ApiKey(key) => {
+            request.header(header::AUTHORIZATION, format!("ApiKey {}", key.expose()))
         }
+        Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
     }
 }
 
@@ -270,10 +269,14 @@ async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Value, Erro
     })?;
     let status = response.status();
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|source| Error::Unreachable {
-        url: url.to_owned(),
-        source,
-    })? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| Error::Unreachable {
+            url: url.to_owned(),
+            source,
+        })?
+    {
         let room = MAX_BODY.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() >= MAX_BODY {

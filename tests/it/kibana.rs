@@ -63,8 +63,19 @@ const IDS: [&str; 18] = [
 
 /// Field types a `terms` aggregation runs on.
 const AGGREGATABLE: [&str; 13] = [
-    "keyword", "constant_keyword", "wildcard", "long", "integer", "short", "byte", "double",
-    "float", "scaled_float", "ip", "date", "boolean",
+    "keyword",
+    "constant_keyword",
+    "wildcard",
+    "long",
+    "integer",
+    "short",
+    "byte",
+    "double",
+    "float",
+    "scaled_float",
+    "ip",
+    "date",
+    "boolean",
 ];
 
 /// The attributes each type requires (from the schemas cited above).
@@ -74,29 +85,45 @@ fn required(kind: &str) -> &'static [&'static str] {
         "index-pattern" => &["title", "timeFieldName"],
         "search" => &["title", "columns", "sort", "kibanaSavedObjectMeta"],
         "visualization" => &["title", "visState", "uiStateJSON", "kibanaSavedObjectMeta"],
-        "dashboard" => &["title", "panelsJSON", "optionsJSON", "kibanaSavedObjectMeta"],
+        "dashboard" => &[
+            "title",
+            "panelsJSON",
+            "optionsJSON",
+            "kibanaSavedObjectMeta",
+        ],
         _ => &[],
     }
 }
 
 /// Dashboard attributes Kibana accepts (`unknowns: 'forbid'`).
 const DASHBOARD_ATTRIBUTES: [&str; 12] = [
-    "title", "description", "kibanaSavedObjectMeta", "timeRestore", "timeFrom", "timeTo",
-    "refreshInterval", "controlGroupInput", "panelsJSON", "optionsJSON", "hits", "version",
+    "title",
+    "description",
+    "kibanaSavedObjectMeta",
+    "timeRestore",
+    "timeFrom",
+    "timeTo",
+    "refreshInterval",
+    "controlGroupInput",
+    "panelsJSON",
+    "optionsJSON",
+    "hits",
+    "version",
 ];
 
 /// Every problem of `objects` against the field definitions `defined`.
 fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut use_field = |owner: &str, field: &str, allowed: Option<&[&str]>, use_: &str| {
-        match defined.get(field) {
-            None => problems.push(format!("{owner}: {use_} `{field}` is not defined in fields/")),
+    let mut use_field =
+        |owner: &str, field: &str, allowed: Option<&[&str]>, use_: &str| match defined.get(field) {
+            None => problems.push(format!(
+                "{owner}: {use_} `{field}` is not defined in fields/"
+            )),
             Some(kind) if allowed.is_some_and(|allowed| !allowed.contains(&kind.as_str())) => {
                 problems.push(format!("{owner}: {use_} `{field}` is a {kind}"))
             }
             Some(_) => {}
-        }
-    };
+        };
     let present: BTreeSet<(String, String)> = objects
         .iter()
         .map(|object| (text(&object["type"]), text(&object["id"])))
@@ -119,16 +146,27 @@ fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String
         if required(&kind).is_empty() {
             shape.push(format!("{owner}: unknown type"));
         }
-        let references: Vec<&Value> = object["references"].as_array().map(|refs| refs.iter().collect()).unwrap_or_default();
-        let names: BTreeSet<String> = references.iter().map(|reference| text(&reference["name"])).collect();
+        let references: Vec<&Value> = object["references"]
+            .as_array()
+            .map(|refs| refs.iter().collect())
+            .unwrap_or_default();
+        let names: BTreeSet<String> = references
+            .iter()
+            .map(|reference| text(&reference["name"]))
+            .collect();
         for reference in &references {
             let target = (text(&reference["type"]), text(&reference["id"]));
             if !present.contains(&target) {
                 shape.push(format!("{owner}: reference {target:?} is not in the file"));
             }
         }
-        if kind != "tag" && kind != "index-pattern"
-            && !references.iter().any(|reference| reference["type"] == "tag" && reference["name"] == format!("tag-ref-{}", reference["id"].as_str().unwrap_or("")))
+        if kind != "tag"
+            && kind != "index-pattern"
+            && !references.iter().any(|reference| {
+                reference["type"] == "tag"
+                    && reference["name"]
+                        == format!("tag-ref-{}", reference["id"].as_str().unwrap_or(""))
+            })
         {
             shape.push(format!("{owner}: not tagged"));
         }
@@ -140,10 +178,20 @@ fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String
             } else if kind != "dashboard" {
                 shape.push(format!("{owner}: no indexRefName"));
             }
-            if source["filter"].as_array().is_none_or(|filter| !filter.is_empty()) {
-                shape.push(format!("{owner}: filters must be [] (queries are checked, filters not)"));
+            if source["filter"]
+                .as_array()
+                .is_none_or(|filter| !filter.is_empty())
+            {
+                shape.push(format!(
+                    "{owner}: filters must be [] (queries are checked, filters not)"
+                ));
             }
-            let query = text(&source.pointer("/query/query").cloned().unwrap_or(Value::Null));
+            let query = text(
+                &source
+                    .pointer("/query/query")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
             match kql::parse(&query) {
                 Ok(parsed) => kql::fields(&parsed)
                     .iter()
@@ -153,12 +201,29 @@ fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String
         }
         match kind.as_str() {
             "index-pattern" => {
-                use_field(&owner, &text(&attributes["timeFieldName"]), Some(&["date"]), "time field");
-                for (field, format) in attributes["fieldFormatMap"].as_object().into_iter().flatten() {
+                use_field(
+                    &owner,
+                    &text(&attributes["timeFieldName"]),
+                    Some(&["date"]),
+                    "time field",
+                );
+                for (field, format) in attributes["fieldFormatMap"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
                     let allowed: &[&str] = match format["id"].as_str() {
                         Some("ip") => &["ip"],
-                        Some("number" | "duration" | "bytes") => &["long", "integer", "double", "float"],
-                        _ => &["keyword", "wildcard", "constant_keyword", "match_only_text", "text"],
+                        Some("number" | "duration" | "bytes") => {
+                            &["long", "integer", "double", "float"]
+                        }
+                        _ => &[
+                            "keyword",
+                            "wildcard",
+                            "constant_keyword",
+                            "match_only_text",
+                            "text",
+                        ],
                     };
                     use_field(&owner, field, Some(allowed), "field format on");
                 }
@@ -173,21 +238,40 @@ fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String
             }
             "visualization" => {
                 let state = &attributes["visState"];
-                if !["histogram", "line", "area", "table", "pie", "metric", "tagcloud"].contains(&state["type"].as_str().unwrap_or("")) {
+                if ![
+                    "histogram",
+                    "line",
+                    "area",
+                    "table",
+                    "pie",
+                    "metric",
+                    "tagcloud",
+                ]
+                .contains(&state["type"].as_str().unwrap_or(""))
+                {
                     shape.push(format!("{owner}: vis type {}", state["type"]));
                 }
                 for agg in state["aggs"].as_array().into_iter().flatten() {
                     let field = agg.pointer("/params/field").map(text);
                     match (agg["type"].as_str(), field) {
                         (Some("count"), None) => {}
-                        (Some("terms"), Some(field)) => use_field(&owner, &field, Some(&AGGREGATABLE), "terms on"),
-                        (Some("date_histogram"), Some(field)) => use_field(&owner, &field, Some(&["date"]), "date_histogram on"),
+                        (Some("terms"), Some(field)) => {
+                            use_field(&owner, &field, Some(&AGGREGATABLE), "terms on")
+                        }
+                        (Some("date_histogram"), Some(field)) => {
+                            use_field(&owner, &field, Some(&["date"]), "date_histogram on")
+                        }
                         other => shape.push(format!("{owner}: aggregation {other:?} not checked")),
                     }
                 }
             }
             "dashboard" => {
-                for key in attributes.as_object().into_iter().flatten().map(|(key, _)| key) {
+                for key in attributes
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(key, _)| key)
+                {
                     if !DASHBOARD_ATTRIBUTES.contains(&key.as_str()) {
                         shape.push(format!("{owner}: attribute {key} is refused by Kibana"));
                     }
@@ -195,7 +279,9 @@ fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String
                 for panel in attributes["panelsJSON"].as_array().into_iter().flatten() {
                     let name = text(&panel["panelRefName"]);
                     if !names.contains(&name) || panel["gridData"]["w"].as_u64().is_none() {
-                        shape.push(format!("{owner}: panel {name} names no reference or has no gridData"));
+                        shape.push(format!(
+                            "{owner}: panel {name} names no reference or has no gridData"
+                        ));
                     }
                 }
             }
@@ -227,32 +313,58 @@ fn r19_assets_are_well_formed_and_read_only_defined_fields() {
     assert!(problems.is_empty(), "{problems:#?}");
 
     // The dashboard: ≥ 8 visualization panels plus every saved search.
-    let dashboard = objects.iter().find(|object| object["id"] == assets::DASHBOARD_ID).unwrap();
+    let dashboard = objects
+        .iter()
+        .find(|object| object["id"] == assets::DASHBOARD_ID)
+        .unwrap();
     assert_eq!(dashboard["attributes"]["title"], "Auth0 overview");
     let panels: Vec<&Value> = dashboard["references"].as_array().unwrap().iter().collect();
-    let count = |kind: &str| panels.iter().filter(|reference| reference["type"] == kind).count();
+    let count = |kind: &str| {
+        panels
+            .iter()
+            .filter(|reference| reference["type"] == kind)
+            .count()
+    };
     assert!(count("visualization") >= 8);
     assert_eq!(count("search"), 6);
-    let tag = objects.iter().find(|object| object["type"] == "tag").unwrap();
+    let tag = objects
+        .iter()
+        .find(|object| object["type"] == "tag")
+        .unwrap();
     assert_eq!(tag["attributes"]["name"], "Auth0");
-    let data_view = objects.iter().find(|object| object["id"] == assets::DATA_VIEW_ID).unwrap();
+    let data_view = objects
+        .iter()
+        .find(|object| object["id"] == assets::DATA_VIEW_ID)
+        .unwrap();
     assert_eq!(data_view["attributes"]["timeFieldName"], "@timestamp");
 }
 
 #[test]
 fn r19_renaming_a_field_in_fields_without_the_assets_fails_the_check() {
     let objects = assets::objects().unwrap();
-    for field in ["user.name", "auth0.logs.data.classification", "url.path", "@timestamp"] {
+    for field in [
+        "user.name",
+        "auth0.logs.data.classification",
+        "url.path",
+        "@timestamp",
+    ] {
         let mut renamed = defined();
         let kind = renamed.remove(field).unwrap();
         renamed.insert(format!("{field}_renamed"), kind);
         let problems = problems(&objects, &renamed);
-        assert!(problems.iter().any(|problem| problem.contains(&format!("`{field}`"))), "{field}: {problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains(&format!("`{field}`"))),
+            "{field}: {problems:#?}"
+        );
     }
     // A type that cannot be aggregated fails too.
     let mut retyped = defined();
     retyped.insert("user.name".to_owned(), "match_only_text".to_owned());
-    assert!(problems(&objects, &retyped).iter().any(|problem| problem.contains("terms on `user.name` is a match_only_text")));
+    assert!(problems(&objects, &retyped)
+        .iter()
+        .any(|problem| problem.contains("terms on `user.name` is a match_only_text")));
 }
 
 /// The project's own fixture corpus, converted with the library's pipeline.
@@ -260,7 +372,9 @@ fn corpus() -> Vec<Value> {
     let pipeline = Pipeline::new(pipeline::Config::defaults(), Enrichers::none());
     let mut documents = Vec::new();
     for file in ["real-shapes.jsonl", "tricky.jsonl"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events").join(file);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/events")
+            .join(file);
         let body = std::fs::read(&path).unwrap();
         for item in framing::split(&body) {
             let Item::Event(bytes) = item else { continue };
@@ -285,15 +399,24 @@ fn r19_every_query_and_panel_filter_matches_fixture_documents() {
     assert!(documents.len() >= 15, "{}", documents.len());
     let mut checked = 0;
     for object in assets::objects().unwrap() {
-        let Some(query) = object.pointer("/attributes/kibanaSavedObjectMeta/searchSourceJSON/query/query") else {
+        let Some(query) =
+            object.pointer("/attributes/kibanaSavedObjectMeta/searchSourceJSON/query/query")
+        else {
             continue;
         };
         if object["type"] == "dashboard" {
             continue;
         }
         let parsed = kql::parse(query.as_str().unwrap()).unwrap();
-        let hits = documents.iter().filter(|document| kql::matches(&parsed, document)).count();
-        assert!(hits >= 1, "{} `{query}` matches no fixture document", object["id"]);
+        let hits = documents
+            .iter()
+            .filter(|document| kql::matches(&parsed, document))
+            .count();
+        assert!(
+            hits >= 1,
+            "{} `{query}` matches no fixture document",
+            object["id"]
+        );
         checked += 1;
     }
     assert_eq!(checked, 15);

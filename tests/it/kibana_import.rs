@@ -97,20 +97,32 @@ async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fu
     let query = request.uri().query().unwrap_or("").to_owned();
     let body = request.into_body().collect().await.unwrap().to_bytes();
     if authorization.as_deref() != Some(&format!("ApiKey {API_KEY}")) {
-        return answer(401, &json!({"statusCode": 401, "error": "Unauthorized", "message": "[security_exception]: unable to authenticate user"}));
+        return answer(
+            401,
+            &json!({"statusCode": 401, "error": "Unauthorized", "message": "[security_exception]: unable to authenticate user"}),
+        );
     }
     let mut state = state.lock().unwrap();
     match (&method, path.as_str()) {
         (&Method::GET, "/api/status") => {
             state.status_requests += 1;
-            answer(200, &json!({"name": "kibana", "version": {"number": state.version, "build_flavor": "traditional"}, "status": {"overall": {"level": "available"}}}))
+            answer(
+                200,
+                &json!({"name": "kibana", "version": {"number": state.version, "build_flavor": "traditional"}, "status": {"overall": {"level": "available"}}}),
+            )
         }
         (&Method::POST, "/s/sec/api/saved_objects/_import") => {
             if !xsrf || state.mode == Mode::XsrfStripped {
-                return answer(400, &json!({"statusCode": 400, "error": "Bad Request", "message": "Request must contain a kbn-xsrf header."}));
+                return answer(
+                    400,
+                    &json!({"statusCode": 400, "error": "Bad Request", "message": "Request must contain a kbn-xsrf header."}),
+                );
             }
             let Some(boundary) = content_type.strip_prefix("multipart/form-data; boundary=") else {
-                return answer(415, &json!({"statusCode": 415, "error": "Unsupported Media Type", "message": "Unsupported Media Type"}));
+                return answer(
+                    415,
+                    &json!({"statusCode": 415, "error": "Unsupported Media Type", "message": "Unsupported Media Type"}),
+                );
             };
             let text = String::from_utf8(body.to_vec()).unwrap();
             let part = text
@@ -118,25 +130,40 @@ async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fu
                 .and_then(|rest| rest.strip_suffix(&format!("\r\n--{boundary}--\r\n")))
                 .expect("one multipart part");
             let (head, ndjson) = part.split_once("\r\n\r\n").unwrap();
-            assert!(head.contains("name=\"file\"; filename=\"auth0-ingest.ndjson\""), "{head}");
-            let objects: Vec<Value> = ndjson.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+            assert!(
+                head.contains("name=\"file\"; filename=\"auth0-ingest.ndjson\""),
+                "{head}"
+            );
+            let objects: Vec<Value> = ndjson
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
             let overwrite = query.split('&').any(|pair| pair == "overwrite=true");
             let count = objects.len();
             state.imports.push((xsrf, overwrite, objects));
             match state.mode {
-                Mode::MissingReferences => answer(200, &json!({
-                    "success": false,
-                    "successCount": count - 1,
-                    "errors": [{
-                        "id": "auth0-ingest-overview", "type": "dashboard", "title": "Auth0 overview",
-                        "meta": {"title": "Auth0 overview", "icon": "dashboardApp"},
-                        "error": {"type": "missing_references", "references": [{"type": "visualization", "id": "auth0-ingest-vis-applications"}]}
-                    }],
-                })),
-                _ => answer(200, &json!({"success": true, "successCount": count, "successResults": []})),
+                Mode::MissingReferences => answer(
+                    200,
+                    &json!({
+                        "success": false,
+                        "successCount": count - 1,
+                        "errors": [{
+                            "id": "auth0-ingest-overview", "type": "dashboard", "title": "Auth0 overview",
+                            "meta": {"title": "Auth0 overview", "icon": "dashboardApp"},
+                            "error": {"type": "missing_references", "references": [{"type": "visualization", "id": "auth0-ingest-vis-applications"}]}
+                        }],
+                    }),
+                ),
+                _ => answer(
+                    200,
+                    &json!({"success": true, "successCount": count, "successResults": []}),
+                ),
             }
         }
-        _ => answer(404, &json!({"statusCode": 404, "error": "Not Found", "message": "Not Found"})),
+        _ => answer(
+            404,
+            &json!({"statusCode": 404, "error": "Not Found", "message": "Not Found"}),
+        ),
     }
 }
 
@@ -160,7 +187,10 @@ const API_KEY_AUTH: &str = "api_key_file = \"kibana-key\"";
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let output = tokio::task::block_in_place(|| {
-        Command::new(env!("CARGO_BIN_EXE_auth0-ingest")).args(args).output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+            .args(args)
+            .output()
+            .unwrap()
     });
     (
         output.status.code().unwrap_or(-1),
@@ -182,7 +212,10 @@ async fn r19_setup_imports_the_assets_after_the_templates_idempotently() {
     for round in 0..2 {
         let (code, stdout, stderr) = setup(&path);
         assert_eq!(code, 0, "{stdout}{stderr}");
-        assert!(stdout.contains("/_index_template/auth0-ingest: "), "{stdout}");
+        assert!(
+            stdout.contains("/_index_template/auth0-ingest: "),
+            "{stdout}"
+        );
         assert!(
             stdout.contains("Kibana 8.13.4, space `sec`: 18 saved objects imported"),
             "{stdout}"
@@ -192,12 +225,18 @@ async fn r19_setup_imports_the_assets_after_the_templates_idempotently() {
         assert_eq!(state.imports.len(), round + 1);
         let (xsrf, overwrite, objects) = state.imports.last().unwrap();
         assert!(*xsrf && *overwrite);
-        let data_view = objects.iter().find(|object| object["type"] == "index-pattern").unwrap();
+        let data_view = objects
+            .iter()
+            .find(|object| object["type"] == "index-pattern")
+            .unwrap();
         assert_eq!(data_view["attributes"]["title"], "logs-auth0.logs-tenant_a");
         assert_eq!(data_view["id"], assets::DATA_VIEW_ID);
     }
     let state = kibana.state.lock().unwrap();
-    assert_eq!(state.imports[0].2, state.imports[1].2, "the same objects, the same ids");
+    assert_eq!(
+        state.imports[0].2, state.imports[1].2,
+        "the same objects, the same ids"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,7 +251,10 @@ async fn r19_success_false_with_missing_references_exits_1_naming_each_object() 
         stderr.contains("error: dashboard auth0-ingest-overview: missing_references (needs visualization auth0-ingest-vis-applications)"),
         "{stderr}"
     );
-    assert!(stderr.contains("Kibana did not import 1 object(s) into space `sec`"), "{stderr}");
+    assert!(
+        stderr.contains("Kibana did not import 1 object(s) into space `sec`"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +263,10 @@ async fn r19_a_400_for_a_missing_kbn_xsrf_exits_1_with_kibanas_message() {
     let kibana = FakeKibana::start("8.19.0", Mode::XsrfStripped).await;
     // The fake itself refuses a POST without the header.
     let refused = reqwest::Client::new()
-        .post(format!("{}/s/sec/api/saved_objects/_import?overwrite=true", kibana.url))
+        .post(format!(
+            "{}/s/sec/api/saved_objects/_import?overwrite=true",
+            kibana.url
+        ))
         .header("authorization", format!("ApiKey {API_KEY}"))
         .body("")
         .send()
@@ -233,7 +278,10 @@ async fn r19_a_400_for_a_missing_kbn_xsrf_exits_1_with_kibanas_message() {
     let (code, stdout, stderr) = setup(&path);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("answered 400 Bad Request"), "{stderr}");
-    assert!(stderr.contains("Request must contain a kbn-xsrf header."), "{stderr}");
+    assert!(
+        stderr.contains("Request must contain a kbn-xsrf header."),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +297,10 @@ async fn r19_refused_credentials_exit_1_without_the_password() {
     );
     let (code, stdout, stderr) = setup(&path);
     assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(stderr.contains("Kibana refused the credentials (401 Unauthorized)"), "{stderr}");
+    assert!(
+        stderr.contains("Kibana refused the credentials (401 Unauthorized)"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"));
     assert!(kibana.state.lock().unwrap().imports.is_empty());
 }
@@ -263,7 +314,9 @@ async fn r19_an_unsupported_kibana_version_is_refused_naming_both() {
     let (code, stdout, stderr) = setup(&path);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
-        stderr.contains("Kibana 8.12.2 is not a version the assets were written for (Kibana 8.13 to 9.x)"),
+        stderr.contains(
+            "Kibana 8.12.2 is not a version the assets were written for (Kibana 8.13 to 9.x)"
+        ),
         "{stderr}"
     );
     let state = kibana.state.lock().unwrap();
@@ -279,12 +332,21 @@ async fn r19_dry_run_prints_the_requests_without_sending_or_showing_secrets() {
     let path = config(dir.path(), &es.url(), &kibana.url, API_KEY_AUTH);
     let (code, stdout, stderr) = run(&["setup", "--dry-run", "--config", path.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains(&format!("GET {}/api/status", kibana.url)), "{stdout}");
     assert!(
-        stdout.contains(&format!("POST {}/s/sec/api/saved_objects/_import?overwrite=true", kibana.url)),
+        stdout.contains(&format!("GET {}/api/status", kibana.url)),
         "{stdout}"
     );
-    assert!(stdout.contains("Authorization: ApiKey [redacted]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "POST {}/s/sec/api/saved_objects/_import?overwrite=true",
+            kibana.url
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Authorization: ApiKey [redacted]"),
+        "{stdout}"
+    );
     assert!(stdout.contains("kbn-xsrf: true"), "{stdout}");
     assert!(stdout.contains("logs-auth0.logs-tenant_a"), "{stdout}");
     assert!(!stdout.contains(API_KEY));
@@ -306,5 +368,7 @@ fn r19_assets_kibana_prints_the_import_file() {
         .args(["assets", "kibana", "--namespace", "prod"])
         .output()
         .unwrap();
-    assert!(String::from_utf8(output.stdout).unwrap().contains("\"title\":\"logs-auth0.logs-prod\""));
+    assert!(String::from_utf8(output.stdout)
+        .unwrap()
+        .contains("\"title\":\"logs-auth0.logs-prod\""));
 }

@@ -93,7 +93,10 @@ fn collect<'a>(value: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
             for (key, child) in object {
                 if path == key {
                     collect(child, "", out);
-                } else if let Some(rest) = path.strip_prefix(key.as_str()).and_then(|rest| rest.strip_prefix('.')) {
+                } else if let Some(rest) = path
+                    .strip_prefix(key.as_str())
+                    .and_then(|rest| rest.strip_prefix('.'))
+                {
                     collect(child, rest, out);
                 }
             }
@@ -163,7 +166,11 @@ fn or(tokens: &[Token], position: &mut usize) -> Result<Query, String> {
         *position += 1;
         parts.push(and(tokens, position)?);
     }
-    Ok(if parts.len() == 1 { parts.remove(0) } else { Query::Or(parts) })
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Query::Or(parts)
+    })
 }
 
 fn and(tokens: &[Token], position: &mut usize) -> Result<Query, String> {
@@ -172,7 +179,11 @@ fn and(tokens: &[Token], position: &mut usize) -> Result<Query, String> {
         *position += 1;
         parts.push(not(tokens, position)?);
     }
-    Ok(if parts.len() == 1 { parts.remove(0) } else { Query::And(parts) })
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Query::And(parts)
+    })
 }
 
 fn not(tokens: &[Token], position: &mut usize) -> Result<Query, String> {
@@ -232,7 +243,10 @@ fn expect(tokens: &[Token], position: &mut usize, token: &Token) -> Result<(), S
         *position += 1;
         Ok(())
     } else {
-        Err(format!("expected {token:?}, found {:?}", tokens.get(*position)))
+        Err(format!(
+            "expected {token:?}, found {:?}",
+            tokens.get(*position)
+        ))
     }
 }
 
@@ -255,7 +269,11 @@ fn the_subset_evaluates_as_kql_does() {
         ("not (event.outcome : failure and tags : a)", false),
         ("event.outcome : failure and not tags : a", false),
     ] {
-        assert_eq!(matches(&parse(query).unwrap(), &document), expected, "{query}");
+        assert_eq!(
+            matches(&parse(query).unwrap(), &document),
+            expected,
+            "{query}"
+        );
     }
     assert!(parse("event.outcome : fail*").is_err());
     assert!(parse("http.response.status_code >= 400").is_err());
