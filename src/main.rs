@@ -168,10 +168,13 @@ enum Asset {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(loaded) => check_config(&config, &loaded),
-            Err(error) => config_error(&error),
-        },
+        // [kibana] is only used by `setup`, but checked here too.
+        Command::CheckConfig { config } => {
+            match (Config::load(&config), sections::kibana(&config)) {
+                (Ok(loaded), Ok(_)) => check_config(&config, &loaded),
+                (Err(error), _) | (_, Err(error)) => config_error(&error),
+            }
+        }
         Command::Setup { config, dry_run } => {
             match (sections::setup(&config), sections::kibana(&config)) {
                 (Ok(es_config), Ok(kibana_config)) => {

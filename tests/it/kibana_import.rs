@@ -372,3 +372,27 @@ fn r19_assets_kibana_prints_the_import_file() {
         .unwrap()
         .contains("\"title\":\"logs-auth0.logs-prod\""));
 }
+
+#[test]
+fn r19_a_bad_kibana_section_is_a_config_error_for_setup_and_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        "[webhook]\ntokens = [\"0123456789abcdef0123456789abcdef\"]\n[spool]\ndir = \"spool\"\n\
+         [output.elasticsearch]\nhosts = [\"http://127.0.0.1:9\"]\n[kibana]\nurl = \"https://kibana:5601\"\napi_key_file = \"absent-key\"\nusername = \"u\"\n",
+    )
+    .unwrap();
+    for command in ["setup", "check-config"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+            .args([command, "--config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(78), "{command}: {stderr}");
+        assert!(
+            stderr.contains("`kibana.api_key_file`"),
+            "{command}: {stderr}"
+        );
+    }
+}
