@@ -20,6 +20,7 @@
 //! - [`admin`]: the admin listener (`/metrics`, `/status`, `/replay`) and
 //!   the `status`/`replay` commands' client (`admin::cli_client`).
 //! - [`reload`]: SIGHUP: TLS material, tokens, GeoIP databases.
+//! - [`setup`]: the Kibana saved objects (`fields/kibana/`) and their install.
 //! - [`secret`]: `Secret<T>`, a leaf every module may import.
 //! - [`backoff`]: the jittered, capped exponential backoff and
 //!   `Retry-After`, shared by the outputs and the poller (a leaf).
@@ -43,6 +44,7 @@ pub mod pipeline;
 pub mod private_files;
 pub mod reload;
 pub mod secret;
+pub mod setup;
 pub mod shutdown;
 pub mod spool;
 pub mod systemd;

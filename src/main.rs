@@ -51,9 +51,11 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Install the Elasticsearch component and index templates for the data
-    /// stream (idempotent; reports what changed).
+    /// stream (idempotent; reports what changed), then, when the file has a
+    /// [kibana] section, the Kibana data view, saved searches and dashboard.
+    /// Exits 0 when everything is installed, 1 on any failure.
     Setup {
-        /// The TOML config file (its [output.elasticsearch] section).
+        /// The TOML config file (its [output.elasticsearch] and [kibana] sections).
         #[arg(long, short)]
         config: PathBuf,
         /// Print the requests it would send instead of sending them.
@@ -74,6 +76,11 @@ enum Command {
     /// converted), else 1 when some items were skipped, else 0; both are
     /// reported on stderr.
     Convert(commands::convert::Args),
+    /// Print assets to install by hand.
+    Assets {
+        #[command(subcommand)]
+        asset: commands::assets::Asset,
+    },
     /// Write the man pages and shell completions generated from these
     /// definitions into a directory (used to build the Debian package).
     #[command(hide = true)]
@@ -118,6 +125,7 @@ fn main() -> ExitCode {
         Command::GenerateAssets { out_dir } => {
             commands::generate_assets::run(Cli::command(), &out_dir)
         }
+        Command::Assets { asset } => commands::assets::run(asset),
         Command::Convert(args) => commands::convert::run(args),
         Command::Status { config, json } => commands::status::run(config.as_deref(), json),
         Command::Replay { config, files } => commands::replay::run(&config, &files),

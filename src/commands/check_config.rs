@@ -4,15 +4,16 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use auth0_ingest::config::{check, Config, ConfigError};
+use auth0_ingest::config::{check, sections, Config, ConfigError};
 
 use super::exit;
 
 /// Loads and checks the config file at `path`.
 pub fn run(path: &Path) -> ExitCode {
-    match Config::load(path) {
-        Ok(config) => check_environment(path, &config),
-        Err(error) => exit::config_error(&error),
+    // [kibana] is only used by `setup`, but checked here too.
+    match (Config::load(path), sections::kibana(path)) {
+        (Ok(config), Ok(_)) => check_environment(path, &config),
+        (Err(error), _) | (_, Err(error)) => exit::config_error(&error),
     }
 }
 

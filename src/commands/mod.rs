@@ -4,6 +4,7 @@
 //! the terminal, use `anyhow` at this edge, and turn outcomes into exit
 //! codes ([`exit`]), which are a contract with scripts and systemd.
 
+pub mod assets;
 pub mod check_config;
 pub mod convert;
 pub mod exit;

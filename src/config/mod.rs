@@ -17,6 +17,7 @@ pub mod embedded;
 mod enrich;
 mod filter;
 mod hint;
+mod kibana;
 mod log;
 pub mod output_datadog;
 pub mod output_elasticsearch;

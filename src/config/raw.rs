@@ -39,6 +39,30 @@ pub struct RawConfig {
     pub log: RawLog,
     /// The admin listener: `/metrics`, `/healthz`, `/readyz`, `/status`, `POST /replay`.
     pub admin: Option<RawAdmin>,
+    /// Kibana: `setup` imports the saved objects of `fields/kibana/` when
+    /// this section is present (issue 19).
+    pub kibana: Option<RawKibana>,
+}
+
+/// `[kibana]`: where `setup` installs the data view, saved searches and
+/// dashboard.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKibana {
+    /// Kibana's base URL, e.g. `https://kibana.example:5601` (with its
+    /// `server.basePath`, if any).
+    pub url: Option<String>,
+    /// The Kibana space the objects go into; default `default`.
+    pub space: Option<String>,
+    /// A file holding an API key (the base64 `id:api_key` form), sent as
+    /// `Authorization: ApiKey …`.
+    pub api_key_file: Option<PathBuf>,
+    /// The user for basic authentication (with `password_file`).
+    pub username: Option<String>,
+    /// A file holding the password of `username`.
+    pub password_file: Option<PathBuf>,
+    /// PEM CA certificate(s) to trust for Kibana's TLS, besides the system roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[webhook]`

@@ -12,9 +12,10 @@ use super::problems::{
     follows_from, load_error, read, ConfigError, ConfigErrors, Errors, FromTomlError, LoadError,
 };
 use super::raw::RawConfig;
-use super::{enrich as enrich_section, filter, output_elasticsearch, parse, pii};
+use super::{enrich as enrich_section, filter, kibana, output_elasticsearch, parse, pii};
 use crate::outputs::elasticsearch;
 use crate::pipeline::{self, enrich};
+use crate::setup;
 
 /// What `convert` reads: `[enrich]`, `[filter]` and `[pii]` (and the ES
 /// namespace documents name, when the file has one). A file without them
@@ -58,6 +59,16 @@ pub fn setup(path: &Path) -> Result<elasticsearch::Config, LoadError> {
         path: path.to_owned(),
         errors: ConfigErrors(Vec::new()),
     })
+}
+
+/// What `setup` reads for Kibana: `[kibana]`, when the file has one.
+pub fn kibana(path: &Path) -> Result<Option<setup::kibana::Config>, LoadError> {
+    let (raw, base, mut errors) = sections(path, &[&["kibana"]])?;
+    let config = raw
+        .kibana
+        .and_then(|raw| kibana::build(raw, base, &mut errors));
+    finish(path, errors)?;
+    Ok(config)
 }
 
 /// The file cut down to the tables at `keep`, deserialized; parse problems

@@ -13,6 +13,8 @@ mod end_to_end;
 mod es_output;
 mod filters_pii;
 mod hostile;
+mod kibana;
+mod kibana_import;
 mod nginx;
 mod ops;
 mod poller;
