@@ -26,7 +26,7 @@ pub(super) fn build(raw: Option<RawAdmin>, base: &Path, errors: &mut Errors) -> 
             }
         }
     };
-    let tokens = tokens::read("admin", raw.tokens, raw.tokens_file, base, errors);
+    let tokens = tokens::read("admin", raw.tokens, raw.tokens_file, base, errors, None);
     if let Some(listen) = listen {
         if !listen.ip().is_loopback() && tokens.is_empty() {
             errors.push(

@@ -23,6 +23,7 @@ mod pii;
 mod poller;
 pub mod raw;
 pub mod sections;
+pub mod size;
 mod tokens;
 mod trusted_proxies;
 mod webhook_edge;
@@ -290,11 +291,8 @@ impl Config {
                     None
                 }
             },
-            level: raw.log.level.unwrap_or_else(|| "info".to_owned()),
+            level: log::effective(raw.log.level, &mut errors),
         };
-        if let Err(message) = log::check_level(&telemetry.level) {
-            errors.push("log.level", message);
-        }
         let admin = admin::build(raw.admin, base, &mut errors);
         match (errors.into_result(), spool) {
             // Every invalid section pushed an error, so with no errors
@@ -379,8 +377,15 @@ fn build_webhook(
             format!("`{path}` must start with `/` and hold no query, fragment or space"),
         );
     }
-    let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, errors);
-    check_tokens(&tokens, errors, warnings);
+    let tokens = tokens::read(
+        "webhook",
+        raw.tokens,
+        raw.tokens_file,
+        base,
+        errors,
+        Some(warnings),
+    );
+    check_placeholder(&tokens, errors);
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
     let max_body_bytes = positive(
         errors,
@@ -467,24 +472,15 @@ fn build_webhook(
     })
 }
 
-/// The placeholder token is an error, a short one a warning. Tokens are
-/// named by position, never shown.
-fn check_tokens(tokens: &[Secret<String>], errors: &mut Errors, warnings: &mut Vec<ConfigError>) {
+/// The placeholder token is an error (short ones are warned about by
+/// [`tokens::read`]). Tokens are named by position, never shown.
+fn check_placeholder(tokens: &[Secret<String>], errors: &mut Errors) {
     for (index, token) in tokens.iter().enumerate() {
-        let value = token.expose().trim();
-        if value == PLACEHOLDER_TOKEN {
+        if token.expose().trim() == PLACEHOLDER_TOKEN {
             errors.push(
                 "webhook.tokens",
                 format!("token {} is the placeholder from the example: generate one with `openssl rand -hex 32`", index + 1),
             );
-        } else if value.chars().count() < MIN_TOKEN_CHARS {
-            warnings.push(ConfigError {
-                key: "webhook.tokens".to_owned(),
-                message: format!(
-                    "token {} is shorter than {MIN_TOKEN_CHARS} characters: easy to guess; use `openssl rand -hex 32`",
-                    index + 1
-                ),
-            });
         }
     }
 }
@@ -794,14 +790,14 @@ mod tests {
     #[test]
     fn sizes_and_durations_are_human_readable() {
         let config = Config::from_toml(
-            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10 MB\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
+            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10m\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
             Path::new("/"),
         )
         .unwrap();
         let webhook = config.webhook.unwrap();
         assert_eq!(webhook.max_body_bytes, 2 * 1024 * 1024);
         assert_eq!(webhook.header_timeout, Duration::from_secs(60));
-        assert_eq!(config.spool.max_bytes, 10_000_000);
+        assert_eq!(config.spool.max_bytes, 10 * 1024 * 1024);
         assert_eq!(config.file_output.unwrap().max_file_bytes, 1024);
     }
 }

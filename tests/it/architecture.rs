@@ -90,7 +90,10 @@ fn read_sources() -> Vec<SourceFile> {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|ext| ext == "rs") {
-                let relative = path.strip_prefix(src_dir()).expect("under src").to_path_buf();
+                let relative = path
+                    .strip_prefix(src_dir())
+                    .expect("under src")
+                    .to_path_buf();
                 let (module, is_dir_module) = module_of(&relative);
                 // Test-only files (`tests.rs`, `foo/tests.rs`) are test code.
                 if module.last().is_some_and(|name| name == "tests") {
@@ -133,7 +136,11 @@ struct Collector {
     depth: usize,
 }
 
-fn flatten_use(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+fn flatten_use(
+    tree: &syn::UseTree,
+    prefix: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, String)>,
+) {
     match tree {
         syn::UseTree::Path(path) => {
             prefix.push(path.ident.to_string());
@@ -213,8 +220,12 @@ impl<'ast> Visit<'ast> for Collector {
 
     fn visit_path(&mut self, path: &'ast syn::Path) {
         if path.segments.len() > 1 {
-            self.paths
-                .push(path.segments.iter().map(|segment| segment.ident.to_string()).collect());
+            self.paths.push(
+                path.segments
+                    .iter()
+                    .map(|segment| segment.ident.to_string())
+                    .collect(),
+            );
         }
         syn::visit::visit_path(self, path);
     }
@@ -405,7 +416,11 @@ fn no_circle_between_files() {
         .iter()
         .map(|cycle| cycle.iter().map(name).collect::<Vec<_>>().join(" ↔ "))
         .collect();
-    assert!(cycles.is_empty(), "circles between files in src/:\n{}", cycles.join("\n"));
+    assert!(
+        cycles.is_empty(),
+        "circles between files in src/:\n{}",
+        cycles.join("\n")
+    );
     // The check can see a circle: the graph is not empty, and a known edge
     // (the webhook uses the spool's writer) is in it.
     let webhook: Module = vec!["inputs".into(), "webhook".into()];
@@ -415,7 +430,10 @@ fn no_circle_between_files() {
         .filter(|(from, _)| from.starts_with(&webhook))
         .flat_map(|(_, targets)| targets)
         .any(|target| target.first().is_some_and(|top| top == "spool"));
-    assert!(reaches_spool, "the import graph lost the webhook → spool edge");
+    assert!(
+        reaches_spool,
+        "the import graph lost the webhook → spool edge"
+    );
 }
 
 #[test]
@@ -424,13 +442,20 @@ fn no_arrow_up_the_layers() {
     let graph = Graph::build(&files);
     let mut problems = Vec::new();
     for file in &files {
-        let Some(top) = file.module.first() else { continue };
+        let Some(top) = file.module.first() else {
+            continue;
+        };
         let Some(from_layer) = layer_of(top) else {
-            problems.push(format!("src/{}: module `{top}` has no layer in LAYERS", file.path.display()));
+            problems.push(format!(
+                "src/{}: module `{top}` has no layer in LAYERS",
+                file.path.display()
+            ));
             continue;
         };
         for target in graph.edges.get(&file.module).into_iter().flatten() {
-            let Some(target_top) = target.first() else { continue };
+            let Some(target_top) = target.first() else {
+                continue;
+            };
             if target_top == top {
                 continue;
             }
@@ -486,7 +511,8 @@ impl<'ast> Visit<'ast> for LongFunctions {
         let lines = span_lines(function);
         if lines > MAX_FN_LINES {
             let line = syn::spanned::Spanned::span(function).start().line;
-            self.found.push((function.sig.ident.to_string(), line, lines));
+            self.found
+                .push((function.sig.ident.to_string(), line, lines));
         }
         syn::visit::visit_item_fn(self, function);
     }
@@ -497,7 +523,8 @@ impl<'ast> Visit<'ast> for LongFunctions {
         let lines = span_lines(function);
         if lines > MAX_FN_LINES {
             let line = syn::spanned::Spanned::span(function).start().line;
-            self.found.push((function.sig.ident.to_string(), line, lines));
+            self.found
+                .push((function.sig.ident.to_string(), line, lines));
         }
         syn::visit::visit_impl_item_fn(self, function);
     }
@@ -510,7 +537,10 @@ fn rooms_are_small() {
     for file in &files {
         let lines = code_lines(file);
         if lines > MAX_FILE_LINES {
-            problems.push(format!("src/{}: {lines} lines (at most {MAX_FILE_LINES})", file.path.display()));
+            problems.push(format!(
+                "src/{}: {lines} lines (at most {MAX_FILE_LINES})",
+                file.path.display()
+            ));
         }
         let mut long = LongFunctions::default();
         long.visit_file(&file.syntax);
@@ -524,7 +554,10 @@ fn rooms_are_small() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // The measure sees line numbers (syn built with span locations).
     let longest = files.iter().map(code_lines).max().unwrap_or(0);
-    assert!(longest > 100, "line counting is broken: longest file has {longest} lines");
+    assert!(
+        longest > 100,
+        "line counting is broken: longest file has {longest} lines"
+    );
 }
 
 #[test]
@@ -535,8 +568,13 @@ fn print_upward_edges() {
     for (from, targets) in &graph.edges {
         for target in targets {
             if from.len() > target.len() && from.starts_with(target) {
-                let back = graph.edges.get(target).is_some_and(|t| t.iter().any(|x| x.starts_with(&from[..target.len()+1])));
-                if back { println!("{} -> {}", name(from), name(target)); }
+                let back = graph
+                    .edges
+                    .get(target)
+                    .is_some_and(|t| t.iter().any(|x| x.starts_with(&from[..target.len() + 1])));
+                if back {
+                    println!("{} -> {}", name(from), name(target));
+                }
             }
         }
     }
