@@ -288,7 +288,9 @@ fn check_config(path: &Path, config: &Config) -> ExitCode {
 fn generate_assets(out_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("creating `{}`", out_dir.display()))?;
-    let command = Cli::command();
+    // No `help` subcommand in the pages: auth0-ingest(1) would name an
+    // auth0-ingest-help(1) that is not generated (nor worth installing).
+    let command = Cli::command().disable_help_subcommand(true);
     // auth0-ingest(1) and one page per visible command, auth0-ingest-run(1)…
     let mut pages = vec![("auth0-ingest".to_owned(), command.clone())];
     for subcommand in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {

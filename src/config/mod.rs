@@ -24,7 +24,7 @@ mod poller;
 pub mod raw;
 pub mod sections;
 pub mod size;
-mod tokens;
+pub mod tokens;
 mod trusted_proxies;
 mod webhook_edge;
 
@@ -91,6 +91,8 @@ pub struct Config {
     pub warnings: Vec<ConfigError>,
     /// The admin listener (`/metrics`, `/status`, …).
     pub admin: crate::admin::Config,
+    /// The tokens files read (webhook and admin), for reloads to compare.
+    pub tokens_files: Vec<tokens::TokensFile>,
 }
 
 /// The webhook token the packaging once shipped as a placeholder: refused,
@@ -198,9 +200,10 @@ impl Config {
             }
         }
         let mut warnings = Vec::new();
-        let webhook = raw
-            .webhook
-            .map(|webhook| build_webhook(webhook, base, &mut errors, &mut warnings));
+        let mut tokens_files = Vec::new();
+        let webhook = raw.webhook.map(|webhook| {
+            build_webhook(webhook, base, &mut errors, &mut warnings, &mut tokens_files)
+        });
         if webhook.is_none() && raw.poller.is_none() {
             errors.push(
                 "webhook",
@@ -293,7 +296,7 @@ impl Config {
             },
             level: log::effective(raw.log.level, &mut errors),
         };
-        let admin = admin::build(raw.admin, base, &mut errors);
+        let admin = admin::build(raw.admin, base, &mut errors, &mut tokens_files);
         match (errors.into_result(), spool) {
             // Every invalid section pushed an error, so with no errors
             // `flatten` drops nothing.
@@ -309,6 +312,7 @@ impl Config {
                 telemetry,
                 warnings,
                 admin,
+                tokens_files,
             }),
             (Err(errors), ..) => Err(errors),
             // Every `None` above pushed an error, so this arm is unreachable in
@@ -358,6 +362,7 @@ fn build_webhook(
     base: &Path,
     errors: &mut Errors,
     warnings: &mut Vec<ConfigError>,
+    tokens_files: &mut Vec<tokens::TokensFile>,
 ) -> Option<webhook::Config> {
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = match listen_text.parse::<SocketAddr>() {
@@ -377,14 +382,12 @@ fn build_webhook(
             format!("`{path}` must start with `/` and hold no query, fragment or space"),
         );
     }
-    let tokens = tokens::read(
-        "webhook",
-        raw.tokens,
-        raw.tokens_file,
-        base,
+    let report = tokens::Report {
         errors,
-        Some(warnings),
-    );
+        warnings: Some(warnings),
+        files: tokens_files,
+    };
+    let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, report);
     check_placeholder(&tokens, errors);
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
     let max_body_bytes = positive(

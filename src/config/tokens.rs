@@ -8,23 +8,71 @@
 //! [`MIN_TOKEN_CHARS`]) is a warning naming its position or line, never
 //! its value.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use super::{resolve_credential, ConfigError, Errors, MIN_TOKEN_CHARS};
 use crate::secret::Secret;
 
+/// A tokens file as read, so a reload can tell what it saw
+/// (`crate::reload`): a copy in `$CREDENTIALS_DIRECTORY` never changes
+/// under a running agent, and an edit that changes no token rotates none.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokensFile {
+    /// `webhook.tokens_file` or `admin.tokens_file`.
+    pub key: String,
+    /// The file read.
+    pub path: PathBuf,
+    /// Whether `path` is systemd's copy in `$CREDENTIALS_DIRECTORY`.
+    pub credential: bool,
+    /// A digest of the file's bytes (not shown: it is of a secret).
+    digest: u64,
+}
+
+impl TokensFile {
+    /// Whether `other` is the same file with other bytes.
+    pub fn edited_since(&self, other: &TokensFile) -> bool {
+        self.key == other.key && self.path == other.path && self.digest != other.digest
+    }
+}
+
+impl std::fmt::Debug for TokensFile {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TokensFile")
+            .field("key", &self.key)
+            .field("path", &self.path)
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where `<section>.tokens` problems go, and which files were read.
+pub(super) struct Report<'a> {
+    /// Problems (the agent would not run).
+    pub errors: &'a mut Errors,
+    /// Likely mistakes; `None` for tokens that are whole `Authorization`
+    /// values such as `Bearer …` (the admin's).
+    pub warnings: Option<&'a mut Vec<ConfigError>>,
+    /// The tokens files read.
+    pub files: &'a mut Vec<TokensFile>,
+}
+
 /// Reads `<section>.tokens` and `<section>.tokens_file`, pushing a problem
-/// for an empty token, an unreadable file or a file without a token. With
-/// `warnings`, likely mistakes are pushed there (the webhook's tokens; the
-/// admin's are whole `Authorization` values such as `Bearer …`).
+/// for an empty token, an unreadable file or a file without a token, and
+/// likely mistakes to `report.warnings`.
 pub(super) fn read(
     section: &str,
     inline: Option<Vec<String>>,
     file: Option<PathBuf>,
     base: &Path,
-    errors: &mut Errors,
-    mut warnings: Option<&mut Vec<ConfigError>>,
+    report: Report<'_>,
 ) -> Vec<Secret<String>> {
+    let Report {
+        errors,
+        mut warnings,
+        files,
+    } = report;
     let mut tokens: Vec<Secret<String>> = Vec::new();
     let key = format!("{section}.tokens");
     for (index, token) in inline.unwrap_or_default().into_iter().enumerate() {
@@ -42,6 +90,14 @@ pub(super) fn read(
         let path = resolve_credential(base, &tokens_file);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                text.hash(&mut hasher);
+                files.push(TokensFile {
+                    key: file_key.clone(),
+                    credential: path != super::resolve(base, &tokens_file),
+                    path: path.clone(),
+                    digest: hasher.finish(),
+                });
                 let before = tokens.len();
                 for (number, token) in lines(&text) {
                     if let Some(warnings) = warnings.as_deref_mut() {
@@ -120,14 +176,15 @@ mod tests {
         .unwrap();
         let mut errors = Errors::default();
         let mut warnings = Vec::new();
-        let tokens = read(
-            "webhook",
-            None,
-            Some(file),
-            dir.path(),
-            &mut errors,
-            Some(&mut warnings),
-        );
+        let mut files = Vec::new();
+        let report = Report {
+            errors: &mut errors,
+            warnings: Some(&mut warnings),
+            files: &mut files,
+        };
+        let tokens = read("webhook", None, Some(file), dir.path(), report);
+        assert_eq!(files.len(), 1);
+        assert!(!files[0].credential);
         assert_eq!(tokens.len(), 3);
         assert!(errors.0.is_empty());
         assert_eq!(warnings.len(), 2);
