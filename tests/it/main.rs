@@ -16,6 +16,7 @@ mod hostile;
 mod nginx;
 mod ops;
 mod poller;
+mod secure_defaults;
 mod sigkill;
 mod spool;
 mod store;
