@@ -142,14 +142,14 @@ fn check(token: &str, number: usize, place: &str, key: &str, warnings: &mut Vec<
         warnings.push(ConfigError {
             key: key.to_owned(),
             message: format!(
-                "token {number}{place} holds whitespace: an Auth0 token never does, so this line is probably not the token"
+                "token {number} holds whitespace{place}: an Auth0 token never does, so this line is probably not the token"
             ),
         });
     } else if token.chars().count() < MIN_TOKEN_CHARS {
         warnings.push(ConfigError {
             key: key.to_owned(),
             message: format!(
-                "token {number}{place} is shorter than {MIN_TOKEN_CHARS} characters: easy to guess; use `openssl rand -hex 32`"
+                "token {number} is shorter than {MIN_TOKEN_CHARS} characters{place}: easy to guess; use `openssl rand -hex 32`"
             ),
         });
     }
@@ -188,9 +188,11 @@ mod tests {
         assert_eq!(tokens.len(), 3);
         assert!(errors.0.is_empty());
         assert_eq!(warnings.len(), 2);
-        assert!(warnings[0].message.contains("token 1 (line 2 of"));
+        assert!(warnings[0].message.contains("token 1 is"));
+        assert!(warnings[0].message.contains("(line 2 of"));
         assert!(warnings[0].message.contains("shorter than 16"));
-        assert!(warnings[1].message.contains("token 2 (line 3 of"));
+        assert!(warnings[1].message.contains("token 2 holds"));
+        assert!(warnings[1].message.contains("(line 3 of"));
         assert!(warnings[1].message.contains("whitespace"));
         for warning in &warnings {
             assert!(!warning.message.contains("short-one"));

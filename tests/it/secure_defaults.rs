@@ -79,9 +79,15 @@ fn i2_tokens_file_comments_are_not_tokens_and_odd_lines_warn_by_number() {
     std::fs::write(&path, config(dir.path(), "tokens_file = \"tokens\"", "")).unwrap();
     let (code, stderr) = check_config(dir.path(), path.to_str().unwrap(), &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("token 2 (line 4 of"), "{stderr}");
+    assert!(
+        stderr.contains("token 2 is shorter than 16 characters (line 4 of"),
+        "{stderr}"
+    );
     assert!(stderr.contains("shorter than 16"), "{stderr}");
-    assert!(stderr.contains("token 3 (line 5 of"), "{stderr}");
+    assert!(
+        stderr.contains("token 3 holds whitespace (line 5 of"),
+        "{stderr}"
+    );
     assert!(stderr.contains("whitespace"), "{stderr}");
     for secret in ["short\n", "inner space", "6f1c0d9e", "prod token"] {
         assert!(!stderr.contains(secret), "{secret} shown: {stderr}");
