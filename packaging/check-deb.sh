@@ -34,6 +34,16 @@ expect /usr/share/man/man1/auth0-ingest-check-config.1.gz 644 root:root
 expect /usr/share/bash-completion/completions/auth0-ingest 644 root:root
 expect /usr/share/zsh/vendor-completions/_auth0-ingest 644 root:root
 expect /usr/share/doc/auth0-ingest/README.md 644 root:root
+expect /usr/share/doc/auth0-ingest/ARCHITECTURE.md 644 root:root
+expect /usr/share/doc/auth0-ingest/fields/README.md 644 root:root
+# Every man page the installed pages name is installed (no auth0-ingest-help(1)).
+for page in $(zcat /usr/share/man/man1/auth0-ingest*.1.gz | grep -o 'auth0\\-ingest\\-[a-z\\-]*(1)' | sed 's/\\//g; s/(1)//' | sort -u); do
+  [ -e "/usr/share/man/man1/$page.1.gz" ] || fail "a man page names $page(1), which is not installed"
+done
+# The tokens file is read where it lies (reload rotates it), not as a credential copy.
+grep -q '^LoadCredential=webhook-tokens' /usr/lib/systemd/system/auth0-ingest.service /lib/systemd/system/auth0-ingest.service 2>/dev/null \
+  && fail "the unit hands webhook-tokens as a LoadCredential= copy: reload cannot rotate it"
+grep -q '^tokens_file = "/etc/auth0-ingest/webhook-tokens"' /etc/auth0-ingest/auth0-ingest.toml || fail "the config does not read the tokens file where it lies"
 expect /usr/share/doc/auth0-ingest/examples/nginx-auth0-ingest.conf 644 root:root
 expect /usr/share/doc/auth0-ingest/examples/auth0-ingest.toml 644 root:root
 expect /var/lib/auth0-ingest 750 auth0-ingest:auth0-ingest

@@ -15,6 +15,11 @@
 //! `auth0_ingest_reloads_total{result="failure"}`. Other changed settings
 //! take effect only after a restart, and the log says so.
 //!
+//! A reload that can rotate no token says so at `warn`: tokens read from
+//! systemd's `$CREDENTIALS_DIRECTORY` (a copy made at start, blind to edits
+//! of its source), and a tokens file that changed on disk while its tokens
+//! did not (an edit that rotated nothing).
+//!
 //! systemd is told `RELOADING=1` before and `READY=1` after.
 
 use std::sync::{Arc, Mutex};
@@ -22,10 +27,12 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use crate::admin;
+use crate::config::tokens::TokensFile;
 use crate::config::Config;
 use crate::enrichment;
 use crate::inputs::webhook;
 use crate::pipeline::{self, Pipeline};
+use crate::secret::Secret;
 use crate::telemetry::metrics::Metrics;
 
 /// Reads the configuration anew (the file the agent was started with).
@@ -43,6 +50,8 @@ pub struct Reloader {
     enrich_warnings: Mutex<Vec<String>>,
     /// The settings that need a restart, as running.
     fingerprint: String,
+    /// The tokens files as last read.
+    tokens_files: Mutex<Vec<TokensFile>>,
     /// One reload at a time.
     running: tokio::sync::Mutex<()>,
 }
@@ -76,6 +85,7 @@ impl Reloader {
             pipeline_config: config.pipeline.clone(),
             enrich_warnings: Mutex::new(enrich_warnings),
             fingerprint: fingerprint(config),
+            tokens_files: Mutex::new(config.tokens_files.clone()),
             running: tokio::sync::Mutex::new(()),
         }
     }
@@ -136,6 +146,17 @@ impl Reloader {
             }
         }
         // Everything is valid: swap.
+        let mut unchanged = vec![(
+            "admin.tokens_file",
+            same(&self.admin.tokens.get(), &config.admin.tokens),
+        )];
+        if let (Some(running), Some(new)) = (&self.webhook, &config.webhook) {
+            unchanged.push((
+                "webhook.tokens_file",
+                same(&running.tokens.get(), &new.reloadable.tokens.get()),
+            ));
+        }
+        self.warn_about_tokens_files(&config.tokens_files, &unchanged);
         match (&self.webhook, &config.webhook) {
             (Some(running), Some(new)) => {
                 running.tokens.set(new.reloadable.tokens.get().to_vec());
@@ -167,6 +188,47 @@ impl Reloader {
         }
         Ok(())
     }
+}
+
+impl Reloader {
+    /// Warns about the tokens files of a reload that cannot rotate (see the
+    /// module docs); `unchanged` says per key whether its tokens stayed
+    /// the same.
+    fn warn_about_tokens_files(&self, new: &[TokensFile], unchanged: &[(&str, bool)]) {
+        let mut running = self
+            .tokens_files
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        for file in new {
+            if file.credential {
+                tracing::warn!(
+                    key = %file.key,
+                    path = %file.path.display(),
+                    "the tokens were read from $CREDENTIALS_DIRECTORY, a copy systemd made at start: a reload cannot see edits to its source; point the key at the file itself (e.g. /etc/auth0-ingest/webhook-tokens) and drop its LoadCredential= line, or restart"
+                );
+            }
+            let same_tokens = unchanged
+                .iter()
+                .any(|(key, same)| *key == file.key && *same);
+            if same_tokens && running.iter().any(|old| old.edited_since(file)) {
+                tracing::warn!(
+                    key = %file.key,
+                    path = %file.path.display(),
+                    "the tokens file changed on disk but its tokens did not: this reload rotated nothing (comments, blank lines and surrounding whitespace are ignored)"
+                );
+            }
+        }
+        *running = new.to_vec();
+    }
+}
+
+/// Whether two token lists hold the same values in the same order.
+fn same(old: &[Secret<String>], new: &[Secret<String>]) -> bool {
+    old.len() == new.len()
+        && old
+            .iter()
+            .zip(new)
+            .all(|(old, new)| old.expose() == new.expose())
 }
 
 /// The settings a reload does not apply, in comparable form (secrets are

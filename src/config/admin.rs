@@ -11,7 +11,12 @@ use super::values::duration;
 use crate::admin::{Config, DEFAULT_FAILING_AFTER, DEFAULT_LISTEN};
 
 /// Validates `[admin]` (absent means every default).
-pub(super) fn build(raw: Option<RawAdmin>, base: &Path, errors: &mut Errors) -> Config {
+pub(super) fn build(
+    raw: Option<RawAdmin>,
+    base: &Path,
+    errors: &mut Errors,
+    files: &mut Vec<tokens::TokensFile>,
+) -> Config {
     let raw = raw.unwrap_or_default();
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = if listen_text.is_empty() {
@@ -28,7 +33,12 @@ pub(super) fn build(raw: Option<RawAdmin>, base: &Path, errors: &mut Errors) -> 
             }
         }
     };
-    let tokens = tokens::read("admin", raw.tokens, raw.tokens_file, base, errors);
+    let report = tokens::Report {
+        errors,
+        warnings: None,
+        files,
+    };
+    let tokens = tokens::read("admin", raw.tokens, raw.tokens_file, base, report);
     if let Some(listen) = listen {
         if !listen.ip().is_loopback() && tokens.is_empty() {
             errors.push(
@@ -52,7 +62,12 @@ pub(super) fn build(raw: Option<RawAdmin>, base: &Path, errors: &mut Errors) -> 
 
 /// Every default: what `status` asks without `--config`.
 pub fn defaults() -> Config {
-    build(None, Path::new("."), &mut Errors::default())
+    build(
+        None,
+        Path::new("."),
+        &mut Errors::default(),
+        &mut Vec::new(),
+    )
 }
 
 /// `[admin]` alone from a config file's text: what `status` and `replay`
@@ -75,7 +90,7 @@ pub fn from_file(path: &Path) -> Result<Config, super::problems::LoadError> {
         })?;
     let mut errors = Errors::default();
     let base = path.parent().unwrap_or(Path::new("."));
-    let config = build(raw.admin, base, &mut errors);
+    let config = build(raw.admin, base, &mut errors, &mut Vec::new());
     errors
         .into_result()
         .map_err(|errors| super::problems::LoadError::Invalid {

@@ -81,9 +81,17 @@ pub fn writable(directory: &Path) -> Result<(), String> {
             Err(error)
                 if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) =>
             {
+                // A relative path's last ancestor is the empty path: the
+                // working directory, where `run` would create it.
                 match existing.parent() {
-                    Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
-                    _ => return Err(format!("`{}` cannot be created", directory.display())),
+                    Some(parent) if parent.as_os_str().is_empty() => existing = Path::new("."),
+                    Some(parent) => existing = parent,
+                    None => {
+                        return Err(format!(
+                            "`{}` cannot be created: {error}, and no parent directory exists",
+                            directory.display()
+                        ))
+                    }
                 }
             }
             Err(error) => return Err(format!("cannot inspect `{}`: {error}", existing.display())),
@@ -127,6 +135,11 @@ mod tests {
         assert!(writable(&file.join("sub"))
             .unwrap_err()
             .contains("is not a directory"));
+        // A relative path without a directory part lies in the working
+        // directory (`check-config --config short.toml`).
+        let relative = Path::new("auth0-ingest-check-relative/spool");
+        assert_eq!(writable(relative), Ok(()));
+        assert!(fs::metadata(relative.parent().unwrap()).is_err());
         // /proc takes no new directories, even for root.
         assert!(writable(Path::new("/proc/auth0-ingest/spool")).is_err());
     }

@@ -28,8 +28,9 @@ mod poller;
 pub mod problems;
 pub mod raw;
 pub mod sections;
+pub mod size;
 pub mod spool;
-mod tokens;
+pub mod tokens;
 mod trusted_proxies;
 mod values;
 pub mod webhook;
@@ -71,6 +72,8 @@ pub struct Config {
     pub warnings: Vec<ConfigError>,
     /// The admin listener (`/metrics`, `/status`, …).
     pub admin: crate::admin::Config,
+    /// The tokens files read (webhook and admin), for reloads to compare.
+    pub tokens_files: Vec<tokens::TokensFile>,
 }
 
 impl Config {
@@ -116,9 +119,10 @@ impl Config {
             }
         }
         let mut warnings = Vec::new();
-        let webhook = raw
-            .webhook
-            .map(|webhook| webhook::build(webhook, base, &mut errors, &mut warnings));
+        let mut tokens_files = Vec::new();
+        let webhook = raw.webhook.map(|webhook| {
+            webhook::build(webhook, base, &mut errors, &mut warnings, &mut tokens_files)
+        });
         if webhook.is_none() && raw.poller.is_none() {
             errors.push(
                 "webhook",
@@ -171,7 +175,7 @@ impl Config {
             pipeline.namespace = elasticsearch.namespace.clone();
         }
         let telemetry = log::build(raw.log, &mut errors);
-        let admin = admin::build(raw.admin, base, &mut errors);
+        let admin = admin::build(raw.admin, base, &mut errors, &mut tokens_files);
         match (errors.into_result(), spool) {
             // Every invalid section pushed an error, so with no errors
             // `flatten` drops nothing.
@@ -187,6 +191,7 @@ impl Config {
                 telemetry,
                 warnings,
                 admin,
+                tokens_files,
             }),
             (Err(errors), ..) => Err(errors),
             // Every `None` above pushed an error, so this arm is unreachable in

@@ -237,7 +237,7 @@ fn endpoints(
 /// `batch_max_events` and `batch_max_bytes` within Datadog's limits.
 fn batch_limits(
     max_events: Option<usize>,
-    max_bytes: Option<bytesize::ByteSize>,
+    max_bytes: Option<super::size::Size>,
     errors: &mut Errors,
 ) -> (usize, u64) {
     let batch_max_events = at_least_one(

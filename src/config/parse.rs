@@ -247,10 +247,6 @@ fn friendly(expected: &str) -> String {
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
         "f32" | "f64" => "a number".to_owned(),
         expected if expected.starts_with("struct ") => "a table (`[section]`)".to_owned(),
-        // bytesize's words for sizes (`ByteSize` fields).
-        "an integer or string" | "parsable string" | "integer overflow" => {
-            "a size such as `\"16MiB\"`, or a number of bytes".to_owned()
-        }
         expected => expected.to_owned(),
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use bytesize::ByteSize;
+use super::size::Size;
 use serde::Deserialize;
 
 /// The whole file.
@@ -80,7 +80,7 @@ pub struct RawWebhook {
     /// (relative paths are looked up in `$CREDENTIALS_DIRECTORY` first).
     pub tokens_file: Option<PathBuf>,
     /// Largest accepted request body, after gzip decompression. Default 16MiB.
-    pub max_body_bytes: Option<ByteSize>,
+    pub max_body_bytes: Option<Size>,
     /// Most connections served at once; further clients wait in the accept queue. Default 512.
     pub max_connections: Option<usize>,
     /// Time a client gets to send the request line and headers (and the TLS handshake). Default 10s.
@@ -97,7 +97,7 @@ pub struct RawWebhook {
     /// Body bytes held in memory by all requests together (as received, decompressed and
     /// the spool copy); a request that does not fit is answered 503 + `Retry-After` before
     /// its body is read. At least 3 × `max_body_bytes`. Default 256MiB.
-    pub max_inflight_bytes: Option<ByteSize>,
+    pub max_inflight_bytes: Option<Size>,
     /// TLS material; omit to serve plain HTTP behind a TLS-terminating reverse proxy.
     pub tls: Option<RawTls>,
     /// Reverse proxies (addresses or CIDR networks, e.g. `["127.0.0.1"]`)
@@ -156,11 +156,11 @@ pub struct RawSpool {
     /// Directory of the segment files, acknowledgement ledger and dead-letter file.
     pub dir: PathBuf,
     /// Upper bound on the spool's size on disk; when reached the webhook answers 503. Default 1GiB.
-    pub max_bytes: Option<ByteSize>,
+    pub max_bytes: Option<Size>,
     /// Size at which `dead-letter.ndjson` is renamed `dead-letter.ndjson.<n>` and a new one
     /// started. Dead-letter files are never deleted by the agent; they count against
     /// `max_bytes`. Default 64MiB.
-    pub dead_letter_max_file_bytes: Option<ByteSize>,
+    pub dead_letter_max_file_bytes: Option<Size>,
 }
 
 /// `[output]`
@@ -202,7 +202,7 @@ pub struct RawElasticsearchOutput {
     /// Most documents per bulk request. Default 1000.
     pub batch_max_events: Option<usize>,
     /// Most bytes per bulk request body. Default 5MiB.
-    pub batch_max_bytes: Option<ByteSize>,
+    pub batch_max_bytes: Option<Size>,
     /// Longest time a document waits for its bulk request to fill. Default 1s.
     pub flush_interval: Option<String>,
     /// Most bulk requests outstanding at once. Default 4.
@@ -246,7 +246,7 @@ pub struct RawDatadogOutput {
     /// Most logs per request, at most 1000 (Datadog's limit). Default 1000.
     pub batch_max_events: Option<usize>,
     /// Most bytes per request before compression, at most 4250000 (Datadog's limit is 5 MB). Default 4250000.
-    pub batch_max_bytes: Option<ByteSize>,
+    pub batch_max_bytes: Option<Size>,
     /// Longest time a log waits for its request to fill. Default 1s.
     pub flush_interval: Option<String>,
     /// Most requests outstanding at once. Default 4.
@@ -262,7 +262,7 @@ pub struct RawFileOutput {
     /// Directory the NDJSON files are written to.
     pub dir: PathBuf,
     /// A file is closed and a new one started once it reaches this size. Default 256MiB.
-    pub max_file_bytes: Option<ByteSize>,
+    pub max_file_bytes: Option<Size>,
     /// Closed files kept; the oldest beyond this count are deleted. Default 0 = keep all.
     pub max_files: Option<usize>,
 }

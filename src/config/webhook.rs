@@ -50,6 +50,7 @@ pub(crate) fn build(
     base: &Path,
     errors: &mut Errors,
     warnings: &mut Vec<ConfigError>,
+    tokens_files: &mut Vec<tokens::TokensFile>,
 ) -> Option<webhook::Config> {
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = match listen_text.parse::<SocketAddr>() {
@@ -69,8 +70,13 @@ pub(crate) fn build(
             format!("`{path}` must start with `/` and hold no query, fragment or space"),
         );
     }
-    let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, errors);
-    check_tokens(&tokens, errors, warnings);
+    let report = tokens::Report {
+        errors,
+        warnings: Some(warnings),
+        files: tokens_files,
+    };
+    let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, report);
+    check_placeholder(&tokens, errors);
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
     let max_body_bytes = positive(
         errors,
@@ -157,24 +163,15 @@ pub(crate) fn build(
     })
 }
 
-/// The placeholder token is an error, a short one a warning. Tokens are
-/// named by position, never shown.
-fn check_tokens(tokens: &[Secret<String>], errors: &mut Errors, warnings: &mut Vec<ConfigError>) {
+/// The placeholder token is an error (short ones are warned about by
+/// [`tokens::read`]). Tokens are named by position, never shown.
+fn check_placeholder(tokens: &[Secret<String>], errors: &mut Errors) {
     for (index, token) in tokens.iter().enumerate() {
-        let value = token.expose().trim();
-        if value == PLACEHOLDER_TOKEN {
+        if token.expose().trim() == PLACEHOLDER_TOKEN {
             errors.push(
                 "webhook.tokens",
                 format!("token {} is the placeholder from the example: generate one with `openssl rand -hex 32`", index + 1),
             );
-        } else if value.chars().count() < MIN_TOKEN_CHARS {
-            warnings.push(ConfigError {
-                key: "webhook.tokens".to_owned(),
-                message: format!(
-                    "token {} is shorter than {MIN_TOKEN_CHARS} characters: easy to guess; use `openssl rand -hex 32`",
-                    index + 1
-                ),
-            });
         }
     }
 }

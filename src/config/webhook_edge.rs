@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bytesize::ByteSize;
+use super::size::Size;
 
 use super::problems::Errors;
 use super::values::{duration, positive};
@@ -25,7 +25,7 @@ const MIN_INFLIGHT_BODIES: u64 = 3;
 pub(super) fn build(
     idle_timeout: Option<String>,
     send_timeout: Option<String>,
-    max_inflight_bytes: Option<ByteSize>,
+    max_inflight_bytes: Option<Size>,
     max_body_bytes: u64,
     errors: &mut Errors,
 ) -> webhook::Edge {

@@ -10,8 +10,10 @@
 //! - anything else: JSON Lines; each non-blank line (CRLF tolerated) is an
 //!   event.
 //!
-//! An event must be a JSON object; anything else is rejected with a reason
-//! and its bytes verbatim, and the other events of the body still count.
+//! An event must be a JSON object with at least one of Auth0's top-level
+//! keys (`log_id`, `data`, `type`, `date`): anything else (`2`, `{"foo":1}`)
+//! is rejected with a reason and its bytes verbatim, and the other events of
+//! the body still count.
 
 use serde::de::{Deserializer as _, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -121,7 +123,7 @@ fn each_object<'a>(body: &'a [u8], visit: &mut impl FnMut(Item<'a>)) -> bool {
             return true;
         }
     }
-    visit(Item::Event(body));
+    visit(judged(body));
     true
 }
 
@@ -146,10 +148,58 @@ fn each_line<'a>(body: &'a [u8], visit: &mut impl FnMut(Item<'a>)) {
 fn element(value: &RawValue) -> Item<'_> {
     let bytes = value.get().as_bytes();
     if bytes.first() == Some(&b'{') {
-        Item::Event(bytes)
+        judged(bytes)
     } else {
         rejected("not a JSON object".to_owned(), bytes)
     }
+}
+
+/// Why an object without Auth0's keys is refused.
+pub const NOT_AUTH0: &str =
+    "not an Auth0 event: the object has none of `log_id`, `data`, `type`, `date`";
+
+/// The keys of which an Auth0 event (a stream envelope or a bare log) has
+/// at least one at its top level.
+const AUTH0_KEYS: [&[u8]; 4] = [b"\"log_id\"", b"\"date\"", b"\"type\"", b"\"data\""];
+
+/// Top-level keys of an object, for [`judged`].
+#[derive(Deserialize)]
+struct Marks {
+    log_id: Option<IgnoredAny>,
+    data: Option<IgnoredAny>,
+    #[serde(rename = "type")]
+    kind: Option<IgnoredAny>,
+    date: Option<IgnoredAny>,
+}
+
+/// `bytes`, a valid JSON object, as an event when it has one of Auth0's
+/// keys at its top level. Auth0's objects start with one (`{"log_id":…`,
+/// `{"date":…`), which is checked without parsing; other objects are read
+/// for their top-level keys. An object that cannot be read that way (a
+/// duplicate key) is kept: the pipeline judges it.
+fn judged(bytes: &[u8]) -> Item<'_> {
+    if first_key_is_auth0(bytes) {
+        return Item::Event(bytes);
+    }
+    match serde_json::from_slice::<Marks>(bytes) {
+        Ok(Marks {
+            log_id: None,
+            data: None,
+            kind: None,
+            date: None,
+        }) => rejected(NOT_AUTH0.to_owned(), bytes),
+        _ => Item::Event(bytes),
+    }
+}
+
+/// Whether the object's first key is one of [`AUTH0_KEYS`].
+fn first_key_is_auth0(bytes: &[u8]) -> bool {
+    let inner = bytes.get(1..).unwrap_or_default().trim_ascii_start();
+    AUTH0_KEYS.iter().any(|key| {
+        inner
+            .strip_prefix(*key)
+            .is_some_and(|rest| rest.trim_ascii_start().first() == Some(&b':'))
+    })
 }
 
 fn rejected(reason: String, raw: &[u8]) -> Item<'_> {
@@ -222,9 +272,29 @@ mod tests {
     }
 
     #[test]
+    fn objects_without_auth0_keys_are_not_events() {
+        assert_eq!(check("{\"foo\":1}"), ["R:not an Auth0 event:{\"foo\":1}"]);
+        assert_eq!(
+            check("[{\"foo\":{\"log_id\":1}}, { \"x\":1, \"date\":\"d\"}]"),
+            [
+                "R:not an Auth0 event:{\"foo\":{\"log_id\":1}}",
+                "E:{ \"x\":1, \"date\":\"d\"}"
+            ]
+        );
+        assert_eq!(
+            check("{\"foo\":1}\n{ \"log_id\" : \"1\"}\n{\"logs\":\"x\"}"),
+            [
+                "R:not an Auth0 event:{\"foo\":1}",
+                "E:{ \"log_id\" : \"1\"}",
+                "R:not an Auth0 event:{\"logs\":\"x\"}"
+            ]
+        );
+    }
+
+    #[test]
     fn invalid_utf8_line_is_rejected_verbatim() {
-        let items = split(b"{\"a\":\"\xff\"}\n{\"b\":1}");
+        let items = split(b"{\"a\":\"\xff\"}\n{\"type\":1}");
         assert!(matches!(&items[0], Item::Rejected { raw, .. } if raw == b"{\"a\":\"\xff\"}"));
-        assert_eq!(items[1], Item::Event(b"{\"b\":1}"));
+        assert_eq!(items[1], Item::Event(b"{\"type\":1}"));
     }
 }

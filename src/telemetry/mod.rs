@@ -26,15 +26,14 @@ pub enum Format {
 pub struct Config {
     /// The format; `None` picks text under systemd or a terminal, else JSON.
     pub format: Option<Format>,
-    /// The `tracing` filter; `RUST_LOG` overrides it.
+    /// The `tracing` filter: `RUST_LOG` when set, else `[log] level`
+    /// (validated by `config`, which reads the environment).
     pub level: String,
 }
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(config: &Config) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let format = config
         .format

@@ -33,10 +33,15 @@ fn installed_example(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("auth0-ingest.toml");
     std::fs::write(
         &path,
-        example.replace(
-            "/var/lib/auth0-ingest",
-            &dir.join("state").display().to_string(),
-        ),
+        example
+            .replace(
+                "/etc/auth0-ingest/webhook-tokens",
+                &dir.join("webhook-tokens").display().to_string(),
+            )
+            .replace(
+                "/var/lib/auth0-ingest",
+                &dir.join("state").display().to_string(),
+            ),
     )
     .unwrap();
     std::fs::write(

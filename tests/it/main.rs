@@ -18,6 +18,7 @@ mod kibana_import;
 mod nginx;
 mod ops;
 mod poller;
+mod secure_defaults;
 mod sigkill;
 mod spool;
 mod store;
