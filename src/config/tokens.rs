@@ -13,8 +13,11 @@ use std::path::{Path, PathBuf};
 
 use super::credentials::resolve_credential;
 use super::problems::{ConfigError, Errors};
-use super::webhook::MIN_TOKEN_CHARS;
 use crate::secret::Secret;
+
+/// Tokens shorter than this get a warning: Auth0's stream token is the only
+/// thing between the internet and the spool.
+pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// A tokens file as read, so a reload can tell what it saw
 /// (`crate::reload`): a copy in `$CREDENTIALS_DIRECTORY` never changes

@@ -40,9 +40,6 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// The webhook token the packaging once shipped as a placeholder: refused,
 /// since anyone who read the package could send events.
 pub const PLACEHOLDER_TOKEN: &str = "change-me-to-the-output-of-openssl-rand-hex-32";
-/// Tokens shorter than this get a warning: Auth0's stream token is the only
-/// thing between the internet and the spool.
-pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// Validates `[webhook]`; `None` when a problem was pushed.
 pub(crate) fn build(
