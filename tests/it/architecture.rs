@@ -31,9 +31,6 @@ const LAYERS: &[&[&str]] = &[
         "systemd",
         "backoff",
         "error_chain",
-        "sanitize",
-        "sizes",
-        "storage",
     ],
     &["pipeline", "fields"],
     &["telemetry"],
@@ -571,4 +568,3 @@ fn rooms_are_small() {
         "line counting is broken: longest file has {longest} lines"
     );
 }
-
