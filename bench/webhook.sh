@@ -3,15 +3,22 @@
 # load generator. Prints one JSON line per run: throughput with N connections
 # back to back, then ack latency at a fixed 20k events/s.
 #   bench/webhook.sh [runs]   (default 3; report the median)
+# AGENT=path/to/auth0-ingest (and LOADGEN=path/to/loadgen) bench another
+# build, e.g. the previous commit's, for a same-run comparison; without them
+# the release build of this tree is built and used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-cargo build --release --quiet --bin auth0-ingest --example loadgen
+if [ -z "${AGENT:-}" ]; then
+  cargo build --release --quiet --bin auth0-ingest --example loadgen
+fi
+agent_bin=$(realpath "${AGENT:-target/release/auth0-ingest}")
+loadgen_bin=$(realpath "${LOADGEN:-target/release/examples/loadgen}")
 work=$(mktemp -d)
 trap 'kill "$agent" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-target/release/auth0-ingest --version >/dev/null
+"$agent_bin" --version >/dev/null
 # Certificate via the embedded default's generator: run it once in $work.
-(cd "$work" && timeout 3 "$OLDPWD/target/release/auth0-ingest" run >/dev/null 2>&1 || true)
+(cd "$work" && timeout 3 "$agent_bin" run >/dev/null 2>&1 || true)
 data="$work/auth0-ingest-data"
 # GeoIP enrichment with MaxMind's test databases when ../shared has them
 # (the generated events' IP is in them); without, GeoIP is off.
@@ -45,16 +52,16 @@ level = "warn"
 [admin]
 listen = "127.0.0.1:18384"
 TOML
-target/release/auth0-ingest run --config "$work/bench.toml" 2>"$work/agent.log" &
+"$agent_bin" run --config "$work/bench.toml" 2>"$work/agent.log" &
 agent=$!
 for _ in $(seq 100); do curl -skf https://127.0.0.1:18383/healthz >/dev/null && break; sleep 0.1; done
 token=$(cat "$data/token")
 common=(--url https://127.0.0.1:18383/auth0/logs --token "$token" --cacert "$data/certs/dev-cert.pem" --metrics http://127.0.0.1:18384/metrics)
 for run in $(seq "$runs"); do
-  target/release/examples/loadgen "${common[@]}" --connections 8 --seconds 10
+  "$loadgen_bin" "${common[@]}" --connections 8 --seconds 10
 done
 # Let the throughput runs' writeback finish: it competes with every fsync.
 sync
 for run in $(seq "$runs"); do
-  target/release/examples/loadgen "${common[@]}" --connections 8 --seconds 10 --rate 20000
+  "$loadgen_bin" "${common[@]}" --connections 8 --seconds 10 --rate 20000
 done
