@@ -329,14 +329,14 @@ mod tests {
     #[test]
     fn sizes_and_durations_are_human_readable() {
         let config = Config::from_toml(
-            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10 MB\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
+            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10m\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
             Path::new("/"),
         )
         .unwrap();
         let webhook = config.webhook.unwrap();
         assert_eq!(webhook.max_body_bytes, 2 * 1024 * 1024);
         assert_eq!(webhook.header_timeout, Duration::from_secs(60));
-        assert_eq!(config.spool.max_bytes, 10_000_000);
+        assert_eq!(config.spool.max_bytes, 10 * 1024 * 1024);
         assert_eq!(config.file_output.unwrap().max_file_bytes, 1024);
     }
 }
