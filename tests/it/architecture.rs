@@ -571,3 +571,4 @@ fn rooms_are_small() {
         "line counting is broken: longest file has {longest} lines"
     );
 }
+
