@@ -51,16 +51,54 @@ const JSON_TEXT_ATTRIBUTES: [&str; 8] = [
     "sourceFilters",
 ];
 
-/// An asset file that does not parse as an array of objects (a bug caught
-/// by the tests).
+/// Most bytes of a data stream namespace (Elastic's naming scheme).
+pub const MAX_NAMESPACE_BYTES: usize = 100;
+
+/// Characters a namespace cannot hold: Elasticsearch refuses them in an
+/// index name (`\/*?"<>| ,#`, `:`), and `-` separates the data stream's
+/// parts (`logs-auth0.logs-<namespace>`).
+const NAMESPACE_FORBIDDEN: &str = "-\\/*?\"<>| ,#:";
+
+/// The assets cannot be rendered.
 #[derive(Debug, thiserror::Error)]
-#[error("Kibana assets `fields/kibana/{file}` are invalid")]
-pub struct Error {
-    /// The file.
-    pub file: &'static str,
-    /// Why.
-    #[source]
-    pub source: serde_json::Error,
+pub enum Error {
+    /// An asset file that does not parse as an array of objects (a bug
+    /// caught by the tests).
+    #[error("Kibana assets `fields/kibana/{file}` are invalid")]
+    Invalid {
+        /// The file.
+        file: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A namespace no data stream can have (Kibana's data view would match
+    /// nothing, or more than asked).
+    #[error(
+        "namespace {0:?} is not a data stream namespace: it must be `*` (every namespace) or \
+         1 to 100 bytes, lowercase, without control characters, `-`, spaces or any of \\/*?\"<>|,#:"
+    )]
+    Namespace(String),
+}
+
+/// Whether `namespace` is `*` or a namespace Elasticsearch accepts in a
+/// data stream name (lowercase, at most [`MAX_NAMESPACE_BYTES`], none of
+/// [`NAMESPACE_FORBIDDEN`], no control or white space characters).
+pub fn check_namespace(namespace: &str) -> Result<(), Error> {
+    let valid = namespace == ALL_NAMESPACES
+        || (!namespace.is_empty()
+            && namespace.len() <= MAX_NAMESPACE_BYTES
+            && !namespace.chars().any(|c| {
+                c.is_uppercase()
+                    || c.is_control()
+                    || c.is_whitespace()
+                    || NAMESPACE_FORBIDDEN.contains(c)
+            }));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Namespace(namespace.to_owned()))
+    }
 }
 
 /// Every object as written in the files (nested JSON attributes), in
@@ -69,7 +107,7 @@ pub fn objects() -> Result<Vec<Value>, Error> {
     let mut objects = Vec::new();
     for (file, text) in FILES {
         let parsed: Vec<Value> =
-            serde_json::from_str(text).map_err(|source| Error { file, source })?;
+            serde_json::from_str(text).map_err(|source| Error::Invalid { file, source })?;
         objects.extend(parsed);
     }
     Ok(objects)
@@ -77,8 +115,9 @@ pub fn objects() -> Result<Vec<Value>, Error> {
 
 /// The import file for Kibana (`POST /api/saved_objects/_import`, or Stack
 /// Management → Saved objects → Import): one object per line, the data
-/// view over `logs-auth0.logs-<namespace>`.
+/// view over `logs-auth0.logs-<namespace>` (checked by [`check_namespace`]).
 pub fn ndjson(namespace: &str) -> Result<String, Error> {
+    check_namespace(namespace)?;
     let mut out = String::new();
     for mut object in objects()? {
         if object.get("type").and_then(Value::as_str) == Some("index-pattern") {
@@ -152,6 +191,26 @@ mod tests {
             }
             if let Some(meta) = attributes.get("kibanaSavedObjectMeta") {
                 assert!(meta["searchSourceJSON"].is_string(), "{}", line["id"]);
+            }
+        }
+    }
+
+    #[test]
+    fn odd_namespaces_are_refused_with_a_reason() {
+        let long = "a".repeat(MAX_NAMESPACE_BYTES + 1);
+        for namespace in [
+            "", " ", "a b", "a*", "**", "*,b", "a\"b", "a'b\"", "A", "a-b", "a:b", "a/b", "a\nb",
+            "a\tb", "a#b", "a|b", "a\u{0}b", &long,
+        ] {
+            let error = ndjson(namespace).unwrap_err();
+            assert!(matches!(error, Error::Namespace(_)), "{namespace:?}");
+            assert!(error.to_string().contains("not a data stream namespace"));
+        }
+        let longest = "a".repeat(MAX_NAMESPACE_BYTES);
+        for namespace in ["*", "default", "tenant_a", "prod.eu1", "é", &longest] {
+            let text = ndjson(namespace).unwrap();
+            for line in text.lines() {
+                serde_json::from_str::<Value>(line).unwrap();
             }
         }
     }

@@ -19,6 +19,9 @@ pub const SUPPORTED: &str = "8.13 to 9.x";
 /// Most bytes of a Kibana response read (the import's answer lists at most
 /// one entry per object).
 pub const MAX_BODY: usize = 1024 * 1024;
+/// How long one request may take, its answer's body included (a Kibana
+/// trickling its answer is cut off).
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// The multipart boundary (checked absent from the NDJSON).
 const BOUNDARY: &str = "auth0-ingest-kibana-import-2f6b1d9e";
 
@@ -115,6 +118,17 @@ pub enum Error {
         /// Why.
         #[source]
         source: reqwest::Error,
+    },
+    /// Kibana answered with a redirect (not followed: a redirected POST
+    /// loses its body, and credentials must not travel elsewhere).
+    #[error("Kibana answered {status} to `{url}`, redirecting to `{location}`: set [kibana] url to Kibana's own address (with its server.basePath)")]
+    Redirect {
+        /// The request's URL.
+        url: String,
+        /// The 3xx status.
+        status: StatusCode,
+        /// The `Location` header (empty if none).
+        location: String,
     },
     /// Kibana refused the credentials.
     #[error("Kibana refused the credentials ({status}) at `{url}`")]
@@ -222,11 +236,13 @@ pub async fn install(config: &Config, ndjson: &str) -> Result<Installed, Error> 
         .get("successCount")
         .and_then(Value::as_u64)
         .unwrap_or(0);
+    let listed = problems(&answer);
     match answer.get("success").and_then(Value::as_bool) {
-        Some(true) => Ok(Installed { version, imported }),
-        Some(false) => Err(Error::ImportFailed {
+        Some(true) if listed.is_empty() => Ok(Installed { version, imported }),
+        // `success: true` that still lists errors is a failure too.
+        Some(_) => Err(Error::ImportFailed {
             space: config.space.clone(),
-            problems: problems(&answer),
+            problems: listed,
         }),
         None => Err(Error::Unexpected {
             url,
@@ -242,7 +258,8 @@ fn base(config: &Config) -> &str {
 fn client(config: &Config) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
-        .timeout(std::time::Duration::from_secs(60))
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(std::time::Duration::from_secs(10));
     if let Some(pem) = &config.ca_cert {
         for certificate in reqwest::Certificate::from_pem_bundle(pem).map_err(Error::Client)? {
@@ -268,7 +285,20 @@ async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Value, Erro
         source,
     })?;
     let status = response.status();
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|value| snippet(value.as_bytes()))
+            .unwrap_or_default();
+        return Err(Error::Redirect {
+            url: url.to_owned(),
+            status,
+            location,
+        });
+    }
     let mut body = Vec::new();
+    let mut truncated = false;
     while let Some(chunk) = response
         .chunk()
         .await
@@ -279,7 +309,8 @@ async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Value, Erro
     {
         let room = MAX_BODY.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_BODY {
+        if chunk.len() > room {
+            truncated = true;
             break;
         }
     }
@@ -295,19 +326,52 @@ async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Value, Erro
             .as_ref()
             .and_then(|value| value.get("message"))
             .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+            .map(|message| snippet(message.as_bytes()))
+            .unwrap_or_else(|| snippet(&body));
         return Err(Error::Status {
             url: url.to_owned(),
             status,
             message,
         });
     }
-    parsed.ok_or_else(|| Error::Unexpected {
-        url: url.to_owned(),
-        why: "not JSON".to_owned(),
-    })
+    if truncated {
+        return Err(Error::Unexpected {
+            url: url.to_owned(),
+            why: format!("the answer is larger than {MAX_BODY} bytes"),
+        });
+    }
+    match parsed {
+        Some(value) if value.is_object() => Ok(value),
+        _ => Err(Error::Unexpected {
+            url: url.to_owned(),
+            why: format!("not a JSON object: `{}`", snippet(&body)),
+        }),
+    }
 }
+
+/// At most [`SNIPPET_CHARS`] characters of `bytes` for a message, control
+/// characters and runs of white space as one space (an HTML error page
+/// stays one readable line).
+fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    for word in text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.chars().count() >= SNIPPET_CHARS {
+            return out.chars().take(SNIPPET_CHARS).chain(['…']).collect();
+        }
+    }
+    out
+}
+
+/// Characters of a body quoted in an error.
+const SNIPPET_CHARS: usize = 200;
 
 /// Each entry of the import answer's `errors`.
 fn problems(answer: &Value) -> Vec<ImportProblem> {

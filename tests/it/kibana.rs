@@ -2,22 +2,43 @@
 //! objects, read only fields `fields/` defines (with a type that supports
 //! the use), and every query matches documents of our own fixture corpus.
 //!
-//! The formats followed, from Kibana's source (elastic/kibana, 8.13–9.x):
-//! - `src/plugins/saved_search/server/saved_objects/schema.ts` and
-//!   `search.ts` (search: `title`, `columns`, `sort`, `grid`,
-//!   `kibanaSavedObjectMeta.searchSourceJSON` required);
-//! - `src/plugins/dashboard/server/dashboard_saved_object/schema/v1/v1.ts`
-//!   and `v2/v2.ts` (dashboard attributes, `unknowns: 'forbid'`),
-//!   `dashboard_saved_object.ts` and
-//!   `migrations/migrate_extract_panel_references.ts` (`panelRefName` =
-//!   `panel_<i>` naming a reference);
-//! - `src/plugins/visualizations/server/saved_objects/visualization.ts`,
-//!   `visualization_migrations.ts` and `public/vis.ts` (`visState` with
-//!   `type`, `aggs`, `params`; params merged with the type's defaults);
-//! - `src/plugins/data_views/server/saved_objects/data_views.ts`
-//!   (index-pattern: `title`, `timeFieldName`, `fieldFormatMap` as text);
-//! - `x-pack/plugins/saved_objects_tagging/common/references.ts` (tag
+//! The formats followed, read in Kibana's source (elastic/kibana; 8.x
+//! paths under `src/plugins/…`, 9.x under `src/platform/plugins/shared/…`;
+//! the commit of each file read is given):
+//! - versions: `packages/core/saved-objects/core-saved-objects-migration-server-internal/src/document_migrator/pipelines/upgrade_pipeline.ts`
+//!   (ab5a4a6f: `assertCompatibility` refuses a `typeMigrationVersion`
+//!   above the type's last migrate/convert version; `Convert` transforms
+//!   run on documents below `convertToMultiNamespaceTypeVersion`) and
+//!   `…/document_migrator/migrations/index.ts` (74fd10e3: the last core
+//!   transform is `'8.8.0'`) — see [`version_window`];
+//! - search: `src/plugins/saved_search/server/saved_objects/search.ts`
+//!   (02705568: `convertToMultiNamespaceTypeVersion: '8.0.0'`,
+//!   `schemas['8.8.0']`: `title` and `kibanaSavedObjectMeta.searchSourceJSON`
+//!   required, the accepted keys of [`accepted`]);
+//! - dashboard: `src/plugins/dashboard/server/dashboard_saved_object/dashboard_saved_object.ts`
+//!   (02705568), its 9.x twin `src/platform/plugins/shared/dashboard/server/dashboard_saved_object/dashboard_saved_object.ts`
+//!   (7527ca73: model versions 1–2, `schemas['8.9.0']`),
+//!   `…/schema/v1/v1.ts` (3c37204b: attributes, `unknowns: 'forbid'`),
+//!   `…/migrations/dashboard_saved_object_migrations.ts` (d78d5cbc: own
+//!   migrations end at 7.17.3) and `migrate_extract_panel_references.ts`
+//!   (`panelRefName` = `panel_<i>` naming a reference);
+//! - visualization: `src/plugins/visualizations/server/saved_objects/visualization.ts`
+//!   (02705568), `src/platform/plugins/shared/visualizations/server/saved_objects/visualization.ts`
+//!   (91016ea1: `schemas['8.8.0']`, `visState`/`uiStateJSON` as text) and
+//!   `…/server/migrations/visualization_saved_object_migrations.ts`
+//!   (328b3b5e: last migration `'8.5.0'`; `visState` with `type`, `aggs`,
+//!   `params`);
+//! - data view: `src/plugins/data_views/server/saved_objects/data_views.ts`
+//!   (02705568: `index-pattern`, converted at 8.0.0) and
+//!   `index_pattern_migrations.ts` (731e0e8b: last migration 7.11.0);
+//! - tag: `x-pack/plugins/saved_objects_tagging/server/saved_objects/tag.ts`
+//!   (341c3c65: `name`, `description`, `color`, converted at 8.0.0) and
+//!   `x-pack/plugins/saved_objects_tagging/common/references.ts` (tag
 //!   references named `tag-ref-<id>`).
+//!
+//! `kibanaSavedObjectMeta.searchSourceJSON` names its data view by
+//! `indexRefName`, the `name` of an `index-pattern` reference (search
+//! source `extractReferences`); the dashboard's panels by `panelRefName`.
 //!
 //! Panels are aggregation-based `visualization` objects (not Lens): their
 //! format is stable from 8.13 through 9.x, imports migrate them forward,
@@ -32,7 +53,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use auth0_ingest::event::{Input, RawEvent};
 use auth0_ingest::fields;
 use auth0_ingest::inputs::framing::{self, Item};
-use auth0_ingest::pipeline::{self, enrich::Enrichers, Pipeline};
+use auth0_ingest::pipeline::enrich::{geo::Geo, ua::UserAgents, Enrichers};
+use auth0_ingest::pipeline::{self, Pipeline};
 use auth0_ingest::setup::assets;
 use bytes::Bytes;
 use serde_json::Value;
@@ -95,21 +117,121 @@ fn required(kind: &str) -> &'static [&'static str] {
     }
 }
 
-/// Dashboard attributes Kibana accepts (`unknowns: 'forbid'`).
-const DASHBOARD_ATTRIBUTES: [&str; 12] = [
-    "title",
-    "description",
-    "kibanaSavedObjectMeta",
-    "timeRestore",
-    "timeFrom",
-    "timeTo",
-    "refreshInterval",
-    "controlGroupInput",
-    "panelsJSON",
-    "optionsJSON",
-    "hits",
-    "version",
-];
+/// The attributes Kibana's create schema accepts for a type (config-schema
+/// objects refuse unknown keys): search `schemas['8.8.0']`, visualization
+/// `schemas['8.8.0']`, dashboard `schema/v1/v1.ts` (`unknowns: 'forbid'`).
+/// `None`: the type registers no schema (index-pattern, tag).
+fn accepted(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "search" => Some(&[
+            "title",
+            "description",
+            "columns",
+            "sort",
+            "grid",
+            "rowHeight",
+            "rowsPerPage",
+            "hideChart",
+            "breakdownField",
+            "kibanaSavedObjectMeta",
+            "isTextBasedQuery",
+            "usesAdHocDataView",
+            "timeRestore",
+            "timeRange",
+            "refreshInterval",
+            "viewMode",
+            "hideAggregatedPreview",
+            "hits",
+            "version",
+        ]),
+        "visualization" => Some(&[
+            "title",
+            "description",
+            "version",
+            "kibanaSavedObjectMeta",
+            "uiStateJSON",
+            "visState",
+            "savedSearchRefName",
+        ]),
+        "dashboard" => Some(&[
+            "title",
+            "description",
+            "kibanaSavedObjectMeta",
+            "timeRestore",
+            "timeFrom",
+            "timeTo",
+            "refreshInterval",
+            "controlGroupInput",
+            "panelsJSON",
+            "optionsJSON",
+            "hits",
+            "version",
+        ]),
+        _ => None,
+    }
+}
+
+/// The `coreMigrationVersion` every object carries: the last core
+/// transform (`document_migrator/migrations/index.ts`: `'8.8.0'`), which
+/// `assertValidCoreVersion` accepts on every Kibana from 8.8.0 on.
+const CORE_MIGRATION_VERSION: &str = "8.8.0";
+
+/// The `typeMigrationVersion` window of each type. Below: the type's
+/// `convertToMultiNamespaceTypeVersion` (`8.0.0` for all five); an older
+/// document imported into a space other than `default` runs the convert
+/// transform, which regenerates its id (and breaks our fixed ids). Above:
+/// the last version a Kibana 8.13 knows for the type
+/// (`upgrade_pipeline.ts` `assertCompatibility` refuses a document "that
+/// belongs to a more recent version of Kibana"): index-pattern and tag have
+/// no migration after the 8.0.0 conversion; the dashboard's own migrations
+/// end at 7.17.3 (the rest come from embeddables, so we claim no more than
+/// the conversion); visualization's migrations end at `'8.5.0'`
+/// (`removeExclamationCircleIcon`); search claims only the conversion.
+/// 9.x knows more (model versions `10.x`) and migrates these up.
+fn version_window(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        "tag" | "index-pattern" | "search" | "dashboard" => Some(("8.0.0", "8.0.0")),
+        "visualization" => Some(("8.0.0", "8.5.0")),
+        _ => None,
+    }
+}
+
+fn semver(text: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = text.split('.').map(|part| part.parse::<u64>().ok());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Some(major)), Some(Some(minor)), Some(Some(patch)), None) => {
+            Some((major, minor, patch))
+        }
+        _ => None,
+    }
+}
+
+/// The version fields' problems of one object.
+fn version_problems(owner: &str, kind: &str, object: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if object["coreMigrationVersion"] != CORE_MIGRATION_VERSION {
+        problems.push(format!(
+            "{owner}: coreMigrationVersion must be {CORE_MIGRATION_VERSION}"
+        ));
+    }
+    if object.get("migrationVersion").is_some() {
+        problems.push(format!(
+            "{owner}: migrationVersion is the pre-8.8 spelling; use typeMigrationVersion"
+        ));
+    }
+    let found = object["typeMigrationVersion"].as_str().and_then(semver);
+    match (version_window(kind), found) {
+        (Some((low, high)), Some(found))
+            if semver(low).is_some_and(|low| found >= low)
+                && semver(high).is_some_and(|high| found <= high) => {}
+        (Some((low, high)), _) => problems.push(format!(
+            "{owner}: typeMigrationVersion {} is outside {low}..={high}",
+            object["typeMigrationVersion"]
+        )),
+        (None, _) => {}
+    }
+    problems
+}
 
 /// Every problem of `objects` against the field definitions `defined`.
 fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String> {
@@ -132,12 +254,15 @@ fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String
     for object in objects {
         let (kind, id) = (text(&object["type"]), text(&object["id"]));
         let owner = format!("{kind} {id}");
-        for key in ["typeMigrationVersion", "coreMigrationVersion"] {
-            if !object[key].is_string() {
-                shape.push(format!("{owner}: no {key}"));
+        shape.extend(version_problems(&owner, &kind, object));
+        let attributes = &object["attributes"];
+        if let (Some(allowed), Some(present)) = (accepted(&kind), attributes.as_object()) {
+            for key in present.keys() {
+                if !allowed.contains(&key.as_str()) {
+                    shape.push(format!("{owner}: attribute {key} is refused by Kibana"));
+                }
             }
         }
-        let attributes = &object["attributes"];
         for key in required(&kind) {
             if attributes.get(*key).is_none() {
                 shape.push(format!("{owner}: attribute {key} missing"));
@@ -266,16 +391,6 @@ fn problems(objects: &[Value], defined: &BTreeMap<String, String>) -> Vec<String
                 }
             }
             "dashboard" => {
-                for key in attributes
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(key, _)| key)
-                {
-                    if !DASHBOARD_ATTRIBUTES.contains(&key.as_str()) {
-                        shape.push(format!("{owner}: attribute {key} is refused by Kibana"));
-                    }
-                }
                 for panel in attributes["panelsJSON"].as_array().into_iter().flatten() {
                     let name = text(&panel["panelRefName"]);
                     if !names.contains(&name) || panel["gridData"]["w"].as_u64().is_none() {
@@ -367,9 +482,147 @@ fn r19_renaming_a_field_in_fields_without_the_assets_fails_the_check() {
         .any(|problem| problem.contains("terms on `user.name` is a match_only_text")));
 }
 
-/// The project's own fixture corpus, converted with the library's pipeline.
+/// A GeoIP City + ASN pair built for the fixtures' public addresses (the
+/// documentation ranges they use), so the country and AS panels group by
+/// fields that really have values: 203.0.113.0/24 is Springfield, US, AS
+/// 64500 "Example Net"; 2001:db8::/32 is Paris, FR, AS 64501 "Exemple
+/// Télécom"; 198.51.100.0/24 is Berlin, DE, AS 64502 "Beispiel AG".
+mod geoip {
+    use std::collections::BTreeMap;
+
+    use maxminddb_writer::metadata::IpVersion;
+    use maxminddb_writer::paths::IpAddrWithMask;
+    use maxminddb_writer::Database;
+    use serde::Serialize;
+
+    /// The networks and what they are.
+    const PLACES: [(&str, Place); 3] = [
+        (
+            "::203.0.113.0/120",
+            Place {
+                city: "Springfield",
+                continent: "North America",
+                country: ("US", "United States"),
+                location: (39.8, -89.65),
+                asn: (64500, "Example Net"),
+            },
+        ),
+        (
+            "2001:db8::/32",
+            Place {
+                city: "Paris",
+                continent: "Europe",
+                country: ("FR", "France"),
+                location: (48.8566, 2.3522),
+                asn: (64501, "Exemple Télécom"),
+            },
+        ),
+        (
+            "::198.51.100.0/120",
+            Place {
+                city: "Berlin",
+                continent: "Europe",
+                country: ("DE", "Germany"),
+                location: (52.52, 13.405),
+                asn: (64502, "Beispiel AG"),
+            },
+        ),
+    ];
+
+    struct Place {
+        city: &'static str,
+        continent: &'static str,
+        country: (&'static str, &'static str),
+        location: (f64, f64),
+        asn: (u32, &'static str),
+    }
+
+    type Names = BTreeMap<&'static str, &'static str>;
+
+    #[derive(Serialize)]
+    struct Named {
+        names: Names,
+    }
+
+    #[derive(Serialize)]
+    struct Coded {
+        iso_code: &'static str,
+        names: Names,
+    }
+
+    #[derive(Serialize)]
+    struct Location {
+        latitude: f64,
+        longitude: f64,
+    }
+
+    #[derive(Serialize)]
+    struct City {
+        city: Named,
+        continent: Named,
+        country: Coded,
+        location: Location,
+    }
+
+    #[derive(Serialize)]
+    struct Asn {
+        autonomous_system_number: u32,
+        autonomous_system_organization: &'static str,
+    }
+
+    fn en(name: &'static str) -> Names {
+        [("en", name)].into()
+    }
+
+    /// One database of `kind` with `value(place)` at each network.
+    fn build<T: Serialize>(kind: &str, value: impl Fn(&Place) -> T) -> Vec<u8> {
+        let mut database = Database::default();
+        for (network, place) in &PLACES {
+            let data = database.insert_value(value(place)).unwrap();
+            database.insert_node(network.parse::<IpAddrWithMask>().unwrap(), data);
+        }
+        database.metadata.database_type = kind.to_owned();
+        database.metadata.ip_version = IpVersion::V6;
+        database.write_to(Vec::new()).unwrap()
+    }
+
+    /// The City database.
+    pub fn city() -> Vec<u8> {
+        build("Test-City", |place| City {
+            city: Named {
+                names: en(place.city),
+            },
+            continent: Named {
+                names: en(place.continent),
+            },
+            country: Coded {
+                iso_code: place.country.0,
+                names: en(place.country.1),
+            },
+            location: Location {
+                latitude: place.location.0,
+                longitude: place.location.1,
+            },
+        })
+    }
+
+    /// The ASN database.
+    pub fn asn() -> Vec<u8> {
+        build("Test-ASN", |place| Asn {
+            autonomous_system_number: place.asn.0,
+            autonomous_system_organization: place.asn.1,
+        })
+    }
+}
+
+/// The project's own fixture corpus, converted with the library's pipeline
+/// (GeoIP from [`geoip`]; user agents as written).
 fn corpus() -> Vec<Value> {
-    let pipeline = Pipeline::new(pipeline::Config::defaults(), Enrichers::none());
+    let enrichers = Enrichers {
+        geo: Geo::from_bytes(Some(geoip::city()), Some(geoip::asn())).unwrap(),
+        user_agents: UserAgents::off(),
+    };
+    let pipeline = Pipeline::new(pipeline::Config::defaults(), enrichers);
     let mut documents = Vec::new();
     for file in ["real-shapes.jsonl", "tricky.jsonl"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -420,4 +673,56 @@ fn r19_every_query_and_panel_filter_matches_fixture_documents() {
         checked += 1;
     }
     assert_eq!(checked, 15);
+}
+
+/// Every field a panel groups by (`terms`, `date_histogram`) has a value in
+/// at least one document the panel's query matches: a panel that filters
+/// right but buckets an always-empty field draws nothing.
+#[test]
+fn r19_every_panel_groups_by_a_field_with_values_in_the_documents_it_matches() {
+    let documents = corpus();
+    let mut checked = Vec::new();
+    for object in assets::objects().unwrap() {
+        if object["type"] != "visualization" {
+            continue;
+        }
+        let query = object
+            .pointer("/attributes/kibanaSavedObjectMeta/searchSourceJSON/query/query")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let query = kql::parse(query).unwrap();
+        let matched: Vec<&Value> = documents
+            .iter()
+            .filter(|document| kql::matches(&query, document))
+            .collect();
+        for agg in object["attributes"]["visState"]["aggs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(field) = agg.pointer("/params/field").and_then(Value::as_str) else {
+                continue;
+            };
+            let exists = kql::parse(&format!("{field} : *")).unwrap();
+            let with_value = matched
+                .iter()
+                .filter(|document| kql::matches(&exists, document))
+                .count();
+            assert!(
+                with_value >= 1,
+                "{}: no document its query matches ({}) has `{field}`",
+                object["id"],
+                matched.len()
+            );
+            checked.push(field.to_owned());
+        }
+    }
+    for field in [
+        "source.geo.country_name",
+        "source.as.organization.name",
+        "user.name",
+        "url.path",
+    ] {
+        assert!(checked.iter().any(|checked| checked == field), "{field}");
+    }
 }

@@ -396,3 +396,168 @@ fn r19_a_bad_kibana_section_is_a_config_error_for_setup_and_check_config() {
         );
     }
 }
+
+/// A Kibana answering `status` to `/api/status` and `import` to the import.
+async fn hostile(
+    status: fn() -> Response<Full<Bytes>>,
+    import: fn() -> Response<Full<Bytes>>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(support::serve_http(
+        listener,
+        None,
+        move |request| async move {
+            if request.uri().path() == "/api/status" {
+                status()
+            } else {
+                import()
+            }
+        },
+    ));
+    (url, task)
+}
+
+fn status_ok() -> Response<Full<Bytes>> {
+    answer(200, &json!({"version": {"number": "8.13.4"}}))
+}
+
+fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+async fn install_against(
+    status: fn() -> Response<Full<Bytes>>,
+    import: fn() -> Response<Full<Bytes>>,
+) -> auth0_ingest::setup::kibana::Error {
+    use auth0_ingest::setup::kibana;
+    let (url, task) = hostile(status, import).await;
+    let config = kibana::Config {
+        url: url.parse().unwrap(),
+        space: "sec".to_owned(),
+        auth: kibana::Auth::ApiKey(auth0_ingest::secret::Secret::new(API_KEY.to_owned())),
+        ca_cert: None,
+    };
+    let ndjson = assets::ndjson(assets::ALL_NAMESPACES).unwrap();
+    let error = kibana::install(&config, &ndjson).await.unwrap_err();
+    task.abort();
+    error
+}
+
+/// Every message is one line of bounded length, never the key.
+fn assert_bounded(message: &str) {
+    assert!(message.len() < 1000, "{} bytes", message.len());
+    assert!(
+        !message.contains('\n') && !message.contains(API_KEY),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r19_hostile_kibana_answers_are_bounded_errors() {
+    use auth0_ingest::setup::kibana::{Error, MAX_BODY};
+    // A huge answer: read up to MAX_BODY, then refused as such.
+    let error = install_against(
+        || raw(200, "application/json", vec![b' '; 8 * 1024 * 1024]),
+        status_ok,
+    )
+    .await;
+    let message = error.to_string();
+    assert!(matches!(error, Error::Unexpected { .. }), "{error:?}");
+    assert!(
+        message.contains(&format!("larger than {MAX_BODY} bytes")),
+        "{message}"
+    );
+    assert_bounded(&message);
+
+    // A 500 with an HTML page: the status and one readable line of it.
+    let error = install_against(status_ok, || {
+        let page = format!(
+            "<html>\n<head><title>500 Internal Server Error</title></head>\n\t<body>{}</body></html>",
+            "x".repeat(5000)
+        );
+        raw(500, "text/html", page.into_bytes())
+    })
+    .await;
+    let message = error.to_string();
+    assert!(message.contains("500 Internal Server Error"), "{message}");
+    assert!(message.contains("<html> <head><title>500"), "{message}");
+    assert_bounded(&message);
+
+    // A 200 HTML page (a login portal in front of Kibana).
+    let error = install_against(
+        || {
+            raw(
+                200,
+                "text/html",
+                b"<!DOCTYPE html><html>Sign in</html>".to_vec(),
+            )
+        },
+        status_ok,
+    )
+    .await;
+    let message = error.to_string();
+    assert!(
+        message.contains("not a JSON object: `<!DOCTYPE html>"),
+        "{message}"
+    );
+    assert_bounded(&message);
+
+    // `success: true` that still lists errors is a failure.
+    let error = install_against(status_ok, || {
+        answer(
+            200,
+            &json!({"success": true, "successCount": 17, "errors": [{"type": "dashboard", "id": "auth0-ingest-overview", "error": {"type": "conflict"}}]}),
+        )
+    })
+    .await;
+    match &error {
+        Error::ImportFailed { problems, .. } => {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].kind, "conflict");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A redirect is not followed (a redirected POST loses its body).
+    let error = install_against(
+        || {
+            Response::builder()
+                .status(302)
+                .header("location", "https://sso.example/login?next=%2Fapi%2Fstatus")
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        },
+        status_ok,
+    )
+    .await;
+    let message = error.to_string();
+    assert!(matches!(error, Error::Redirect { .. }), "{error:?}");
+    assert!(
+        message.contains("302 Found") && message.contains("https://sso.example/login"),
+        "{message}"
+    );
+    assert_bounded(&message);
+}
+
+#[test]
+fn r19_assets_kibana_refuses_an_odd_namespace_with_exit_1() {
+    let long = "a".repeat(101);
+    for namespace in ["a b", "*,logs-*", "x\"},{\"id", "Prod", &long, ""] {
+        let output = Command::new(env!("CARGO_BIN_EXE_auth0-ingest"))
+            .args(["assets", "kibana", "--namespace", namespace])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{namespace:?}");
+        assert!(output.stdout.is_empty(), "{namespace:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains("is not a data stream namespace"),
+            "{stderr}"
+        );
+    }
+}
