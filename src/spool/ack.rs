@@ -18,9 +18,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use super::error::Error;
+use super::position::Position;
 use super::reader::Receipt;
+use super::segment;
+use super::shared::Shared;
 use super::space;
-use super::{segment, Error, Position, Shared};
 use crate::private_files;
 use crate::telemetry::throttle::Throttle;
 

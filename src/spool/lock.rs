@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::Error;
+use super::error::Error;
 use crate::private_files;
 
 /// The lock file's name inside the spool directory.

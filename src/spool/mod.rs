@@ -59,17 +59,19 @@
 
 mod ack;
 pub mod dead_letter;
+mod error;
 mod lock;
+mod position;
 mod reader;
 pub mod record;
 mod segment;
+mod shared;
 pub mod space;
 mod stats;
 mod writer;
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -79,14 +81,14 @@ use crate::private_files;
 
 pub use ack::Acker;
 use dead_letter::DeadLetters;
+pub use error::Error;
 pub use lock::Lock;
+pub use position::Position;
 pub use reader::{Batch, Reader, Receipt};
 pub use stats::{Backlog, Stats};
 pub use writer::{Append, AppendError, Writer};
 
-/// Smallest and largest segment sizes.
-const MIN_SEGMENT_BYTES: u64 = 1024 * 1024;
-const MAX_SEGMENT_BYTES: u64 = 128 * 1024 * 1024;
+use shared::Shared;
 
 /// `[spool]`, validated.
 #[derive(Debug, Clone)]
@@ -97,83 +99,6 @@ pub struct Config {
     pub max_bytes: u64,
     /// Size at which the dead-letter file is rotated (see [`dead_letter`]).
     pub dead_letter_max_file_bytes: u64,
-}
-
-/// A place in the spool: a segment and a byte offset in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Position {
-    /// Segment id.
-    pub segment: u64,
-    /// Byte offset in the segment.
-    pub offset: u64,
-}
-
-/// Spool errors.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A file operation failed.
-    #[error("spool i/o on `{path}` failed")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Another process holds the spool (its pid, when it wrote one).
-    #[error("spool `{}` is in use by another agent ({})", dir.display(), match pid { Some(pid) => format!("pid {pid}"), None => "pid unknown".to_owned() })]
-    Locked {
-        /// The spool directory.
-        dir: PathBuf,
-        /// The holder's pid, from the lock file.
-        pid: Option<u32>,
-    },
-    /// A segment file does not start like a spool segment: it is left
-    /// untouched and the spool is not opened.
-    #[error("spool file `{}` is not a spool segment (unknown header); move it out of the spool directory", path.display())]
-    NotASegment {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A thread panicked while holding the acknowledgement state.
-    #[error("spool acknowledgement state is poisoned")]
-    Poisoned,
-    /// A segment was written in a format version this agent does not read
-    /// (a newer agent's, before a downgrade): it is left untouched and the
-    /// spool is not opened.
-    #[error("spool segment `{}` has format version {found}, this agent reads version {supported}; run an agent that reads version {found}, or move the segment away", path.display())]
-    UnsupportedVersion {
-        /// The segment.
-        path: PathBuf,
-        /// The version in its header.
-        found: u8,
-        /// The version this agent reads and writes.
-        supported: u8,
-    },
-}
-
-impl Error {
-    /// The spool holds data this agent cannot read (a segment of another
-    /// format version, or a foreign file): restarting will not help.
-    pub fn is_unreadable_data(&self) -> bool {
-        matches!(
-            self,
-            Error::NotASegment { .. } | Error::UnsupportedVersion { .. }
-        )
-    }
-
-    /// A segment error on `path` as a spool error.
-    fn segment(path: PathBuf, error: segment::Error) -> Error {
-        match error {
-            segment::Error::Io(source) => Error::Io { path, source },
-            segment::Error::Version(found) => Error::UnsupportedVersion {
-                path,
-                found,
-                supported: record::FORMAT_VERSION,
-            },
-            segment::Error::Foreign => Error::NotASegment { path },
-        }
-    }
 }
 
 /// An open spool: one writer (clone it per input), one reader, one acker.
@@ -197,33 +122,6 @@ pub struct Spool {
     pub stats: Stats,
     /// The spool lock: keep it until the agent has stopped.
     pub lock: Lock,
-}
-
-/// State shared by writer, reader and acker.
-#[derive(Debug)]
-struct Shared {
-    dir: PathBuf,
-    max_bytes: u64,
-    segment_bytes: u64,
-    /// Record bytes appended (including the backlog found at open).
-    written: AtomicU64,
-    /// Record bytes acknowledged. `written - acked` is what `max_bytes` bounds.
-    acked: AtomicU64,
-    /// Records appended (including the backlog found at open).
-    records_written: AtomicU64,
-    /// Records acknowledged.
-    records_acked: AtomicU64,
-    /// The last commit failed (cleared by the next one that succeeds).
-    write_failed: AtomicBool,
-    dead_letters: Arc<DeadLetters>,
-}
-
-impl Shared {
-    /// Record bytes not yet acknowledged.
-    fn unacked(&self) -> u64 {
-        let acked = self.acked.load(Ordering::Acquire);
-        self.written.load(Ordering::Acquire).saturating_sub(acked)
-    }
 }
 
 /// Opens (creating) the spool in `config.dir`: recovers a torn tail, starts
@@ -284,17 +182,13 @@ pub fn open(config: &Config) -> Result<Spool, Error> {
         DeadLetters::open(&dir, config.dead_letter_max_file_bytes)
             .map_err(io(dir.join(dead_letter::FILE_NAME)))?,
     );
-    let shared = Arc::new(Shared {
-        dir: dir.clone(),
-        max_bytes: config.max_bytes,
-        segment_bytes: (config.max_bytes / 8).clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES),
-        written: AtomicU64::new(backlog),
-        acked: AtomicU64::new(0),
-        records_written: AtomicU64::new(backlog_records),
-        records_acked: AtomicU64::new(0),
-        write_failed: AtomicBool::new(false),
-        dead_letters: Arc::clone(&dead_letters),
-    });
+    let shared = Arc::new(Shared::new(
+        dir.clone(),
+        config.max_bytes,
+        backlog,
+        backlog_records,
+        Arc::clone(&dead_letters),
+    ));
     // Everything before the new segment is finished: the reader reads old
     // segments to their end.
     let (committed_sender, committed) = watch::channel(Position {

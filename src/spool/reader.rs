@@ -13,8 +13,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::error::Error;
+use super::position::Position;
 use super::record::{self, HEADER_LEN};
-use super::{segment, Error, Position, Shared};
+use super::segment;
+use super::shared::Shared;
 use crate::event::RawEvent;
 
 /// Read buffer; large reads keep the reader to a few syscalls per batch.

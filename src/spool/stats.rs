@@ -15,8 +15,11 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::ack::Acker;
+use super::position::Position;
 use super::record::{self, HEADER_LEN};
-use super::{segment, Acker, Position, Shared};
+use super::segment;
+use super::shared::Shared;
 
 /// The spool's backlog at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

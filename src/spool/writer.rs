@@ -20,8 +20,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::ack::Acker;
 use super::dead_letter::{self, Stage};
+use super::position::Position;
+use super::shared::{Shared, MIN_SEGMENT_BYTES};
 use super::space;
-use super::{record, segment, Position, Shared};
+use super::{record, segment};
 use crate::event::Input;
 use crate::telemetry::throttle::Throttle;
 
@@ -220,9 +222,7 @@ impl Writer {
 /// disk full with acknowledged bytes.
 fn segment_limit(shared: &Shared) -> u64 {
     match space::free_bytes(&shared.dir) {
-        Some(free) => shared
-            .segment_bytes
-            .min((free / 8).max(super::MIN_SEGMENT_BYTES)),
+        Some(free) => shared.segment_bytes.min((free / 8).max(MIN_SEGMENT_BYTES)),
         None => shared.segment_bytes,
     }
 }

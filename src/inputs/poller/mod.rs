@@ -2,7 +2,7 @@
 //! reach with a log stream, and a way to backfill.
 //!
 //! One task loops: take a token ([`oauth`]), fetch a page of logs in
-//! checkpoint mode ([`client`]), wrap each log as the log stream's envelope
+//! checkpoint mode ([`logs_api`]), wrap each log as the log stream's envelope
 //! `{"log_id":…,"data":<log verbatim>}` so the pipeline treats both inputs
 //! alike, append the page to the spool, and only once the spool says it is
 //! durable save the new cursor ([`checkpoint`]). Full pages are fetched
@@ -19,7 +19,7 @@
 //!
 //! Nothing makes the task give up; each failure picks a wait:
 //! - 429: until `X-RateLimit-Reset` (at most 5 minutes), plus up to a
-//!   second of jitter; and before a 429, [`client::pace`] slows down when
+//!   second of jitter; and before a 429, [`logs_api::pace`] slows down when
 //!   `X-RateLimit-Remaining` runs low.
 //! - 401 from the logs endpoint: a new token, at once, once; a second 401
 //!   in a row counts as a failure.
@@ -37,7 +37,8 @@
 //! fsynced the page that moved it.
 
 pub mod checkpoint;
-pub mod client;
+mod error;
+pub mod logs_api;
 pub mod oauth;
 
 use std::path::PathBuf;
@@ -54,7 +55,10 @@ use crate::error_chain::error_chain;
 use crate::event::{Input, LogId};
 use crate::secret::Secret;
 use crate::spool::{Append, AppendError, Writer};
+
 use crate::telemetry::metrics::Metrics;
+pub use error::Error;
+use error::Retry;
 
 /// First delay after a transient failure.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -115,105 +119,6 @@ pub enum StartFrom {
     LogId(LogId),
     /// The logs of this long before the agent's start.
     Lookback(Duration),
-}
-
-/// Poller errors. The task loop decides on each (see the module docs);
-/// none stops it.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The cursor file could not be read or written.
-    #[error(transparent)]
-    Checkpoint(#[from] checkpoint::Error),
-    /// The HTTP client could not be built.
-    #[error("cannot build the poller's HTTP client")]
-    Client(#[source] reqwest::Error),
-    /// The token endpoint refused the credentials.
-    #[error("token endpoint `{url}` refused the client credentials with {status}: {hint}")]
-    Credentials {
-        /// The token endpoint.
-        url: Url,
-        /// Its status.
-        status: u16,
-        /// The likely cause, and Auth0's description.
-        hint: String,
-    },
-    /// The logs endpoint refused the token: it lacks a scope.
-    #[error("logs endpoint `{url}` answered 403: the token needs the `read:logs` scope (grant it to the application for the Management API); Auth0 says \"{message}\"")]
-    Forbidden {
-        /// The request.
-        url: Url,
-        /// Auth0's `message`.
-        message: String,
-    },
-    /// A body is not what Auth0 sends.
-    #[error("`{url}` sent an unreadable body: {message}")]
-    InvalidBody {
-        /// The request.
-        url: Url,
-        /// What is wrong.
-        message: String,
-    },
-    /// Auth0 refused the request for its rate limit.
-    #[error("`{url}` answered 429 too many requests")]
-    RateLimited {
-        /// The request.
-        url: Url,
-        /// `X-RateLimit-Reset`, when sent.
-        reset: Option<SystemTime>,
-    },
-    /// The spool could not take the page.
-    #[error("spool append failed")]
-    Spool(#[source] AppendError),
-    /// An unexpected status.
-    #[error("`{url}` answered {status}")]
-    Status {
-        /// The request.
-        url: Url,
-        /// The status.
-        status: u16,
-    },
-    /// The request failed: connection, TLS, timeout.
-    #[error("request to `{url}` failed")]
-    Transport {
-        /// The request.
-        url: Url,
-        /// Why.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// The logs endpoint refused a freshly issued token.
-    #[error("logs endpoint `{url}` answered 401 to a fresh token")]
-    Unauthorized {
-        /// The request.
-        url: Url,
-    },
-}
-
-/// What to do after a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Retry {
-    /// Transient: [`BACKOFF_BASE`] doubling to [`BACKOFF_CAP`].
-    Backoff,
-    /// An operator must act: [`SLOW_BASE`] doubling to [`SLOW_CAP`].
-    Slow,
-    /// Rate limited: until the reset, when known.
-    Until(Option<SystemTime>),
-}
-
-impl Error {
-    fn retry(&self) -> Retry {
-        match self {
-            Error::RateLimited { reset, .. } => Retry::Until(*reset),
-            Error::Credentials { .. } | Error::Forbidden { .. } | Error::Client(_) => Retry::Slow,
-            Error::Status { status, .. } if (400..500).contains(status) => Retry::Slow,
-            Error::Checkpoint(_)
-            | Error::InvalidBody { .. }
-            | Error::Spool(_)
-            | Error::Status { .. }
-            | Error::Transport { .. }
-            | Error::Unauthorized { .. } => Retry::Backoff,
-        }
-    }
 }
 
 impl StartFrom {
@@ -295,7 +200,7 @@ pub async fn run(
         }
         let url = next
             .take()
-            .unwrap_or_else(|| client::logs_url(&config.url, &cursor, config.batch_size));
+            .unwrap_or_else(|| logs_api::logs_url(&config.url, &cursor, config.batch_size));
         let fetched = tokio::select! {
             () = shutdown.cancelled() => return,
             fetched = fetch(&http, &mut tokens, &url, &metrics) => fetched,
@@ -303,7 +208,7 @@ pub async fn run(
         let outcome = match fetched {
             Ok(page) => {
                 let full = page.items.len() >= config.batch_size as usize;
-                let pace = client::pace(&page.rate_limit, SystemTime::now());
+                let pace = logs_api::pace(&page.rate_limit, SystemTime::now());
                 match store(&config, page, &mut cursor, &writer, &metrics, &shutdown).await {
                     Ok(Stored::Next(link)) => {
                         next = link;
@@ -369,7 +274,7 @@ async fn fetch(
     tokens: &mut oauth::Tokens,
     url: &Url,
     metrics: &Metrics,
-) -> Result<client::Page, Error> {
+) -> Result<logs_api::Page, Error> {
     let mut retried = false;
     loop {
         let (token, fresh) = match tokens.bearer(http).await {
@@ -383,7 +288,7 @@ async fn fetch(
             Metrics::add(&metrics.poller_token_requests_ok, 1);
             tracing::debug!("obtained a management api token");
         }
-        let result = client::logs(http, url, &token).await;
+        let result = logs_api::logs(http, url, &token).await;
         let counter = match &result {
             Ok(_) => &metrics.poller_requests_ok,
             Err(Error::RateLimited { .. }) => &metrics.poller_requests_rate_limited,
@@ -408,7 +313,7 @@ async fn fetch(
 /// or shut down.
 async fn store(
     config: &Config,
-    page: client::Page,
+    page: logs_api::Page,
     cursor: &mut LogId,
     writer: &Writer,
     metrics: &Metrics,
@@ -424,9 +329,13 @@ async fn store(
         }
         same
     });
-    let ids: Vec<Option<LogId>> = page.items.iter().map(|item| client::log_id(item)).collect();
+    let ids: Vec<Option<LogId>> = page
+        .items
+        .iter()
+        .map(|item| logs_api::log_id(item))
+        .collect();
     let last = ids.iter().rev().flatten().next().cloned();
-    let moved = next.as_ref().and_then(client::from_parameter).or(last);
+    let moved = next.as_ref().and_then(logs_api::from_parameter).or(last);
     if moved.is_none() && !page.items.is_empty() {
         // Logs without a usable `log_id` and no link: the cursor cannot
         // move, and the same page comes back on the next request. Checked
@@ -435,99 +344,128 @@ async fn store(
         return Ok(Stored::Stuck);
     }
     let newest = page.items.iter().filter_map(|item| item_date(item)).max();
+    spool_page(&page.items, &ids, writer, metrics, shutdown).await?;
+
+    // The page is durable: move the cursor. An empty page without a link
+    // keeps it (Elastic's poller loses it there).
+    if let Some(moved) = moved.filter(|moved| moved != cursor) {
+        save_cursor(&config.state_dir, &moved, shutdown).await?;
+        *cursor = moved;
+    }
+    metrics.health.poller_page(Some(&cursor.0), newest);
+    // Follow the link, with our own `take` (as Elastic does).
+    Ok(Stored::Next(
+        next.map(|link| with_take(link, config.batch_size)),
+    ))
+}
+
+/// Appends a page to the spool: each log with a usable `log_id` (`ids`,
+/// in step with `items`) in its envelope, the others as rejects. Retries
+/// until the spool has it durable, or shut down.
+async fn spool_page(
+    items: &[Box<RawValue>],
+    ids: &[Option<LogId>],
+    writer: &Writer,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
     let received_at = OffsetDateTime::now_utc();
-    let mut envelopes = Vec::with_capacity(page.items.len());
+    let mut envelopes = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
-    for (item, log_id) in page.items.iter().zip(&ids) {
+    for (item, log_id) in items.iter().zip(ids) {
         match log_id {
             Some(log_id) => envelopes.push(envelope(log_id, item)),
             None => rejected.push(item.get().as_bytes()),
         }
     }
-    if !envelopes.is_empty() || !rejected.is_empty() {
-        let mut failures = 0u32;
-        loop {
-            let mut append = Append::new();
-            for envelope in &envelopes {
-                append.push(Input::Api, received_at, envelope);
-            }
-            for raw in &rejected {
-                append.reject(
-                    Input::Api,
-                    received_at,
-                    "api log has no usable `log_id`",
-                    raw,
-                );
-            }
-            let result = tokio::select! {
-                () = shutdown.cancelled() => return Err(Stop),
-                result = writer.append(append) => result,
-            };
-            let wait = match result {
-                Ok(()) => break,
-                Err(AppendError::Closed) => return Err(Stop),
-                Err(AppendError::Full | AppendError::DiskFull) => {
-                    failures += 1;
-                    if failures == 1 {
-                        tracing::debug!("spool full; the poller waits for the outputs");
-                    }
-                    SPOOL_FULL_PAUSE
-                }
-                Err(error) => {
-                    failures += 1;
-                    let wait = wait_after(TRANSIENT, failures);
-                    report(&Error::Spool(error), failures, wait);
-                    wait
-                }
-            };
-            if !pause(wait, shutdown).await {
-                return Err(Stop);
-            }
-        }
-        Metrics::add(&metrics.events_received_api, envelopes.len() as u64);
-        Metrics::add(&metrics.events_rejected_input, rejected.len() as u64);
+    if envelopes.is_empty() && rejected.is_empty() {
+        return Ok(());
     }
+    let mut failures = 0u32;
+    loop {
+        let mut append = Append::new();
+        for envelope in &envelopes {
+            append.push(Input::Api, received_at, envelope);
+        }
+        for raw in &rejected {
+            append.reject(
+                Input::Api,
+                received_at,
+                "api log has no usable `log_id`",
+                raw,
+            );
+        }
+        let result = tokio::select! {
+            () = shutdown.cancelled() => return Err(Stop),
+            result = writer.append(append) => result,
+        };
+        let wait = match result {
+            Ok(()) => break,
+            Err(AppendError::Closed) => return Err(Stop),
+            Err(AppendError::Full | AppendError::DiskFull) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::debug!("spool full; the poller waits for the outputs");
+                }
+                SPOOL_FULL_PAUSE
+            }
+            Err(error) => {
+                failures += 1;
+                let wait = wait_after(TRANSIENT, failures);
+                report(&Error::Spool(error), failures, wait);
+                wait
+            }
+        };
+        if !pause(wait, shutdown).await {
+            return Err(Stop);
+        }
+    }
+    Metrics::add(&metrics.events_received_api, envelopes.len() as u64);
+    Metrics::add(&metrics.events_rejected_input, rejected.len() as u64);
+    Ok(())
+}
 
-    // The page is durable: move the cursor. An empty page without a link
-    // keeps it (Elastic's poller loses it there).
-    let moved = moved.filter(|moved| moved != cursor);
-    if let Some(moved) = moved {
-        let mut failures = 0u32;
-        loop {
-            let state_dir = config.state_dir.clone();
-            let saving = moved.clone();
-            let result =
-                tokio::task::spawn_blocking(move || checkpoint::store(&state_dir, &saving)).await;
-            match result {
-                Ok(Ok(())) => break,
-                Ok(Err(error)) => {
-                    failures += 1;
-                    let wait = wait_after(TRANSIENT, failures);
-                    report(&Error::Checkpoint(error), failures, wait);
-                    if !pause(wait, shutdown).await {
-                        return Err(Stop);
-                    }
+/// Saves `moved` as the cursor in `state_dir` (on the blocking pool).
+/// Retries until saved, or shut down.
+async fn save_cursor(
+    state_dir: &std::path::Path,
+    moved: &LogId,
+    shutdown: &CancellationToken,
+) -> Result<(), Stop> {
+    let mut failures = 0u32;
+    loop {
+        let state_dir = state_dir.to_owned();
+        let saving = moved.clone();
+        let result =
+            tokio::task::spawn_blocking(move || checkpoint::store(&state_dir, &saving)).await;
+        match result {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => {
+                failures += 1;
+                let wait = wait_after(TRANSIENT, failures);
+                report(&Error::Checkpoint(error), failures, wait);
+                if !pause(wait, shutdown).await {
+                    return Err(Stop);
                 }
-                // The blocking pool is shutting down.
-                Err(_) => return Err(Stop),
             }
+            // The blocking pool is shutting down.
+            Err(_) => return Err(Stop),
         }
-        *cursor = moved;
     }
-    metrics.health.poller_page(Some(&cursor.0), newest);
-    // Follow the link, with our own `take` (as Elastic does).
-    Ok(Stored::Next(next.map(|mut link| {
-        let pairs: Vec<(String, String)> = link
-            .query_pairs()
-            .filter(|(name, _)| name != "take")
-            .map(|(name, value)| (name.into_owned(), value.into_owned()))
-            .collect();
-        link.query_pairs_mut()
-            .clear()
-            .extend_pairs(pairs)
-            .append_pair("take", &config.batch_size.to_string());
-        link
-    })))
+}
+
+/// `link` with its `take` replaced by `batch_size`.
+fn with_take(mut link: Url, batch_size: u32) -> Url {
+    let pairs: Vec<(String, String)> = link
+        .query_pairs()
+        .filter(|(name, _)| name != "take")
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    link.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair("take", &batch_size.to_string());
+    link
 }
 
 /// The log stream's envelope around one API log, kept verbatim.
@@ -557,7 +495,7 @@ fn failure_wait(error: &Error, failures: u32, metrics: &Metrics) -> Duration {
             match reset.and_then(|reset| reset.duration_since(SystemTime::now()).ok()) {
                 Some(until_reset) => {
                     // Jitter after the reset, never before it.
-                    until_reset.min(client::MAX_RATE_LIMIT_WAIT)
+                    until_reset.min(logs_api::MAX_RATE_LIMIT_WAIT)
                         + backoff::jitter(until_reset.min(Duration::from_secs(10)) / 10)
                         + Duration::from_millis(1)
                 }

@@ -18,7 +18,8 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{client, Error};
+use super::error::Error;
+use super::logs_api;
 use crate::secret::Secret;
 
 /// Lifetime assumed when the token response has no `expires_in`; a wrong
@@ -128,8 +129,8 @@ impl Tokens {
             .await
             .map_err(transport)?;
         let status = response.status();
-        let reset = client::rate_limit_reset(response.headers());
-        let body = client::read_body(response, MAX_RESPONSE_BYTES, url).await?;
+        let reset = logs_api::rate_limit_reset(response.headers());
+        let body = logs_api::read_body(response, MAX_RESPONSE_BYTES, url).await?;
         if status.is_success() {
             let parsed: TokenResponse =
                 serde_json::from_slice(&body).map_err(|error| Error::InvalidBody {
@@ -206,7 +207,7 @@ fn hint(status: StatusCode, body: &[u8], audience: &str) -> String {
     let description = serde_json::from_slice::<ErrorResponse>(body)
         .ok()
         .and_then(|error| error.error_description.or(error.error))
-        .map(|text| client::printable(&text))
+        .map(|text| logs_api::printable(&text))
         .unwrap_or_default();
     let advice = match status {
         StatusCode::UNAUTHORIZED => {

@@ -14,10 +14,12 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use time::OffsetDateTime;
 
+use super::append_answer::append_failed;
 use super::budget::Budget;
+use super::config::Config;
 use super::refusals::{self, Kind};
 use super::request_body::{self, Body, Refusal};
-use super::{auth, peer, Config};
+use super::{auth, peer};
 use crate::event::Input;
 use crate::inputs;
 use crate::spool::Writer;
@@ -190,7 +192,7 @@ async fn append(state: &State, mut body: Body) -> Response<Full<Bytes>> {
         }
         Err(error) => {
             Metrics::add(&metrics.webhook_requests_unavailable, 1);
-            let (status, message) = super::append_failed(&error);
+            let (status, message) = append_failed(&error);
             let mut response = text(status, message);
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 retry_after(state, &mut response);

@@ -87,45 +87,46 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxies = ["127.0.0.1/32", "10.0.0.0/8"];
-        // Untrusted peer: its header is ignored.
-        assert_eq!(
-            client("198.51.100.2", &["203.0.113.9"], &proxies),
-            "198.51.100.2"
-        );
-        assert_eq!(client("127.0.0.1", &["203.0.113.9"], &[]), "127.0.0.1");
-        // Trusted peer: the right-most untrusted hop; a spoofed left part is skipped.
-        assert_eq!(
-            client("127.0.0.1", &["203.0.113.9"], &proxies),
-            "203.0.113.9"
-        );
-        assert_eq!(
-            client("127.0.0.1", &["1.2.3.4, 203.0.113.9, 10.1.1.1"], &proxies),
-            "203.0.113.9"
-        );
-        assert_eq!(
-            client("127.0.0.1", &["1.2.3.4", "203.0.113.9"], &proxies),
-            "203.0.113.9"
-        );
-        // Every hop trusted: the left-most; no header: the peer.
-        assert_eq!(
-            client("127.0.0.1", &["10.0.0.5, 10.0.0.6"], &proxies),
-            "10.0.0.5"
-        );
-        assert_eq!(client("127.0.0.1", &[], &proxies), "127.0.0.1");
-        // A garbage hop stops the walk at the last trusted address.
-        assert_eq!(
-            client("127.0.0.1", &["203.0.113.9, unknown"], &proxies),
-            "127.0.0.1"
-        );
-        // Ports and IPv6, and IPv4-mapped peers.
-        assert_eq!(
-            client("127.0.0.1", &["[2001:db8::1]:4711"], &proxies),
-            "2001:db8::1"
-        );
-        assert_eq!(
-            client("::ffff:127.0.0.1", &["203.0.113.9:80"], &proxies),
-            "203.0.113.9"
-        );
+        let proxies: &[&str] = &["127.0.0.1/32", "10.0.0.0/8"];
+        // (peer, X-Forwarded-For headers, trusted proxies, the client named)
+        let cases: &[(&str, &[&str], &[&str], &str)] = &[
+            // Untrusted peer: its header is ignored.
+            ("198.51.100.2", &["203.0.113.9"], proxies, "198.51.100.2"),
+            ("127.0.0.1", &["203.0.113.9"], &[], "127.0.0.1"),
+            // Trusted peer: the right-most untrusted hop; a spoofed left part is skipped.
+            ("127.0.0.1", &["203.0.113.9"], proxies, "203.0.113.9"),
+            (
+                "127.0.0.1",
+                &["1.2.3.4, 203.0.113.9, 10.1.1.1"],
+                proxies,
+                "203.0.113.9",
+            ),
+            (
+                "127.0.0.1",
+                &["1.2.3.4", "203.0.113.9"],
+                proxies,
+                "203.0.113.9",
+            ),
+            // Every hop trusted: the left-most; no header: the peer.
+            ("127.0.0.1", &["10.0.0.5, 10.0.0.6"], proxies, "10.0.0.5"),
+            ("127.0.0.1", &[], proxies, "127.0.0.1"),
+            // A garbage hop stops the walk at the last trusted address.
+            ("127.0.0.1", &["203.0.113.9, unknown"], proxies, "127.0.0.1"),
+            // Ports and IPv6, and IPv4-mapped peers.
+            ("127.0.0.1", &["[2001:db8::1]:4711"], proxies, "2001:db8::1"),
+            (
+                "::ffff:127.0.0.1",
+                &["203.0.113.9:80"],
+                proxies,
+                "203.0.113.9",
+            ),
+        ];
+        for &(peer, forwarded, trusted_by, expected) in cases {
+            assert_eq!(
+                client(peer, forwarded, trusted_by),
+                expected,
+                "peer {peer}, X-Forwarded-For {forwarded:?}, trusted {trusted_by:?}"
+            );
+        }
     }
 }

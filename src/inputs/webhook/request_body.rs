@@ -22,7 +22,7 @@ use hyper::{Request, StatusCode};
 
 use super::budget::{Budget, Reservation};
 use super::chunk_watch::ChunkAlarm;
-use super::Config;
+use super::config::Config;
 
 /// Bodies above this are decompressed on the blocking pool, so a large body
 /// does not stall an async worker (compressed JSON expands ~8x).

@@ -22,12 +22,12 @@ use tracing::Instrument;
 
 use super::budget::Budget;
 use super::chunk_watch::ChunkWatch;
+use super::config::Config;
 use super::handler::{self, State};
 use super::linger::{self, LINGER_QUIET};
 use super::registry::Registry;
 use super::tracked_io::TrackedIo;
 use super::tracker::{Expiry, Phase, Timeouts, Tracker};
-use super::Config;
 use crate::spool::Writer;
 use crate::telemetry::metrics::Metrics;
 

@@ -15,7 +15,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::Error;
+use super::error::Error;
 use crate::event::LogId;
 use crate::secret::Secret;
 
