@@ -22,6 +22,7 @@ mod log;
 pub mod output_datadog;
 pub mod output_elasticsearch;
 mod output_file;
+mod output_tuning;
 pub mod parse;
 mod pii;
 mod poller;

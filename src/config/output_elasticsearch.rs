@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::credentials::inline_or_file_secret;
 use super::problems::Errors;
 use super::raw::RawElasticsearchOutput;
-use super::values::{at_least_one, duration, positive, resolve};
-use crate::backoff;
+use super::output_tuning::{compression, raw_tuning, tuning, Defaults};
+use super::values::resolve;
 use crate::outputs::elasticsearch;
 use crate::secret::Secret;
 
@@ -28,6 +28,14 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 /// A 5 MB bulk on a busy cluster takes seconds; a minute means stuck.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+const DEFAULTS: Defaults = Defaults {
+    batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
+    batch_max_bytes: DEFAULT_BATCH_MAX_BYTES,
+    flush_interval: DEFAULT_FLUSH_INTERVAL,
+    max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+    request_timeout: DEFAULT_REQUEST_TIMEOUT,
+};
 
 /// Validates `[output.elasticsearch]`; `None` when it has problems (each
 /// pushed to `errors`).
@@ -57,37 +65,8 @@ pub(super) fn build(
         .ca_cert
         .and_then(|path| ca_cert(&resolve(base, &path), errors));
     let (namespace, index) = namespace_and_index(raw.namespace, raw.index, errors);
-    let batch_max_events = at_least_one(
-        errors,
-        "output.elasticsearch.batch_max_events",
-        raw.batch_max_events,
-        DEFAULT_BATCH_MAX_EVENTS,
-    );
-    let batch_max_bytes = positive(
-        errors,
-        "output.elasticsearch.batch_max_bytes",
-        raw.batch_max_bytes.map(|size| size.as_u64()),
-        DEFAULT_BATCH_MAX_BYTES,
-    );
-    let flush_interval = duration(
-        errors,
-        "output.elasticsearch.flush_interval",
-        raw.flush_interval,
-        DEFAULT_FLUSH_INTERVAL,
-    );
-    let max_in_flight = at_least_one(
-        errors,
-        "output.elasticsearch.max_in_flight",
-        raw.max_in_flight,
-        DEFAULT_MAX_IN_FLIGHT,
-    );
-    let request_timeout = duration(
-        errors,
-        "output.elasticsearch.request_timeout",
-        raw.request_timeout,
-        DEFAULT_REQUEST_TIMEOUT,
-    );
-    let compression = super::output_datadog::compression(
+    let tuning = tuning(errors, "output.elasticsearch", raw_tuning!(raw), &DEFAULTS);
+    let compression = compression(
         errors,
         "output.elasticsearch.compression",
         raw.compression,
@@ -102,15 +81,7 @@ pub(super) fn build(
         tls_verify: raw.tls_verify.unwrap_or(true),
         namespace,
         index,
-        batch_max_events,
-        batch_max_bytes: usize::try_from(batch_max_bytes).unwrap_or(usize::MAX),
-        flush_interval,
-        max_in_flight,
-        request_timeout,
-        backoff: backoff::Backoff {
-            initial: backoff::DEFAULT_INITIAL,
-            max: backoff::DEFAULT_MAX,
-        },
+        tuning,
         compression,
     })
 }
@@ -288,9 +259,9 @@ mod tests {
         let es = config.elasticsearch.unwrap();
         assert_eq!(es.hosts[0].as_str(), "https://es:9200/");
         assert_eq!(es.index, "logs-auth0.logs-default");
-        assert_eq!(es.batch_max_events, DEFAULT_BATCH_MAX_EVENTS);
-        assert_eq!(es.batch_max_bytes as u64, DEFAULT_BATCH_MAX_BYTES);
-        assert_eq!(es.flush_interval, DEFAULT_FLUSH_INTERVAL);
+        assert_eq!(es.tuning.batch_max_events, DEFAULT_BATCH_MAX_EVENTS);
+        assert_eq!(es.tuning.batch_max_bytes as u64, DEFAULT_BATCH_MAX_BYTES);
+        assert_eq!(es.tuning.flush_interval, DEFAULT_FLUSH_INTERVAL);
         assert!(es.tls_verify);
         match es.auth {
             elasticsearch::Auth::ApiKey(key) => assert_eq!(key.expose(), "aWQ6a2V5"),

@@ -21,7 +21,8 @@ use bytes::Bytes;
 use elasticsearch::http::Method;
 
 use super::response::{self, Outcome};
-use super::{bulk, Client};
+use super::bulk;
+use super::client::Client;
 use crate::error_chain::error_chain;
 use crate::outputs::batch::{Outcomes, Slot};
 use crate::outputs::retry::{self, Answer, Endpoint, Shared};

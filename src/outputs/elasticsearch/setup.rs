@@ -16,7 +16,9 @@ use elasticsearch::http::Method;
 use serde_json::{json, Value};
 
 use super::health::{self, Cluster};
-use super::{Client, Config, Error, DATA_STREAM_PREFIX};
+use super::client::Client;
+use super::config::{Config, DATA_STREAM_PREFIX};
+use super::error::Error;
 
 /// The index template's priority: above Elasticsearch's built-in `logs`
 /// (100) and Fleet's integration templates (200).
