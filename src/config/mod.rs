@@ -31,6 +31,7 @@ pub mod raw;
 pub mod sections;
 pub mod size;
 pub mod spool;
+mod stack_auth;
 pub mod tokens;
 mod trusted_proxies;
 mod values;

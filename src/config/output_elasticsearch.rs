@@ -9,9 +9,9 @@ use super::credentials::inline_or_file_secret;
 use super::problems::Errors;
 use super::raw::RawElasticsearchOutput;
 use super::output_tuning::{compression, raw_tuning, tuning, Defaults};
+use super::stack_auth::{auth, Keys};
 use super::values::resolve;
 use crate::outputs::elasticsearch;
-use crate::secret::Secret;
 
 /// Elastic's default namespace; operators split tenants or environments by it.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -28,6 +28,14 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 /// A 5 MB bulk on a busy cluster takes seconds; a minute means stuck.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+const AUTH_KEYS: Keys = Keys {
+    api_key: "output.elasticsearch.api_key",
+    username: "output.elasticsearch.username",
+    password: "output.elasticsearch.password",
+    both: "use either an API key or `username` + password, not both",
+    password_needed: "needs `password` or `password_file`",
+};
 
 const DEFAULTS: Defaults = Defaults {
     batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
@@ -60,7 +68,7 @@ pub(super) fn build(
         raw.password,
         raw.password_file,
     );
-    let auth = auth(api_key, raw.username, password, errors);
+    let auth = auth(errors, &AUTH_KEYS, api_key, raw.username, password);
     let ca_cert = raw
         .ca_cert
         .and_then(|path| ca_cert(&resolve(base, &path), errors));
@@ -124,43 +132,6 @@ fn hosts(hosts: &[String], errors: &mut Errors) -> Vec<::elasticsearch::http::Ur
         }
     }
     urls
-}
-
-/// An API key, or a username with a password, or neither; never both.
-fn auth(
-    api_key: Option<Secret<String>>,
-    username: Option<String>,
-    password: Option<Secret<String>>,
-    errors: &mut Errors,
-) -> Option<elasticsearch::Auth> {
-    match (api_key, username, password) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            errors.push(
-                "output.elasticsearch.api_key",
-                "use either an API key or `username` + password, not both".to_owned(),
-            );
-            None
-        }
-        (Some(key), None, None) => Some(elasticsearch::Auth::ApiKey(key)),
-        (None, Some(username), Some(password)) => {
-            Some(elasticsearch::Auth::Basic { username, password })
-        }
-        (None, Some(_), None) => {
-            errors.push(
-                "output.elasticsearch.username",
-                "needs `password` or `password_file`".to_owned(),
-            );
-            None
-        }
-        (None, None, Some(_)) => {
-            errors.push(
-                "output.elasticsearch.password",
-                "needs `username`".to_owned(),
-            );
-            None
-        }
-        (None, None, None) => Some(elasticsearch::Auth::None),
-    }
 }
 
 /// The PEM certificate(s) at `path`, to trust for the cluster.
