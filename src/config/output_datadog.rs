@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::credentials::inline_or_file_secret;
+use super::output_tuning::{compression, one_of, raw_tuning, tuning, Defaults};
 use super::problems::Errors;
 use super::raw::RawDatadogOutput;
-use super::output_tuning::{compression, one_of, raw_tuning, tuning, Defaults};
 use crate::outputs::datadog::{self, item, Format};
 use crate::outputs::tuning::Tuning;
 

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::credentials::inline_or_file_secret;
+use super::output_tuning::{compression, raw_tuning, tuning, Defaults};
 use super::problems::Errors;
 use super::raw::RawElasticsearchOutput;
-use super::output_tuning::{compression, raw_tuning, tuning, Defaults};
 use super::stack_auth::{auth, Keys};
 use super::values::resolve;
 use crate::outputs::elasticsearch;
@@ -74,11 +74,7 @@ pub(super) fn build(
         .and_then(|path| ca_cert(&resolve(base, &path), errors));
     let (namespace, index) = namespace_and_index(raw.namespace, raw.index, errors);
     let tuning = tuning(errors, "output.elasticsearch", raw_tuning!(raw), &DEFAULTS);
-    let compression = compression(
-        errors,
-        "output.elasticsearch.compression",
-        raw.compression,
-    );
+    let compression = compression(errors, "output.elasticsearch.compression", raw.compression);
     if errors.0.len() > before {
         return None;
     }

@@ -122,7 +122,10 @@ pub(super) fn one_of<T: Copy>(
     if let Some((_, choice)) = choices.iter().find(|(choice, _)| *choice == name) {
         return *choice;
     }
-    let names: Vec<String> = choices.iter().map(|(name, _)| format!("`{name}`")).collect();
+    let names: Vec<String> = choices
+        .iter()
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
     let list = match names.split_last() {
         Some((last, first)) if !first.is_empty() => format!("{} or {last}", first.join(", ")),
         _ => names.concat(),

@@ -32,9 +32,7 @@ pub(super) fn auth(
     let problem = match (api_key, username, password) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => (keys.api_key, keys.both),
         (Some(key), None, None) => return Some(Auth::ApiKey(key)),
-        (None, Some(username), Some(password)) => {
-            return Some(Auth::Basic { username, password })
-        }
+        (None, Some(username), Some(password)) => return Some(Auth::Basic { username, password }),
         (None, Some(_), None) => (keys.username, keys.password_needed),
         (None, None, Some(_)) => (keys.password, "needs `username`"),
         (None, None, None) => return Some(Auth::None),

@@ -1,14 +1,16 @@
 //! The settings every HTTP output has (batch limits, requests in flight,
 //! the request timeout, the retry schedule): one struct, so that each
-//! output's `Config` holds it and `run` builds its batcher and its
-//! request tasks' [`Shared`] from it the same way.
+//! output's `Config` holds it and `run` batches, keeps requests in flight
+//! and builds its request tasks' [`Shared`] from it the same way.
 
+use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backoff::Backoff;
-use crate::outputs::batch::Batcher;
+use crate::delivery::Delivery;
+use crate::outputs::batch::{self, Batcher};
 use crate::outputs::retry::Shared;
 use crate::outputs::Parts;
 
@@ -31,20 +33,34 @@ pub struct Tuning {
 }
 
 impl Tuning {
-    /// A batcher of these limits, capped at the service's own
-    /// (`max_events`, `max_bytes`), counting `overhead` bytes per request.
-    pub(crate) fn batcher<E>(
+    /// Feeds the deliveries of `parts` through `take` into batches of
+    /// these limits, capped at the service's own (`max_events`,
+    /// `max_bytes`, counting `overhead` bytes per request), and `send`s
+    /// them with at most `max_in_flight` outstanding ([`batch::drive`]).
+    pub(crate) async fn drive<E, Fut>(
         &self,
-        max_events: usize,
-        max_bytes: usize,
-        overhead: usize,
-    ) -> Batcher<E> {
-        Batcher::new(
+        parts: &mut Parts,
+        (max_events, max_bytes, overhead): (usize, usize, usize),
+        take: impl FnMut(Delivery, &mut Batcher<E>),
+        send: impl FnMut(Vec<E>) -> Fut,
+    ) where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let mut batcher = Batcher::new(
             self.batch_max_events.min(max_events),
             self.batch_max_bytes.min(max_bytes),
             self.flush_interval,
             overhead,
+        );
+        batch::drive(
+            &mut parts.deliveries,
+            &parts.stop,
+            self.max_in_flight,
+            &mut batcher,
+            take,
+            send,
         )
+        .await;
     }
 
     /// What the request tasks of an output started with `parts` share.

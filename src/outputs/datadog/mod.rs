@@ -42,7 +42,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::delivery::Delivery;
-use crate::outputs::batch::{self, Tracker};
+use crate::outputs::batch::{Batcher, Tracker};
 use crate::outputs::retry;
 use crate::outputs::Parts;
 use crate::telemetry::metrics::Metrics;
@@ -129,27 +129,25 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
         stale_warned_at: None,
     };
     // Body bytes: each item and its separator, and the brackets.
-    let mut batcher = tuning.batcher::<Entry>(MAX_BATCH_EVENTS, MAX_BATCH_BYTES, 2);
-    batch::drive(
-        &mut parts.deliveries,
-        &parts.stop,
-        tuning.max_in_flight,
-        &mut batcher,
-        |delivery, batcher| {
-            let now = OffsetDateTime::now_utc();
-            let built: Vec<Vec<u8>> = (0..delivery.documents.len())
-                .map(|index| items.build(&delivery, index, now))
-                .collect();
-            items.warn_stale();
-            let tracker = Tracker::new(delivery, built.len());
-            for (index, item) in built.into_iter().enumerate() {
-                let size = item.len() + 1;
-                batcher.push(Entry::new(tracker.slot(index), item), size);
-            }
-        },
-        |entries| retry::deliver(Arc::clone(&endpoint), entries),
-    )
-    .await;
+    tuning
+        .drive(
+            &mut parts,
+            (MAX_BATCH_EVENTS, MAX_BATCH_BYTES, 2),
+            |delivery, batcher: &mut Batcher<Entry>| {
+                let now = OffsetDateTime::now_utc();
+                let built: Vec<Vec<u8>> = (0..delivery.documents.len())
+                    .map(|index| items.build(&delivery, index, now))
+                    .collect();
+                items.warn_stale();
+                let tracker = Tracker::new(delivery, built.len());
+                for (index, item) in built.into_iter().enumerate() {
+                    let size = item.len() + 1;
+                    batcher.push(Entry::new(tracker.slot(index), item), size);
+                }
+            },
+            |entries| retry::deliver(Arc::clone(&endpoint), entries),
+        )
+        .await;
 }
 
 #[cfg(test)]

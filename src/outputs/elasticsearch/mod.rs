@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
-use crate::outputs::batch::{self, Slot, Tracker};
+use crate::outputs::batch::{Batcher, Slot, Tracker};
 use crate::outputs::retry;
 use crate::outputs::Parts;
 
@@ -56,22 +56,20 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
         client,
         shared: tuning.shared(&parts),
     });
-    let mut batcher = tuning.batcher::<Slot>(usize::MAX, usize::MAX, 0);
-    batch::drive(
-        &mut parts.deliveries,
-        &parts.stop,
-        tuning.max_in_flight,
-        &mut batcher,
-        |delivery, batcher| {
-            let documents = Arc::clone(&delivery.documents);
-            let tracker = Tracker::new(delivery, documents.len());
-            for (index, document) in documents.iter().enumerate() {
-                batcher.push(tracker.slot(index), bulk::encoded_len(document));
-            }
-        },
-        |entries| retry::deliver(Arc::clone(&endpoint), entries),
-    )
-    .await;
+    tuning
+        .drive(
+            &mut parts,
+            (usize::MAX, usize::MAX, 0),
+            |delivery, batcher: &mut Batcher<Slot>| {
+                let documents = Arc::clone(&delivery.documents);
+                let tracker = Tracker::new(delivery, documents.len());
+                for (index, document) in documents.iter().enumerate() {
+                    batcher.push(tracker.slot(index), bulk::encoded_len(document));
+                }
+            },
+            |entries| retry::deliver(Arc::clone(&endpoint), entries),
+        )
+        .await;
 }
 
 #[cfg(test)]
