@@ -211,8 +211,7 @@ fn check_batch_limits(tuning: &Tuning, errors: &mut Errors) {
     let batch_max_bytes = tuning.batch_max_bytes;
     // Room for one item at the 1 MB cut, so that every item fits a request.
     if batch_max_bytes != 0
-        && (batch_max_bytes < item::MAX_ITEM_BYTES + 2
-            || batch_max_bytes > datadog::MAX_BATCH_BYTES)
+        && !(item::MAX_ITEM_BYTES + 2..=datadog::MAX_BATCH_BYTES).contains(&batch_max_bytes)
     {
         errors.push(
             "output.datadog.batch_max_bytes",
