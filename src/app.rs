@@ -454,8 +454,8 @@ impl Outputs {
             .as_ref()
             .is_some_and(|datadog| datadog.format == datadog::Format::Auth0);
         if let Some(dd_config) = config.datadog.clone() {
-            let client = datadog::client::Client::from_config(&dd_config)
-                .context("building the datadog client")?;
+            let client =
+                datadog::Client::from_config(&dd_config).context("building the datadog client")?;
             metrics.health.register_output("datadog");
             tracing::info!(intake = client.intake(), format = ?dd_config.format, "datadog output ready");
             let (sender, receiver) = mpsc::channel::<Delivery>(OUTPUT_QUEUE);

@@ -8,10 +8,19 @@ use reqwest::Url;
 use super::credentials::inline_or_file_secret;
 use super::problems::Errors;
 use super::raw::RawKibana;
+use super::stack_auth::{auth, Keys};
 use crate::setup::kibana;
 
 /// The space when none is configured.
 pub const DEFAULT_SPACE: &str = "default";
+
+const AUTH_KEYS: Keys = Keys {
+    api_key: "kibana.api_key_file",
+    username: "kibana.username",
+    password: "kibana.password_file",
+    both: "use either `api_key_file` or `username` + `password_file`, not both",
+    password_needed: "needs `password_file`",
+};
 
 /// Validates `[kibana]`, pushing every problem into `errors`.
 pub(super) fn build(raw: RawKibana, base: &Path, errors: &mut Errors) -> Option<kibana::Config> {
@@ -62,31 +71,15 @@ pub(super) fn build(raw: RawKibana, base: &Path, errors: &mut Errors) -> Option<
     }
     let api_key = inline_or_file_secret(errors, base, "kibana.api_key", None, raw.api_key_file);
     let password = inline_or_file_secret(errors, base, "kibana.password", None, raw.password_file);
-    let auth = match (api_key, raw.username, password) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            errors.push(
-                "kibana.api_key_file",
-                "use either `api_key_file` or `username` + `password_file`, not both".to_owned(),
-            );
-            None
-        }
-        (Some(key), None, None) => Some(kibana::Auth::ApiKey(key)),
-        (None, Some(username), Some(password)) => Some(kibana::Auth::Basic { username, password }),
-        (None, Some(_), None) => {
-            errors.push("kibana.username", "needs `password_file`".to_owned());
-            None
-        }
-        (None, None, Some(_)) => {
-            errors.push("kibana.password_file", "needs `username`".to_owned());
-            None
-        }
-        (None, None, None) => {
+    let auth = match auth(errors, &AUTH_KEYS, api_key, raw.username, password) {
+        Some(kibana::Auth::None) => {
             errors.push(
                 "kibana",
                 "needs `api_key_file`, or `username` and `password_file`".to_owned(),
             );
             None
         }
+        auth => auth,
     };
     let ca_cert = match raw.ca_file {
         None => None,

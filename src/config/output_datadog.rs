@@ -1,17 +1,15 @@
 //! `[output.datadog]`: raw keys → [`datadog::Config`], every problem
-//! collected with its key. Also [`compression`], the `compression` key
-//! shared by the HTTP outputs.
+//! collected with its key.
 
 use std::path::Path;
 use std::time::Duration;
 
 use super::credentials::inline_or_file_secret;
+use super::output_tuning::{compression, one_of, raw_tuning, tuning, Defaults};
 use super::problems::Errors;
 use super::raw::RawDatadogOutput;
-use super::values::{at_least_one, duration};
-use crate::backoff;
-use crate::outputs::compression::Compression;
 use crate::outputs::datadog::{self, item, Format};
+use crate::outputs::tuning::Tuning;
 
 /// US1, Datadog's default site.
 pub const DEFAULT_SITE: &str = "datadoghq.com";
@@ -25,6 +23,14 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 /// A 4 MB request over a WAN takes seconds; 30 s means stuck (Vector's default is 60 s).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+const DEFAULTS: Defaults = Defaults {
+    batch_max_events: datadog::MAX_BATCH_EVENTS,
+    batch_max_bytes: datadog::MAX_BATCH_BYTES as u64,
+    flush_interval: DEFAULT_FLUSH_INTERVAL,
+    max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+    request_timeout: DEFAULT_REQUEST_TIMEOUT,
+};
 /// The sites Datadog documents for the logs intake.
 pub const SITES: [&str; 7] = [
     "datadoghq.com",
@@ -44,20 +50,6 @@ fn region_site(region: &str) -> Option<&'static str> {
         "us3" => Some("us3.datadoghq.com"),
         "us5" => Some("us5.datadoghq.com"),
         _ => None,
-    }
-}
-
-/// The `compression` key of an HTTP output: `gzip` (default) or `none`.
-pub(super) fn compression(errors: &mut Errors, key: &str, value: Option<String>) -> Compression {
-    match value.as_deref() {
-        None => Compression::Gzip,
-        Some(name) => Compression::from_name(name).unwrap_or_else(|| {
-            errors.push(
-                key,
-                format!("unknown compression `{name}`; use `gzip` or `none`"),
-            );
-            Compression::Gzip
-        }),
     }
 }
 
@@ -118,38 +110,16 @@ pub(super) fn build(
     {
         errors.push("output.datadog.hostname", "is empty".to_owned());
     }
-    let format = match raw.format.as_deref() {
-        None | Some("auth0") => Format::Auth0,
-        Some("ecs") => Format::Ecs,
-        Some(other) => {
-            errors.push(
-                "output.datadog.format",
-                format!("unknown format `{other}`; use `auth0` or `ecs`"),
-            );
-            Format::Auth0
-        }
-    };
+    let format = one_of(
+        errors,
+        "output.datadog.format",
+        "format",
+        raw.format.as_deref(),
+        &[("auth0", Format::Auth0), ("ecs", Format::Ecs)],
+    );
     let compression = compression(errors, "output.datadog.compression", raw.compression);
-    let (batch_max_events, batch_max_bytes) =
-        batch_limits(raw.batch_max_events, raw.batch_max_bytes, errors);
-    let flush_interval = duration(
-        errors,
-        "output.datadog.flush_interval",
-        raw.flush_interval,
-        DEFAULT_FLUSH_INTERVAL,
-    );
-    let max_in_flight = at_least_one(
-        errors,
-        "output.datadog.max_in_flight",
-        raw.max_in_flight,
-        DEFAULT_MAX_IN_FLIGHT,
-    );
-    let request_timeout = duration(
-        errors,
-        "output.datadog.request_timeout",
-        raw.request_timeout,
-        DEFAULT_REQUEST_TIMEOUT,
-    );
+    let tuning = tuning(errors, "output.datadog", raw_tuning!(raw), &DEFAULTS);
+    check_batch_limits(&tuning, errors);
     if errors.0.len() > before {
         return None;
     }
@@ -160,15 +130,7 @@ pub(super) fn build(
         format,
         attributes: item::Attributes::new(&source, &service, &tags, raw.hostname.as_deref()),
         compression,
-        batch_max_events,
-        batch_max_bytes: usize::try_from(batch_max_bytes).unwrap_or(datadog::MAX_BATCH_BYTES),
-        flush_interval,
-        max_in_flight,
-        request_timeout,
-        backoff: backoff::Backoff {
-            initial: backoff::DEFAULT_INITIAL,
-            max: backoff::DEFAULT_MAX,
-        },
+        tuning,
         unauthorized_pause: datadog::DEFAULT_UNAUTHORIZED_PAUSE,
     })
 }
@@ -234,19 +196,10 @@ fn endpoints(
     }
 }
 
-/// `batch_max_events` and `batch_max_bytes` within Datadog's limits.
-fn batch_limits(
-    max_events: Option<usize>,
-    max_bytes: Option<super::size::Size>,
-    errors: &mut Errors,
-) -> (usize, u64) {
-    let batch_max_events = at_least_one(
-        errors,
-        "output.datadog.batch_max_events",
-        max_events,
-        datadog::MAX_BATCH_EVENTS,
-    );
-    if batch_max_events > datadog::MAX_BATCH_EVENTS {
+/// `batch_max_events` and `batch_max_bytes` within Datadog's limits (a
+/// zero is reported by [`tuning`] already).
+fn check_batch_limits(tuning: &Tuning, errors: &mut Errors) {
+    if tuning.batch_max_events > datadog::MAX_BATCH_EVENTS {
         errors.push(
             "output.datadog.batch_max_events",
             format!(
@@ -255,10 +208,10 @@ fn batch_limits(
             ),
         );
     }
-    let batch_max_bytes = max_bytes.map_or(datadog::MAX_BATCH_BYTES as u64, |size| size.as_u64());
+    let batch_max_bytes = tuning.batch_max_bytes;
     // Room for one item at the 1 MB cut, so that every item fits a request.
-    if batch_max_bytes < item::MAX_ITEM_BYTES as u64 + 2
-        || batch_max_bytes > datadog::MAX_BATCH_BYTES as u64
+    if batch_max_bytes != 0
+        && !(item::MAX_ITEM_BYTES + 2..=datadog::MAX_BATCH_BYTES).contains(&batch_max_bytes)
     {
         errors.push(
             "output.datadog.batch_max_bytes",
@@ -269,7 +222,6 @@ fn batch_limits(
             ),
         );
     }
-    (batch_max_events, batch_max_bytes)
 }
 
 /// `https://` with a host; `http://` only to a loopback host (the key
@@ -312,6 +264,7 @@ mod tests {
     use super::super::tests::errors_of;
     use super::super::Config;
     use super::*;
+    use crate::outputs::compression::Compression;
 
     const BASE: &str = "[webhook]\n[spool]\ndir=\"/s\"\n";
 
@@ -331,8 +284,8 @@ mod tests {
         assert_eq!(datadog.api_key.expose(), "0123456789abcdef");
         assert_eq!(datadog.format, Format::Auth0);
         assert_eq!(datadog.compression, Compression::Gzip);
-        assert_eq!(datadog.batch_max_events, 1000);
-        assert_eq!(datadog.batch_max_bytes, 4_250_000);
+        assert_eq!(datadog.tuning.batch_max_events, 1000);
+        assert_eq!(datadog.tuning.batch_max_bytes, 4_250_000);
         assert_eq!(
             datadog.attributes,
             item::Attributes::new("auth0", "auth0", &[], None)

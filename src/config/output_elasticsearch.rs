@@ -6,12 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::credentials::inline_or_file_secret;
+use super::output_tuning::{compression, raw_tuning, tuning, Defaults};
 use super::problems::Errors;
 use super::raw::RawElasticsearchOutput;
-use super::values::{at_least_one, duration, positive, resolve};
-use crate::backoff;
+use super::stack_auth::{auth, Keys};
+use super::values::resolve;
 use crate::outputs::elasticsearch;
-use crate::secret::Secret;
 
 /// Elastic's default namespace; operators split tenants or environments by it.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -28,6 +28,22 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 /// A 5 MB bulk on a busy cluster takes seconds; a minute means stuck.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+const AUTH_KEYS: Keys = Keys {
+    api_key: "output.elasticsearch.api_key",
+    username: "output.elasticsearch.username",
+    password: "output.elasticsearch.password",
+    both: "use either an API key or `username` + password, not both",
+    password_needed: "needs `password` or `password_file`",
+};
+
+const DEFAULTS: Defaults = Defaults {
+    batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
+    batch_max_bytes: DEFAULT_BATCH_MAX_BYTES,
+    flush_interval: DEFAULT_FLUSH_INTERVAL,
+    max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+    request_timeout: DEFAULT_REQUEST_TIMEOUT,
+};
 
 /// Validates `[output.elasticsearch]`; `None` when it has problems (each
 /// pushed to `errors`).
@@ -52,46 +68,13 @@ pub(super) fn build(
         raw.password,
         raw.password_file,
     );
-    let auth = auth(api_key, raw.username, password, errors);
+    let auth = auth(errors, &AUTH_KEYS, api_key, raw.username, password);
     let ca_cert = raw
         .ca_cert
         .and_then(|path| ca_cert(&resolve(base, &path), errors));
     let (namespace, index) = namespace_and_index(raw.namespace, raw.index, errors);
-    let batch_max_events = at_least_one(
-        errors,
-        "output.elasticsearch.batch_max_events",
-        raw.batch_max_events,
-        DEFAULT_BATCH_MAX_EVENTS,
-    );
-    let batch_max_bytes = positive(
-        errors,
-        "output.elasticsearch.batch_max_bytes",
-        raw.batch_max_bytes.map(|size| size.as_u64()),
-        DEFAULT_BATCH_MAX_BYTES,
-    );
-    let flush_interval = duration(
-        errors,
-        "output.elasticsearch.flush_interval",
-        raw.flush_interval,
-        DEFAULT_FLUSH_INTERVAL,
-    );
-    let max_in_flight = at_least_one(
-        errors,
-        "output.elasticsearch.max_in_flight",
-        raw.max_in_flight,
-        DEFAULT_MAX_IN_FLIGHT,
-    );
-    let request_timeout = duration(
-        errors,
-        "output.elasticsearch.request_timeout",
-        raw.request_timeout,
-        DEFAULT_REQUEST_TIMEOUT,
-    );
-    let compression = super::output_datadog::compression(
-        errors,
-        "output.elasticsearch.compression",
-        raw.compression,
-    );
+    let tuning = tuning(errors, "output.elasticsearch", raw_tuning!(raw), &DEFAULTS);
+    let compression = compression(errors, "output.elasticsearch.compression", raw.compression);
     if errors.0.len() > before {
         return None;
     }
@@ -102,15 +85,7 @@ pub(super) fn build(
         tls_verify: raw.tls_verify.unwrap_or(true),
         namespace,
         index,
-        batch_max_events,
-        batch_max_bytes: usize::try_from(batch_max_bytes).unwrap_or(usize::MAX),
-        flush_interval,
-        max_in_flight,
-        request_timeout,
-        backoff: backoff::Backoff {
-            initial: backoff::DEFAULT_INITIAL,
-            max: backoff::DEFAULT_MAX,
-        },
+        tuning,
         compression,
     })
 }
@@ -153,43 +128,6 @@ fn hosts(hosts: &[String], errors: &mut Errors) -> Vec<::elasticsearch::http::Ur
         }
     }
     urls
-}
-
-/// An API key, or a username with a password, or neither; never both.
-fn auth(
-    api_key: Option<Secret<String>>,
-    username: Option<String>,
-    password: Option<Secret<String>>,
-    errors: &mut Errors,
-) -> Option<elasticsearch::Auth> {
-    match (api_key, username, password) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            errors.push(
-                "output.elasticsearch.api_key",
-                "use either an API key or `username` + password, not both".to_owned(),
-            );
-            None
-        }
-        (Some(key), None, None) => Some(elasticsearch::Auth::ApiKey(key)),
-        (None, Some(username), Some(password)) => {
-            Some(elasticsearch::Auth::Basic { username, password })
-        }
-        (None, Some(_), None) => {
-            errors.push(
-                "output.elasticsearch.username",
-                "needs `password` or `password_file`".to_owned(),
-            );
-            None
-        }
-        (None, None, Some(_)) => {
-            errors.push(
-                "output.elasticsearch.password",
-                "needs `username`".to_owned(),
-            );
-            None
-        }
-        (None, None, None) => Some(elasticsearch::Auth::None),
-    }
 }
 
 /// The PEM certificate(s) at `path`, to trust for the cluster.
@@ -288,9 +226,9 @@ mod tests {
         let es = config.elasticsearch.unwrap();
         assert_eq!(es.hosts[0].as_str(), "https://es:9200/");
         assert_eq!(es.index, "logs-auth0.logs-default");
-        assert_eq!(es.batch_max_events, DEFAULT_BATCH_MAX_EVENTS);
-        assert_eq!(es.batch_max_bytes as u64, DEFAULT_BATCH_MAX_BYTES);
-        assert_eq!(es.flush_interval, DEFAULT_FLUSH_INTERVAL);
+        assert_eq!(es.tuning.batch_max_events, DEFAULT_BATCH_MAX_EVENTS);
+        assert_eq!(es.tuning.batch_max_bytes as u64, DEFAULT_BATCH_MAX_BYTES);
+        assert_eq!(es.tuning.flush_interval, DEFAULT_FLUSH_INTERVAL);
         assert!(es.tls_verify);
         match es.auth {
             elasticsearch::Auth::ApiKey(key) => assert_eq!(key.expose(), "aWQ6a2V5"),

@@ -22,7 +22,7 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 /// A tokens file as read, so a reload can tell what it saw
 /// (`crate::reload`): a copy in `$CREDENTIALS_DIRECTORY` never changes
 /// under a running agent, and an edit that changes no token rotates none.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokensFile {
     /// `webhook.tokens_file` or `admin.tokens_file`.
     pub key: String,
@@ -31,24 +31,13 @@ pub struct TokensFile {
     /// Whether `path` is systemd's copy in `$CREDENTIALS_DIRECTORY`.
     pub credential: bool,
     /// A digest of the file's bytes (not shown: it is of a secret).
-    digest: u64,
+    digest: Secret<u64>,
 }
 
 impl TokensFile {
     /// Whether `other` is the same file with other bytes.
     pub fn edited_since(&self, other: &TokensFile) -> bool {
         self.key == other.key && self.path == other.path && self.digest != other.digest
-    }
-}
-
-impl std::fmt::Debug for TokensFile {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("TokensFile")
-            .field("key", &self.key)
-            .field("path", &self.path)
-            .field("credential", &self.credential)
-            .finish_non_exhaustive()
     }
 }
 
@@ -101,7 +90,7 @@ pub(super) fn read(
                     key: file_key.clone(),
                     credential: path != super::values::resolve(base, &tokens_file),
                     path: path.clone(),
-                    digest: hasher.finish(),
+                    digest: Secret::new(hasher.finish()),
                 });
                 let before = tokens.len();
                 for (number, token) in lines(&text) {

@@ -21,13 +21,16 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The config values, the default first.
+    pub const CHOICES: [(&'static str, Compression); 2] =
+        [("gzip", Compression::Gzip), ("none", Compression::None)];
+
     /// The config value for `name`: `gzip` or `none`.
     pub fn from_name(name: &str) -> Option<Compression> {
-        match name {
-            "gzip" => Some(Compression::Gzip),
-            "none" => Some(Compression::None),
-            _ => None,
-        }
+        Self::CHOICES
+            .iter()
+            .find(|(choice, _)| *choice == name)
+            .map(|(_, compression)| *compression)
     }
 
     /// The `Content-Encoding` header value, when there is one.

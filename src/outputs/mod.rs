@@ -7,7 +7,8 @@
 //! requests in flight, outcomes), [`retry`] (the one retry loop, which an
 //! output joins by implementing [`retry::Endpoint`]), [`suspects`]
 //! (whole-request `400`s), [`dead_letters`] (refused documents, fsynced
-//! before a delivery finishes) and [`compression`]. The backoff schedule
+//! before a delivery finishes), [`tuning`] (the batch, in-flight, timeout
+//! and retry settings every HTTP output has) and [`compression`]. The backoff schedule
 //! is the leaf [`crate::backoff`], shared with the poller.
 
 pub(crate) mod batch;
@@ -18,6 +19,7 @@ pub mod elasticsearch;
 pub mod file;
 pub(crate) mod retry;
 pub(crate) mod suspects;
+pub mod tuning;
 
 use std::sync::Arc;
 

@@ -95,13 +95,15 @@ pub struct Config {
 }
 
 /// A [`Config`] ready to run: the key schedule computed once.
+#[derive(Debug)]
 pub struct Obfuscator {
     /// One bit per [`DataName`] configured.
     names: u8,
     method: Compiled,
     truncate_ips: bool,
-    /// Recent HMAC results, for `hmac-sha256`.
-    hmac_memo: memo::Memo,
+    /// Recent HMAC results, for `hmac-sha256` (a [`Secret`]: its keys are
+    /// clear personal data).
+    hmac_memo: Secret<memo::Memo>,
 }
 
 enum Compiled {
@@ -217,18 +219,6 @@ impl std::fmt::Debug for Method {
     }
 }
 
-impl std::fmt::Debug for Obfuscator {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not the cache: its keys are clear personal data.
-        formatter
-            .debug_struct("Obfuscator")
-            .field("names", &self.names)
-            .field("method", &self.method)
-            .field("truncate_ips", &self.truncate_ips)
-            .finish_non_exhaustive()
-    }
-}
-
 impl std::fmt::Debug for Compiled {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str(match self {
@@ -263,7 +253,7 @@ impl Obfuscator {
                 }
             },
             truncate_ips: config.ip == IpMode::Truncate,
-            hmac_memo: memo::Memo::new(),
+            hmac_memo: Secret::new(memo::Memo::new()),
         }
     }
 
@@ -418,7 +408,7 @@ impl Obfuscator {
                 out
             }
             Compiled::HmacSha256(key) => {
-                let tag = self.hmac_memo.tag(text.as_bytes(), |value| {
+                let tag = self.hmac_memo.expose().tag(text.as_bytes(), |value| {
                     let mut tag = memo::Tag::default();
                     let signed = hmac::sign(key, value);
                     tag.copy_from_slice(&signed.as_ref()[..HMAC_HEX_DIGITS / 2]);

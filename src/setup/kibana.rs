@@ -12,7 +12,7 @@ use std::fmt;
 use reqwest::{header, StatusCode, Url};
 use serde_json::Value;
 
-use crate::secret::Secret;
+pub use crate::outputs::elasticsearch::Auth;
 
 /// Kibana versions the assets were written for, as printed in messages.
 pub const SUPPORTED: &str = "8.13 to 9.x";
@@ -36,20 +36,6 @@ pub struct Config {
     pub auth: Auth,
     /// PEM CA certificate(s) to trust besides the system roots.
     pub ca_cert: Option<Vec<u8>>,
-}
-
-/// Kibana credentials.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// `Authorization: ApiKey <key>` (the base64 `id:api_key` form).
-    ApiKey(Secret<String>),
-    /// HTTP basic authentication.
-    Basic {
-        /// The user.
-        username: String,
-        /// The password.
-        password: Secret<String>,
-    },
 }
 
 /// What an install did.
@@ -188,6 +174,7 @@ pub fn dry_run(config: &Config, ndjson: &str) -> String {
     let auth = match &config.auth {
         Auth::ApiKey(_) => "ApiKey [redacted]".to_owned(),
         Auth::Basic { username, .. } => format!("Basic [redacted] (user `{username}`)"),
+        Auth::None => "(none)".to_owned(),
     };
     format!(
         "GET {status}\nAuthorization: {auth}\n\n\
@@ -275,6 +262,7 @@ fn authorized(request: reqwest::RequestBuilder, config: &Config) -> reqwest::Req
             request.header(header::AUTHORIZATION, format!("ApiKey {}", key.expose()))
         }
         Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
+        Auth::None => request,
     }
 }
 
@@ -416,6 +404,7 @@ fn problems(answer: &Value) -> Vec<ImportProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     #[test]
     fn supported_versions() {

@@ -60,8 +60,8 @@ fn config(dir: &Path, dd_url: &str, extra: &str) -> Config {
         Config::from_toml(&config_text(dir, "127.0.0.1:0", dd_url, extra), dir).unwrap();
     // Fast retries keep the tests short; the schedule itself is unit-tested.
     if let Some(datadog) = config.datadog.as_mut() {
-        datadog.backoff.initial = Duration::from_millis(20);
-        datadog.backoff.max = Duration::from_millis(300);
+        datadog.tuning.backoff.initial = Duration::from_millis(20);
+        datadog.tuning.backoff.max = Duration::from_millis(300);
         datadog.unauthorized_pause = Duration::from_millis(300);
     }
     config
@@ -565,8 +565,8 @@ async fn elasticsearch_and_datadog_each_get_every_document_and_the_spool_waits_f
         ),
     );
     if let Some(elasticsearch) = config.elasticsearch.as_mut() {
-        elasticsearch.backoff.initial = Duration::from_millis(20);
-        elasticsearch.backoff.max = Duration::from_millis(300);
+        elasticsearch.tuning.backoff.initial = Duration::from_millis(20);
+        elasticsearch.tuning.backoff.max = Duration::from_millis(300);
     }
     let app = App::start(config).await.unwrap();
     let client = reqwest::Client::new();

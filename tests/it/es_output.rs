@@ -49,8 +49,8 @@ fn config(dir: &Path, es_url: &str, extra: &str) -> Config {
         Config::from_toml(&config_text(dir, "127.0.0.1:0", es_url, extra), dir).unwrap();
     // Fast retries keep the tests short; the schedule itself is unit-tested.
     if let Some(es) = config.elasticsearch.as_mut() {
-        es.backoff.initial = Duration::from_millis(20);
-        es.backoff.max = Duration::from_millis(400);
+        es.tuning.backoff.initial = Duration::from_millis(20);
+        es.tuning.backoff.max = Duration::from_millis(400);
     }
     config
 }

@@ -3,7 +3,7 @@
 //! the spool keeps what arrives while the operator fixes the key or the
 //! network, and the intake path retries.
 
-use super::client::Client;
+use super::intake::Client;
 use crate::error_chain::error_chain;
 
 /// What the check found.

@@ -1,5 +1,5 @@
 //! The intake request: posts one group of items as a JSON array (see
-//! [`super::body`]) and says what the answer means. The retry loop itself
+//! [`super::entry::body`]) and says what the answer means. The retry loop itself
 //! is the HTTP outputs' one, [`crate::outputs::retry`] (no retry limit,
 //! the shared backoff schedule); this is the Datadog side of it.
 //!
@@ -22,8 +22,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::client::Client;
-use super::{body, Entry};
+use super::entry::{body, Entry};
+use super::intake::Client;
 use crate::outputs::batch::Outcomes;
 use crate::outputs::retry::{Answer, Endpoint, Shared};
 use crate::telemetry::metrics::Metrics;

@@ -7,7 +7,8 @@
 use elasticsearch::http::Method;
 use serde::Deserialize;
 
-use super::{Client, Error};
+use super::client::Client;
+use super::error::Error;
 use crate::error_chain::error_chain;
 
 /// What `/` says about the cluster.

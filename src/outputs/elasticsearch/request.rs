@@ -20,8 +20,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use elasticsearch::http::Method;
 
+use super::bulk;
+use super::client::Client;
 use super::response::{self, Outcome};
-use super::{bulk, Client};
 use crate::error_chain::error_chain;
 use crate::outputs::batch::{Outcomes, Slot};
 use crate::outputs::retry::{self, Answer, Endpoint, Shared};

@@ -15,8 +15,10 @@ use std::fmt::Write as _;
 use elasticsearch::http::Method;
 use serde_json::{json, Value};
 
+use super::client::Client;
+use super::config::{Config, DATA_STREAM_PREFIX};
+use super::error::Error;
 use super::health::{self, Cluster};
-use super::{Client, Config, Error, DATA_STREAM_PREFIX};
 
 /// The index template's priority: above Elasticsearch's built-in `logs`
 /// (100) and Fleet's integration templates (200).

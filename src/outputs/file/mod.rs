@@ -399,6 +399,14 @@ fn repair_torn_line(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn config(dir: &tempfile::TempDir, max_file_bytes: u64, max_files: usize) -> Config {
+        Config {
+            dir: dir.path().to_owned(),
+            max_file_bytes,
+            max_files,
+        }
+    }
+
     fn document(n: usize) -> Document {
         Document {
             id: None,
@@ -409,11 +417,7 @@ mod tests {
     #[test]
     fn rotates_by_size_keeps_max_files_and_repairs_torn_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            dir: dir.path().to_owned(),
-            max_file_bytes: 20,
-            max_files: 2,
-        };
+        let config = config(&dir, 20, 2);
         let mut output = FileOutput::open(config.clone()).unwrap();
         for n in 0..10 {
             // Documents without a log id are never taken for duplicates.
@@ -438,11 +442,7 @@ mod tests {
     #[test]
     fn r10_restarts_without_documents_leave_no_empty_files() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            dir: dir.path().to_owned(),
-            max_file_bytes: 1 << 20,
-            max_files: 0,
-        };
+        let config = config(&dir, 1 << 20, 0);
         for _ in 0..3 {
             drop(FileOutput::open(config.clone()).unwrap());
         }
@@ -468,11 +468,7 @@ mod tests {
     #[test]
     fn redelivered_ids_are_skipped_even_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            dir: dir.path().to_owned(),
-            max_file_bytes: 1 << 20,
-            max_files: 0,
-        };
+        let config = config(&dir, 1 << 20, 0);
         let mut output = FileOutput::open(config.clone()).unwrap();
         let written = output
             .write(&[with_id("a"), with_id("b"), with_id("a")])

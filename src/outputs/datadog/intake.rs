@@ -7,9 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 
-use super::Config;
+use super::config::Config;
 use crate::outputs::compression::Compression;
 use crate::outputs::retry;
+use crate::secret::Secret;
 
 /// The intake path.
 pub const INTAKE_PATH: &str = "/api/v2/logs";
@@ -23,10 +24,11 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 #[error("cannot build the datadog HTTP client")]
 pub struct BuildError(#[source] reqwest::Error);
 
-/// A client for one intake. Its `Debug` leaves the key out.
-#[derive(Clone)]
+/// A client for one intake. The reqwest client is kept as a [`Secret`]:
+/// its default headers hold the key.
+#[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    http: Secret<reqwest::Client>,
     intake: String,
     validate: String,
     compression: Compression,
@@ -43,16 +45,6 @@ pub struct Answer {
     pub excerpt: String,
 }
 
-impl std::fmt::Debug for Client {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("Client")
-            .field("intake", &self.intake)
-            .field("compression", &self.compression)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Client {
     /// Builds the client. Makes no request.
     pub fn from_config(config: &Config) -> Result<Client, BuildError> {
@@ -64,12 +56,12 @@ impl Client {
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("auth0-ingest/", env!("CARGO_PKG_VERSION")))
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .timeout(config.tuning.request_timeout)
+            .connect_timeout(config.tuning.request_timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(BuildError)?;
         Ok(Client {
-            http,
+            http: Secret::new(http),
             intake: format!("{}{INTAKE_PATH}", config.url.trim_end_matches('/')),
             validate: format!("{}{VALIDATE_PATH}", config.api_url.trim_end_matches('/')),
             compression: config.compression,
@@ -82,6 +74,7 @@ impl Client {
         let body = self.compression.encode_off_runtime(body).await;
         let mut request = self
             .http
+            .expose()
             .post(&self.intake)
             .header(CONTENT_TYPE, "application/json");
         if let Some(encoding) = self.compression.content_encoding() {
@@ -107,7 +100,7 @@ impl Client {
 
     /// `GET /api/v1/validate`: the status, or the transport error.
     pub async fn validate(&self) -> Result<u16, reqwest::Error> {
-        let response = self.http.get(&self.validate).send().await?;
+        let response = self.http.expose().get(&self.validate).send().await?;
         Ok(response.status().as_u16())
     }
 
