@@ -555,31 +555,15 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let input = crate::event::Input::Webhook;
         let stage = dead_letter::Stage::Output;
-        dead_letter::encode(
-            &mut file,
-            now,
-            input,
-            stage,
-            "mapping",
-            br#"{"log_id":"1"}"#,
-        );
-        dead_letter::encode(&mut file, now, input, stage, "bad json", b"{not json");
-        dead_letter::encode(
-            &mut file,
-            now,
-            input,
-            stage,
-            "binary",
-            b"{\"log_id\":\"\xff\"}",
-        );
-        dead_letter::encode(
-            &mut file,
-            now,
-            input,
-            stage,
-            "mapping",
-            br#"{"log_id":"2"}"#,
-        );
+        let lines: [(&str, &[u8]); 4] = [
+            ("mapping", br#"{"log_id":"1"}"#),
+            ("bad json", b"{not json"),
+            ("binary", b"{\"log_id\":\"\xff\"}"),
+            ("mapping", br#"{"log_id":"2"}"#),
+        ];
+        for (reason, event) in lines {
+            dead_letter::encode(&mut file, now, input, stage, reason, event);
+        }
         let items = dead_letter_items(&file).unwrap().unwrap();
         assert_eq!(items.len(), 4);
         assert_eq!(items[2], b"{\"log_id\":\"\xff\"}");

@@ -74,27 +74,3 @@ impl DeadLetterCount {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dead_letters_are_counted_incrementally_and_afresh_after_a_move() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dead-letter.ndjson");
-        let count = DeadLetterCount::new(path.clone());
-        assert_eq!(count.count().count, 0);
-        std::fs::write(&path, "{}\n{}\n").unwrap();
-        assert_eq!(count.count().count, 2);
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap();
-        std::io::Write::write_all(&mut file, b"{}\n").unwrap();
-        let counted = count.count();
-        assert_eq!((counted.count, counted.bytes), (3, 9));
-        std::fs::write(&path, "{}\n").unwrap();
-        assert_eq!(count.count().count, 1);
-    }
-}

@@ -360,6 +360,7 @@ fn seconds(duration: time::Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::DeadLetterCount;
 
     fn backlog(events: u64, bytes: u64) -> Backlog {
         Backlog {
@@ -406,5 +407,24 @@ mod tests {
         assert_eq!(health, Health::Failing);
         assert!(reasons[0].contains("90 % full"), "{reasons:?}");
         assert!(ready(&backlog(5, 899)).is_ok());
+    }
+
+    #[test]
+    fn dead_letters_are_counted_incrementally_and_afresh_after_a_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dead-letter.ndjson");
+        let count = DeadLetterCount::new(path.clone());
+        assert_eq!(count.count().count, 0);
+        std::fs::write(&path, "{}\n{}\n").unwrap();
+        assert_eq!(count.count().count, 2);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"{}\n").unwrap();
+        let counted = count.count();
+        assert_eq!((counted.count, counted.bytes), (3, 9));
+        std::fs::write(&path, "{}\n").unwrap();
+        assert_eq!(count.count().count, 1);
     }
 }

@@ -7,8 +7,13 @@ use std::time::Duration;
 use super::problems::Errors;
 
 /// A size or count that must be above zero (`default` when absent).
-pub(crate) fn positive(errors: &mut Errors, key: &str, value: Option<u64>, default: u64) -> u64 {
-    match value {
+pub(crate) fn positive(
+    errors: &mut Errors,
+    key: &str,
+    value: Option<impl Into<u64>>,
+    default: u64,
+) -> u64 {
+    match value.map(Into::into) {
         Some(0) => {
             errors.push(key, "must be greater than zero".to_owned());
             default
