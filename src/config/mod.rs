@@ -214,7 +214,7 @@ mod tests {
     use crate::pipeline::enrich;
 
     /// `text` as a valid config, relative paths under `/etc/a`.
-    fn config_of(text: &str) -> Config {
+    pub(super) fn config_of(text: &str) -> Config {
         Config::from_toml(text, Path::new("/etc/a")).unwrap()
     }
 
@@ -225,6 +225,14 @@ mod tests {
             Err(FromTomlError::Invalid(errors)) => errors.0.into_iter().map(|e| e.key).collect(),
             Err(FromTomlError::Parse(message)) => vec![format!("parse: {message}")],
         }
+    }
+
+    /// What the refusal of the invalid config `text` says.
+    pub(super) fn message_of(text: &str) -> String {
+        let Err(FromTomlError::Invalid(errors)) = Config::from_toml(text, Path::new("/tmp")) else {
+            panic!("the config is invalid");
+        };
+        errors.to_string()
     }
 
     #[test]

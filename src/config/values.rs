@@ -23,6 +23,30 @@ pub(crate) fn positive(
     }
 }
 
+/// Names of a closed set (`from_name` knows them), each kept once in the
+/// order given; an unknown one is a problem at `key[index]`, said by
+/// `unknown` (which lists the valid names).
+pub(crate) fn known_names<T: PartialEq>(
+    errors: &mut Errors,
+    key: &str,
+    names: Option<Vec<String>>,
+    from_name: impl Fn(&str) -> Option<T>,
+    unknown: impl Fn(&str) -> String,
+) -> Vec<T> {
+    let mut known = Vec::new();
+    for (index, name) in names.unwrap_or_default().iter().enumerate() {
+        match from_name(name) {
+            Some(item) => {
+                if !known.contains(&item) {
+                    known.push(item);
+                }
+            }
+            None => errors.push(&format!("{key}[{index}]"), unknown(name)),
+        }
+    }
+    known
+}
+
 /// A count that must be at least 1 (`default` when absent).
 pub(crate) fn at_least_one(
     errors: &mut Errors,
