@@ -510,7 +510,7 @@ fn admin_state(config: &Config, spool: &spool::Spool, metrics: &Arc<Metrics>) ->
     Arc::new(admin::State {
         metrics: Arc::clone(metrics),
         spool: spool.stats.clone(),
-        dead_letters: admin::status::DeadLetterCount::new(spool.dead_letters.path().to_owned()),
+        dead_letters: admin::DeadLetterCount::new(spool.dead_letters.path().to_owned()),
         tokens: crate::inputs::webhook::auth::Tokens::new(config.admin.tokens.clone()),
         failing_after: config.admin.failing_after,
         max_body_bytes: config.webhook.as_ref().map_or(

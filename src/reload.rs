@@ -268,7 +268,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::admin::status::DeadLetterCount;
+    use crate::admin::DeadLetterCount;
     use crate::inputs::webhook::auth::Tokens;
     use crate::pipeline::enrich::geo::tests::city_database;
     use crate::spool;

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::format::thousands;
 
-use super::Config;
+use super::settings::Config;
 use crate::error_chain::error_chain;
 use crate::secret::Secret;
 use crate::spool::dead_letter;
@@ -88,38 +88,69 @@ impl Target {
         })
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
+    /// Sends one request (with `body`, if any) and reads the whole answer,
+    /// whatever its status.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<bytes::Bytes>,
+    ) -> Result<Answer, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
             request = request.header(reqwest::header::AUTHORIZATION, token.expose());
         }
-        (url, request)
-    }
-
-    /// `GET /status`, parsed.
-    pub async fn status(&self) -> Result<Value, ClientError> {
-        let (url, request) = self.request(reqwest::Method::GET, "/status");
+        if let Some(body) = body {
+            request = request.body(body);
+        }
         let unreachable = |error: reqwest::Error| ClientError::Unreachable {
             url: url.clone(),
             reason: error_chain(&error),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
+        let retry_after = crate::backoff::retry_after(response.headers());
         let body = response.bytes().await.map_err(unreachable)?;
-        if status != 200 {
-            return Err(ClientError::Status {
-                url,
-                status,
-                body: String::from_utf8_lossy(&body[..body.len().min(200)])
-                    .trim()
-                    .to_owned(),
-            });
-        }
-        serde_json::from_slice(&body).map_err(|error| ClientError::Unreachable {
+        Ok(Answer {
             url,
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// `GET /status`, parsed.
+    pub async fn status(&self) -> Result<Value, ClientError> {
+        let answer = self.send(reqwest::Method::GET, "/status", None).await?;
+        if answer.status != 200 {
+            return Err(answer.refused());
+        }
+        serde_json::from_slice(&answer.body).map_err(|error| ClientError::Unreachable {
+            url: answer.url,
             reason: format!("not a status document: {error}"),
         })
+    }
+}
+
+/// The listener's answer to one request.
+struct Answer {
+    url: String,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: bytes::Bytes,
+}
+
+impl Answer {
+    /// An answer the command cannot use, as an error quoting the body's start.
+    fn refused(self) -> ClientError {
+        ClientError::Status {
+            url: self.url,
+            status: self.status,
+            body: String::from_utf8_lossy(&self.body[..self.body.len().min(200)])
+                .trim()
+                .to_owned(),
+        }
     }
 }
 
@@ -493,41 +524,23 @@ async fn post(target: &Target, body: Vec<u8>) -> Result<Replayed, ClientError> {
     let body = bytes::Bytes::from(body);
     let mut attempt = 0;
     loop {
-        let (url, request) = target.request(reqwest::Method::POST, "/replay");
-        let unreachable = |error: reqwest::Error| ClientError::Unreachable {
-            url: url.clone(),
-            reason: error_chain(&error),
-        };
-        let response = request
-            .body(body.clone())
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let retry_after =
-            crate::backoff::retry_after(response.headers()).map_or(1, |wait| wait.as_secs());
-        let answer = response.bytes().await.map_err(unreachable)?;
-        let counts = serde_json::from_slice::<Value>(&answer)
+        let answer = target
+            .send(reqwest::Method::POST, "/replay", Some(body.clone()))
+            .await?;
+        let counts = serde_json::from_slice::<Value>(&answer.body)
             .ok()
             .map(|value| Replayed {
                 accepted: value.get("accepted").and_then(Value::as_u64).unwrap_or(0),
                 rejected: value.get("rejected").and_then(Value::as_u64).unwrap_or(0),
             });
-        match (status, counts) {
+        match (answer.status, counts) {
             (200 | 400, Some(counts)) => return Ok(counts),
             (503, _) if attempt + 1 < REPLAY_ATTEMPTS => {
                 attempt += 1;
-                tokio::time::sleep(Duration::from_secs(retry_after.clamp(1, 30))).await;
+                let wait = answer.retry_after.map_or(1, |wait| wait.as_secs());
+                tokio::time::sleep(Duration::from_secs(wait.clamp(1, 30))).await;
             }
-            _ => {
-                return Err(ClientError::Status {
-                    url,
-                    status,
-                    body: String::from_utf8_lossy(&answer[..answer.len().min(200)])
-                        .trim()
-                        .to_owned(),
-                })
-            }
+            _ => return Err(answer.refused()),
         }
     }
 }
@@ -542,31 +555,15 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let input = crate::event::Input::Webhook;
         let stage = dead_letter::Stage::Output;
-        dead_letter::encode(
-            &mut file,
-            now,
-            input,
-            stage,
-            "mapping",
-            br#"{"log_id":"1"}"#,
-        );
-        dead_letter::encode(&mut file, now, input, stage, "bad json", b"{not json");
-        dead_letter::encode(
-            &mut file,
-            now,
-            input,
-            stage,
-            "binary",
-            b"{\"log_id\":\"\xff\"}",
-        );
-        dead_letter::encode(
-            &mut file,
-            now,
-            input,
-            stage,
-            "mapping",
-            br#"{"log_id":"2"}"#,
-        );
+        let lines: [(&str, &[u8]); 4] = [
+            ("mapping", br#"{"log_id":"1"}"#),
+            ("bad json", b"{not json"),
+            ("binary", b"{\"log_id\":\"\xff\"}"),
+            ("mapping", br#"{"log_id":"2"}"#),
+        ];
+        for (reason, event) in lines {
+            dead_letter::encode(&mut file, now, input, stage, reason, event);
+        }
         let items = dead_letter_items(&file).unwrap().unwrap();
         assert_eq!(items.len(), 4);
         assert_eq!(items[2], b"{\"log_id\":\"\xff\"}");

@@ -16,7 +16,7 @@ use hyper::{Request, Response, StatusCode};
 use time::OffsetDateTime;
 
 use super::response::{response, text};
-use super::{State, REQUEST_TIMEOUT};
+use super::state::{State, REQUEST_TIMEOUT};
 use crate::event::Input;
 use crate::spool::{Append, Writer};
 use crate::telemetry::metrics::Metrics;

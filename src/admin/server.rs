@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::response::{response, text};
-use super::{replay, status, State, MAX_CONNECTIONS, REQUEST_TIMEOUT};
+use super::state::{State, MAX_CONNECTIONS, REQUEST_TIMEOUT};
+use super::{replay, status};
 use crate::inputs::webhook::auth;
 use crate::spool::Writer;
 use crate::telemetry::metrics::CONTENT_TYPE;

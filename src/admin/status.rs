@@ -11,21 +11,22 @@
 //!
 //! `reasons` says which rule applied, one sentence each.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{State, FULL_FRACTION};
+pub use super::dead_letters::DeadLetters;
+use super::state::State;
 use crate::spool::Backlog;
 use crate::telemetry::errors::ErrorEntry;
 use crate::telemetry::health::{OutputState, Snapshot};
 use crate::telemetry::metrics::Gauges;
+
+/// Spool fill (of `max_bytes`) from which `/readyz` fails and `/status` is
+/// `failing`.
+pub const FULL_FRACTION: f64 = 0.9;
 
 /// The overall health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -175,71 +176,6 @@ pub struct Output {
     pub consecutive_failures: u64,
     /// The last request succeeded (or none failed yet).
     pub reachable: bool,
-}
-
-/// The dead-letter file of `/status`.
-#[derive(Debug, Serialize)]
-pub struct DeadLetters {
-    /// Lines in `dead-letter.ndjson`.
-    pub count: u64,
-    /// Its size.
-    pub bytes: u64,
-}
-
-/// Counts the dead-letter file's lines, reading only what was appended
-/// since the last count (the file is append-only; a smaller file, after a
-/// replay moved it aside, is counted afresh).
-#[derive(Debug)]
-pub struct DeadLetterCount {
-    path: PathBuf,
-    counted: Mutex<(u64, u64)>,
-}
-
-impl DeadLetterCount {
-    /// Counts `path`'s lines on demand.
-    pub fn new(path: PathBuf) -> DeadLetterCount {
-        DeadLetterCount {
-            path,
-            counted: Mutex::new((0, 0)),
-        }
-    }
-
-    /// (lines, bytes) now. Blocking file I/O.
-    pub fn count(&self) -> DeadLetters {
-        let mut counted = self
-            .counted
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        let Ok(file) = File::open(&self.path) else {
-            *counted = (0, 0);
-            return DeadLetters { count: 0, bytes: 0 };
-        };
-        let length = file.metadata().map_or(0, |metadata| metadata.len());
-        if length < counted.1 {
-            *counted = (0, 0);
-        }
-        let (mut lines, from) = *counted;
-        let mut reader = BufReader::new(file);
-        if reader.seek(SeekFrom::Start(from)).is_ok() {
-            let mut buffer = [0u8; 64 * 1024];
-            let mut read = from;
-            while read < length {
-                match reader.read(&mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let n = n.min((length - read) as usize);
-                        lines += buffer[..n].iter().filter(|&&byte| byte == b'\n').count() as u64;
-                        read += n as u64;
-                    }
-                }
-            }
-            *counted = (lines, read);
-        }
-        DeadLetters {
-            count: counted.0,
-            bytes: length,
-        }
-    }
 }
 
 /// The `/status` document now. Blocking (reads the spool's oldest record
@@ -424,6 +360,7 @@ fn seconds(duration: time::Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::DeadLetterCount;
 
     fn backlog(events: u64, bytes: u64) -> Backlog {
         Backlog {

@@ -16,7 +16,8 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::format::thousands;
-use super::{status, State};
+use super::state::State;
+use super::status;
 use crate::systemd;
 
 /// The chores' period.

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use super::problems::Errors;
 use super::raw::RawFilter;
+use super::values::known_names;
 use crate::pipeline::filter::{Category, Filter};
 
 /// Validates `[filter]`; invalid entries are left out (the problem is in
@@ -23,24 +24,12 @@ pub(super) fn build(raw: RawFilter, errors: &mut Errors) -> Filter {
 }
 
 fn categories(errors: &mut Errors, key: &str, names: Option<Vec<String>>) -> Vec<Category> {
-    let mut categories = Vec::new();
-    for (index, name) in names.unwrap_or_default().iter().enumerate() {
-        match Category::from_name(name) {
-            Some(category) => {
-                if !categories.contains(&category) {
-                    categories.push(category);
-                }
-            }
-            None => errors.push(
-                &format!("{key}[{index}]"),
-                format!(
-                    "unknown Auth0 filter category `{name}`; valid names: {}",
-                    Category::names()
-                ),
-            ),
-        }
-    }
-    categories
+    known_names(errors, key, names, Category::from_name, |name| {
+        format!(
+            "unknown Auth0 filter category `{name}`; valid names: {}",
+            Category::names()
+        )
+    })
 }
 
 fn codes(errors: &mut Errors, key: &str, codes: Option<Vec<String>>) -> HashSet<String> {
@@ -72,24 +61,17 @@ fn codes(errors: &mut Errors, key: &str, codes: Option<Vec<String>>) -> HashSet<
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::tests::errors_of;
-    use crate::config::{Config, FromTomlError};
+    use crate::config::tests::{config_of, errors_of, message_of};
     use crate::pipeline::filter::Category;
 
     const BASE: &str = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
 
     #[test]
     fn valid_filter_is_built() {
-        let config = Config::from_toml(
-            &format!(
-                "{BASE}[filter]\ninclude=[\"auth.login.fail\",\"management.success\",\"auth.login.fail\"]\n\
-                 exclude=[\"other\"]\ntypes=[\"s\"]\nexclude_types=[\"fp\",\"actions\"]\n"
-            ),
-            Path::new("/"),
-        )
-        .unwrap();
+        let config = config_of(&format!(
+            "{BASE}[filter]\ninclude=[\"auth.login.fail\",\"management.success\",\"auth.login.fail\"]\n\
+             exclude=[\"other\"]\ntypes=[\"s\"]\nexclude_types=[\"fp\",\"actions\"]\n"
+        ));
         let filter = config.pipeline.filter;
         assert_eq!(
             filter.include,
@@ -105,7 +87,7 @@ mod tests {
 
     #[test]
     fn no_filter_section_passes_everything() {
-        let config = Config::from_toml(BASE, Path::new("/")).unwrap();
+        let config = config_of(BASE);
         assert!(config.pipeline.filter.is_empty());
     }
 
@@ -127,10 +109,7 @@ mod tests {
                 "filter.types[1]",
             ]
         );
-        let Err(FromTomlError::Invalid(errors)) = Config::from_toml(&text, Path::new("/")) else {
-            panic!("the config is invalid");
-        };
-        let message = errors.to_string();
+        let message = message_of(&text);
         assert!(
             message.contains("unknown Auth0 filter category `Login - Failure`"),
             "{message}"
@@ -145,10 +124,7 @@ mod tests {
         // A misspelt key is an error naming it and the closest valid key.
         let text = format!("{BASE}[filter]\ninclude_types=[\"s\"]\n");
         assert_eq!(errors_of(&text), ["filter.include_types"]);
-        let Err(FromTomlError::Invalid(errors)) = Config::from_toml(&text, Path::new("/")) else {
-            panic!("the config is invalid");
-        };
-        let message = errors.to_string();
+        let message = message_of(&text);
         assert!(
             message.contains("the closest valid key is `exclude_types`"),
             "{message}"

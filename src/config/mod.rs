@@ -215,6 +215,11 @@ mod tests {
     use super::*;
     use crate::pipeline::enrich;
 
+    /// `text` as a valid config, relative paths under `/etc/a`.
+    pub(super) fn config_of(text: &str) -> Config {
+        Config::from_toml(text, Path::new("/etc/a")).unwrap()
+    }
+
     /// The keys of every problem in `text` (or the parse error).
     pub(super) fn errors_of(text: &str) -> Vec<String> {
         match Config::from_toml(text, Path::new("/tmp")) {
@@ -224,13 +229,19 @@ mod tests {
         }
     }
 
+    /// What the refusal of the invalid config `text` says.
+    pub(super) fn message_of(text: &str) -> String {
+        let Err(FromTomlError::Invalid(errors)) = Config::from_toml(text, Path::new("/tmp")) else {
+            panic!("the config is invalid");
+        };
+        errors.to_string()
+    }
+
     #[test]
     fn minimal_config_is_valid_with_defaults() {
-        let config = Config::from_toml(
+        let config = config_of(
             "[webhook]\ntokens=[\"t\"]\n[spool]\ndir=\"spool\"\n[output.file]\ndir=\"/o\"\n",
-            Path::new("/etc/a"),
-        )
-        .unwrap();
+        );
         let webhook = config.webhook.unwrap();
         assert_eq!(webhook.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(webhook.path, DEFAULT_PATH);
@@ -250,11 +261,9 @@ mod tests {
     #[test]
     fn enrich_keys_are_validated_and_resolved() {
         let base = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
-        let config = Config::from_toml(
+        let config = config_of(
             &format!("{base}[enrich]\ngeoip_city=\"geo/city.mmdb\"\ngeoip_asn=\"\"\nuser_agent=\"woothee\"\ntags=[\"a\"]\npreserve_original_event=true\n"),
-            Path::new("/etc/a"),
-        )
-        .unwrap();
+        );
         assert_eq!(
             config.enrich.geoip_city.as_deref(),
             Some(Path::new("/etc/a/geo/city.mmdb"))
@@ -296,11 +305,9 @@ mod tests {
     #[test]
     fn trusted_proxies_are_addresses_or_networks() {
         let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n[webhook]\n";
-        let config = Config::from_toml(
-            &format!("{base}trusted_proxies=[\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n"),
-            Path::new("/"),
-        )
-        .unwrap();
+        let config = config_of(&format!(
+            "{base}trusted_proxies=[\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n"
+        ));
         let proxies = config.webhook.unwrap().trusted_proxies;
         for (address, trusted) in [
             ("127.0.0.1", true),
@@ -330,11 +337,9 @@ mod tests {
 
     #[test]
     fn sizes_and_durations_are_human_readable() {
-        let config = Config::from_toml(
-            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10m\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
-            Path::new("/"),
-        )
-        .unwrap();
+        let config = config_of(
+            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10MiB\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
+        );
         let webhook = config.webhook.unwrap();
         assert_eq!(webhook.max_body_bytes, 2 * 1024 * 1024);
         assert_eq!(webhook.header_timeout, Duration::from_secs(60));

@@ -18,7 +18,7 @@ pub(crate) fn build(file: RawFileOutput, base: &Path, errors: &mut Errors) -> fi
         max_file_bytes: positive(
             errors,
             "output.file.max_file_bytes",
-            file.max_file_bytes.map(|size| size.as_u64()),
+            file.max_file_bytes,
             DEFAULT_MAX_FILE_BYTES,
         ),
         max_files: file.max_files.unwrap_or(0),

@@ -10,6 +10,7 @@ use std::path::Path;
 use super::credentials::resolve_credential;
 use super::problems::Errors;
 use super::raw::RawPii;
+use super::values::known_names;
 use crate::pipeline::pii::{self, DataName, IpMode, Method};
 use crate::secret::Secret;
 
@@ -19,23 +20,18 @@ pub const MIN_KEY_BYTES: usize = 16;
 /// Validates `[pii]`; invalid entries fall back to "off" for that entry
 /// (the problem is in `errors`, so the config is refused anyway).
 pub(super) fn build(raw: RawPii, base: &Path, errors: &mut Errors) -> pii::Config {
-    let mut fields = Vec::new();
-    for (index, name) in raw.fields.unwrap_or_default().iter().enumerate() {
-        match DataName::from_name(name) {
-            Some(data) => {
-                if !fields.contains(&data) {
-                    fields.push(data);
-                }
-            }
-            None => errors.push(
-                &format!("pii.fields[{index}]"),
-                format!(
-                    "unknown Auth0 PII data name `{name}`; valid names: {}",
-                    DataName::names()
-                ),
-            ),
-        }
-    }
+    let fields = known_names(
+        errors,
+        "pii.fields",
+        raw.fields,
+        DataName::from_name,
+        |name| {
+            format!(
+                "unknown Auth0 PII data name `{name}`; valid names: {}",
+                DataName::names()
+            )
+        },
+    );
     let method = match (raw.method.as_deref(), raw.key_file) {
         (None | Some("mask"), None) => Method::Mask,
         (Some("xxhash"), None) => Method::Xxhash,

@@ -23,6 +23,12 @@ impl Size {
     }
 }
 
+impl From<Size> for u64 {
+    fn from(size: Size) -> u64 {
+        size.0
+    }
+}
+
 /// Why a text is not a size: the whole sentence after "expected".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SizeError(String);

@@ -26,13 +26,13 @@ pub(crate) fn build(
         max_bytes: positive(
             errors,
             "spool.max_bytes",
-            spool.max_bytes.map(|size| size.as_u64()),
+            spool.max_bytes,
             DEFAULT_SPOOL_MAX_BYTES,
         ),
         dead_letter_max_file_bytes: positive(
             errors,
             "spool.dead_letter_max_file_bytes",
-            spool.dead_letter_max_file_bytes.map(|size| size.as_u64()),
+            spool.dead_letter_max_file_bytes,
             spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
         ),
     })

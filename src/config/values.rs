@@ -7,8 +7,13 @@ use std::time::Duration;
 use super::problems::Errors;
 
 /// A size or count that must be above zero (`default` when absent).
-pub(crate) fn positive(errors: &mut Errors, key: &str, value: Option<u64>, default: u64) -> u64 {
-    match value {
+pub(crate) fn positive(
+    errors: &mut Errors,
+    key: &str,
+    value: Option<impl Into<u64>>,
+    default: u64,
+) -> u64 {
+    match value.map(Into::into) {
         Some(0) => {
             errors.push(key, "must be greater than zero".to_owned());
             default
@@ -16,6 +21,30 @@ pub(crate) fn positive(errors: &mut Errors, key: &str, value: Option<u64>, defau
         Some(value) => value,
         None => default,
     }
+}
+
+/// Names of a closed set (`from_name` knows them), each kept once in the
+/// order given; an unknown one is a problem at `key[index]`, said by
+/// `unknown` (which lists the valid names).
+pub(crate) fn known_names<T: PartialEq>(
+    errors: &mut Errors,
+    key: &str,
+    names: Option<Vec<String>>,
+    from_name: impl Fn(&str) -> Option<T>,
+    unknown: impl Fn(&str) -> String,
+) -> Vec<T> {
+    let mut known = Vec::new();
+    for (index, name) in names.unwrap_or_default().iter().enumerate() {
+        match from_name(name) {
+            Some(item) => {
+                if !known.contains(&item) {
+                    known.push(item);
+                }
+            }
+            None => errors.push(&format!("{key}[{index}]"), unknown(name)),
+        }
+    }
+    known
 }
 
 /// A count that must be at least 1 (`default` when absent).

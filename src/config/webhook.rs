@@ -78,7 +78,7 @@ pub(crate) fn build(
     let max_body_bytes = positive(
         errors,
         "webhook.max_body_bytes",
-        raw.max_body_bytes.map(|size| size.as_u64()),
+        raw.max_body_bytes,
         DEFAULT_MAX_BODY_BYTES,
     );
     if max_body_bytes > MAX_BODY_BYTES {

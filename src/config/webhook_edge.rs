@@ -44,7 +44,7 @@ pub(super) fn build(
     let max_inflight_bytes = positive(
         errors,
         "webhook.max_inflight_bytes",
-        max_inflight_bytes.map(|size| size.as_u64()),
+        max_inflight_bytes,
         DEFAULT_MAX_INFLIGHT_BYTES,
     );
     let minimum = max_body_bytes.saturating_mul(MIN_INFLIGHT_BODIES);

@@ -8,7 +8,7 @@
 //! long the output was down, and [`Health::warn_failing`] (called every few
 //! seconds) logs a `warn` per failing output at most once a minute.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -82,21 +82,19 @@ struct Inner {
     poller: Option<PollerState>,
 }
 
+/// Locks `mutex`, going on after a panic elsewhere: the health view is
+/// plain data that stays consistent between statements.
+fn unpoisoned<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
 impl Health {
     fn with<T>(&self, body: impl FnOnce(&mut Inner) -> T) -> T {
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        body(&mut inner)
+        body(&mut unpoisoned(&self.inner))
     }
 
     fn errors<T>(&self, body: impl FnOnce(&mut ErrorLog) -> T) -> T {
-        let mut errors = self
-            .errors
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        body(&mut errors)
+        body(&mut unpoisoned(&self.errors))
     }
 
     /// Uses `log` (read from the spool directory) for the recent errors.

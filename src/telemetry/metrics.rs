@@ -130,369 +130,115 @@ pub struct CounterRow {
     pub value: fn(&Metrics) -> &AtomicU64,
 }
 
-macro_rules! row {
-    ($name:literal, $help:expr, [$(($key:literal, $label:literal)),*], $field:ident) => {
-        CounterRow {
+/// The rows of [`COUNTERS`], family by family: the family's name (after
+/// `auth0_ingest_`) and help once, then each series' labels and the field
+/// (or array element) it reads.
+macro_rules! counters {
+    ($($name:literal, $help:expr => [$($labels:tt => $field:ident $([$index:literal])?,)*];)*) => {
+        &[$($(CounterRow {
             name: concat!("auth0_ingest_", $name),
             help: $help,
-            labels: &[$(($key, $label)),*],
-            value: |metrics| &metrics.$field,
-        }
+            labels: &$labels,
+            value: |metrics| &metrics.$field $([$index])?,
+        },)*)*]
     };
 }
 
-const WEBHOOK_REQUESTS: &str = "Webhook POST requests by result.";
-const RECEIVED: &str = "Events accepted into the spool.";
-const POLLER_REQUESTS: &str = "Poller requests to the Management API logs endpoint by result.";
-const TOKEN_REQUESTS: &str = "Poller client-credentials token requests by result.";
-const DEAD_LETTERED: &str = "Items written to the dead-letter file.";
-const WRITTEN: &str = "Documents durably written by an output.";
-const DUPLICATE: &str = "Documents an output already had, counted as delivered: a log_id in the file output's recent window, or a 409 on create from Elasticsearch.";
-const RETRIES: &str = "Retries by an output: single bulk items or whole requests.";
-const CONNECTIONS_CLOSED: &str =
-    "Webhook connections the server closed, by reason: a timeout, or to make room at max_connections.";
-const FILTERED: &str =
-    "Events [filter] left out (acknowledged, not written), by Auth0 filter category.";
-const RELOADS: &str = "SIGHUP reloads of TLS material, tokens and GeoIP databases by result.";
-
 /// Every counter series (today's names, kept from the hand-written text).
-pub const COUNTERS: &[CounterRow] = &[
-    row!(
-        "webhook_requests_total",
-        WEBHOOK_REQUESTS,
-        [("result", "ok")],
-        webhook_requests_ok
-    ),
-    row!(
-        "webhook_requests_total",
-        WEBHOOK_REQUESTS,
-        [("result", "unauthorized")],
-        webhook_requests_unauthorized
-    ),
-    row!(
-        "webhook_requests_total",
-        WEBHOOK_REQUESTS,
-        [("result", "invalid")],
-        webhook_requests_invalid
-    ),
-    row!(
-        "webhook_requests_total",
-        WEBHOOK_REQUESTS,
-        [("result", "unavailable")],
-        webhook_requests_unavailable
-    ),
-    row!(
-        "events_received_total",
-        RECEIVED,
-        [("input", "webhook")],
-        events_received_webhook
-    ),
-    row!(
-        "events_received_total",
-        RECEIVED,
-        [("input", "api")],
-        events_received_api
-    ),
-    row!(
-        "events_received_total",
-        RECEIVED,
-        [("input", "replay")],
-        events_replayed
-    ),
-    row!(
-        "poller_requests_total",
-        POLLER_REQUESTS,
-        [("result", "ok")],
-        poller_requests_ok
-    ),
-    row!(
-        "poller_requests_total",
-        POLLER_REQUESTS,
-        [("result", "rate_limited")],
-        poller_requests_rate_limited
-    ),
-    row!(
-        "poller_requests_total",
-        POLLER_REQUESTS,
-        [("result", "failed")],
-        poller_requests_failed
-    ),
-    row!(
-        "poller_token_requests_total",
-        TOKEN_REQUESTS,
-        [("result", "ok")],
-        poller_token_requests_ok
-    ),
-    row!(
-        "poller_token_requests_total",
-        TOKEN_REQUESTS,
-        [("result", "failed")],
-        poller_token_requests_failed
-    ),
-    row!(
-        "poller_rate_limit_waits_total",
-        "Pauses the poller made for Auth0's rate limit.",
-        [],
-        poller_rate_limit_waits
-    ),
-    row!(
-        "events_dead_lettered_total",
-        DEAD_LETTERED,
-        [("stage", "input")],
-        events_rejected_input
-    ),
-    row!(
-        "events_dead_lettered_total",
-        DEAD_LETTERED,
-        [("stage", "pipeline")],
-        events_rejected_pipeline
-    ),
-    row!(
-        "events_dead_lettered_total",
-        DEAD_LETTERED,
-        [("stage", "output")],
-        events_rejected_output
-    ),
-    row!(
-        "documents_written_total",
-        WRITTEN,
-        [("output", "file")],
-        documents_written_file
-    ),
-    row!(
-        "documents_written_total",
-        WRITTEN,
-        [("output", "elasticsearch")],
-        documents_written_es
-    ),
-    row!(
-        "documents_duplicate_total",
-        DUPLICATE,
-        [("output", "file")],
-        documents_duplicate_file
-    ),
-    row!(
-        "documents_duplicate_total",
-        DUPLICATE,
-        [("output", "elasticsearch")],
-        documents_duplicate_es
-    ),
-    row!(
-        "output_retries_total",
-        RETRIES,
-        [("output", "elasticsearch"), ("scope", "item")],
-        es_item_retries
-    ),
-    row!(
-        "output_retries_total",
-        RETRIES,
-        [("output", "elasticsearch"), ("scope", "request")],
-        es_request_retries
-    ),
-    row!(
-        "spool_acked_total",
-        "Spool records acknowledged.",
-        [],
-        spool_acked
-    ),
-    row!(
-        "reloads_total",
-        RELOADS,
-        [("result", "success")],
-        reloads_ok
-    ),
-    row!(
-        "reloads_total",
-        RELOADS,
-        [("result", "failure")],
-        reloads_failed
-    ),    row!(
-        "documents_written_total",
-        WRITTEN,
-        [("output", "datadog")],
-        documents_written_datadog
-    ),
-    row!(
-        "output_retries_total",
-        RETRIES,
-        [("output", "datadog"), ("scope", "request")],
-        datadog_request_retries
-    ),
-    row!(
-        "datadog_stale_events_total",
-        "Events sent to Datadog although older than the 18 hours its intake accepts (they may not appear there).",
-        [],
-        datadog_stale_events
-    ),
-    row!(
-        "datadog_truncated_total",
-        "Logs cut to Datadog's 1 MB limit, with a note field saying so.",
-        [],
-        datadog_truncated
-    ),
-    row!(
-        "datadog_key_refusals_total",
-        "Datadog intake requests refused for the API key (401/403); retried.",
-        [],
-        datadog_key_refusals
-    ),
-    row!(
-        "webhook_requests_over_budget_total",
-        "Webhook requests answered 503 because the body memory budget (webhook.max_inflight_bytes) was used up.",
-        [],
-        webhook_requests_over_budget
-    ),
-    row!(
-        "webhook_connections_closed_total",
-        CONNECTIONS_CLOSED,
-        [("reason", "header_timeout")],
-        webhook_connections_closed_header_timeout
-    ),
-    row!(
-        "webhook_connections_closed_total",
-        CONNECTIONS_CLOSED,
-        [("reason", "idle_timeout")],
-        webhook_connections_closed_idle_timeout
-    ),
-    row!(
-        "webhook_connections_closed_total",
-        CONNECTIONS_CLOSED,
-        [("reason", "send_timeout")],
-        webhook_connections_closed_send_timeout
-    ),
-    row!(
-        "webhook_connections_closed_total",
-        CONNECTIONS_CLOSED,
-        [("reason", "evicted")],
-        webhook_connections_closed_evicted
-    ),
-    row!(
-        "webhook_connections_lingering_total",
-        "Webhook connections closed with a lingering read after an answer that left the request body unread.",
-        [],
-        webhook_connections_lingering
-    ),
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.login.fail")],
-        value: |metrics| &metrics.events_filtered[0],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.login.notification")],
-        value: |metrics| &metrics.events_filtered[1],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.login.success")],
-        value: |metrics| &metrics.events_filtered[2],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.logout.fail")],
-        value: |metrics| &metrics.events_filtered[3],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.logout.success")],
-        value: |metrics| &metrics.events_filtered[4],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.signup.fail")],
-        value: |metrics| &metrics.events_filtered[5],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.signup.success")],
-        value: |metrics| &metrics.events_filtered[6],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.silent_auth.fail")],
-        value: |metrics| &metrics.events_filtered[7],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.silent_auth.success")],
-        value: |metrics| &metrics.events_filtered[8],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.token_exchange.fail")],
-        value: |metrics| &metrics.events_filtered[9],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "auth.token_exchange.success")],
-        value: |metrics| &metrics.events_filtered[10],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "management.fail")],
-        value: |metrics| &metrics.events_filtered[11],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "management.success")],
-        value: |metrics| &metrics.events_filtered[12],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "scim.event")],
-        value: |metrics| &metrics.events_filtered[13],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "system.notification")],
-        value: |metrics| &metrics.events_filtered[14],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "user.fail")],
-        value: |metrics| &metrics.events_filtered[15],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "user.notification")],
-        value: |metrics| &metrics.events_filtered[16],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "user.success")],
-        value: |metrics| &metrics.events_filtered[17],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "actions")],
-        value: |metrics| &metrics.events_filtered[18],
-    },
-    CounterRow {
-        name: "auth0_ingest_events_filtered_total",
-        help: FILTERED,
-        labels: &[("category", "other")],
-        value: |metrics| &metrics.events_filtered[19],
-    },
-];
+pub const COUNTERS: &[CounterRow] = counters! {
+    "webhook_requests_total", "Webhook POST requests by result." => [
+        [("result", "ok")] => webhook_requests_ok,
+        [("result", "unauthorized")] => webhook_requests_unauthorized,
+        [("result", "invalid")] => webhook_requests_invalid,
+        [("result", "unavailable")] => webhook_requests_unavailable,
+    ];
+    "events_received_total", "Events accepted into the spool." => [
+        [("input", "webhook")] => events_received_webhook,
+        [("input", "api")] => events_received_api,
+        [("input", "replay")] => events_replayed,
+    ];
+    "poller_requests_total", "Poller requests to the Management API logs endpoint by result." => [
+        [("result", "ok")] => poller_requests_ok,
+        [("result", "rate_limited")] => poller_requests_rate_limited,
+        [("result", "failed")] => poller_requests_failed,
+    ];
+    "poller_token_requests_total", "Poller client-credentials token requests by result." => [
+        [("result", "ok")] => poller_token_requests_ok,
+        [("result", "failed")] => poller_token_requests_failed,
+    ];
+    "poller_rate_limit_waits_total", "Pauses the poller made for Auth0's rate limit." => [
+        [] => poller_rate_limit_waits,
+    ];
+    "events_dead_lettered_total", "Items written to the dead-letter file." => [
+        [("stage", "input")] => events_rejected_input,
+        [("stage", "pipeline")] => events_rejected_pipeline,
+        [("stage", "output")] => events_rejected_output,
+    ];
+    "documents_written_total", "Documents durably written by an output." => [
+        [("output", "file")] => documents_written_file,
+        [("output", "elasticsearch")] => documents_written_es,
+        [("output", "datadog")] => documents_written_datadog,
+    ];
+    "documents_duplicate_total", "Documents an output already had, counted as delivered: a log_id in the file output's recent window, or a 409 on create from Elasticsearch." => [
+        [("output", "file")] => documents_duplicate_file,
+        [("output", "elasticsearch")] => documents_duplicate_es,
+    ];
+    "output_retries_total", "Retries by an output: single bulk items or whole requests." => [
+        [("output", "elasticsearch"), ("scope", "item")] => es_item_retries,
+        [("output", "elasticsearch"), ("scope", "request")] => es_request_retries,
+        [("output", "datadog"), ("scope", "request")] => datadog_request_retries,
+    ];
+    "spool_acked_total", "Spool records acknowledged." => [
+        [] => spool_acked,
+    ];
+    "reloads_total", "SIGHUP reloads of TLS material, tokens and GeoIP databases by result." => [
+        [("result", "success")] => reloads_ok,
+        [("result", "failure")] => reloads_failed,
+    ];
+    "datadog_stale_events_total", "Events sent to Datadog although older than the 18 hours its intake accepts (they may not appear there)." => [
+        [] => datadog_stale_events,
+    ];
+    "datadog_truncated_total", "Logs cut to Datadog's 1 MB limit, with a note field saying so." => [
+        [] => datadog_truncated,
+    ];
+    "datadog_key_refusals_total", "Datadog intake requests refused for the API key (401/403); retried." => [
+        [] => datadog_key_refusals,
+    ];
+    "webhook_requests_over_budget_total", "Webhook requests answered 503 because the body memory budget (webhook.max_inflight_bytes) was used up." => [
+        [] => webhook_requests_over_budget,
+    ];
+    "webhook_connections_closed_total", "Webhook connections the server closed, by reason: a timeout, or to make room at max_connections." => [
+        [("reason", "header_timeout")] => webhook_connections_closed_header_timeout,
+        [("reason", "idle_timeout")] => webhook_connections_closed_idle_timeout,
+        [("reason", "send_timeout")] => webhook_connections_closed_send_timeout,
+        [("reason", "evicted")] => webhook_connections_closed_evicted,
+    ];
+    "webhook_connections_lingering_total", "Webhook connections closed with a lingering read after an answer that left the request body unread." => [
+        [] => webhook_connections_lingering,
+    ];
+    "events_filtered_total", "Events [filter] left out (acknowledged, not written), by Auth0 filter category." => [
+        [("category", "auth.login.fail")] => events_filtered[0],
+        [("category", "auth.login.notification")] => events_filtered[1],
+        [("category", "auth.login.success")] => events_filtered[2],
+        [("category", "auth.logout.fail")] => events_filtered[3],
+        [("category", "auth.logout.success")] => events_filtered[4],
+        [("category", "auth.signup.fail")] => events_filtered[5],
+        [("category", "auth.signup.success")] => events_filtered[6],
+        [("category", "auth.silent_auth.fail")] => events_filtered[7],
+        [("category", "auth.silent_auth.success")] => events_filtered[8],
+        [("category", "auth.token_exchange.fail")] => events_filtered[9],
+        [("category", "auth.token_exchange.success")] => events_filtered[10],
+        [("category", "management.fail")] => events_filtered[11],
+        [("category", "management.success")] => events_filtered[12],
+        [("category", "scim.event")] => events_filtered[13],
+        [("category", "system.notification")] => events_filtered[14],
+        [("category", "user.fail")] => events_filtered[15],
+        [("category", "user.notification")] => events_filtered[16],
+        [("category", "user.success")] => events_filtered[17],
+        [("category", "actions")] => events_filtered[18],
+        [("category", "other")] => events_filtered[19],
+    ];
+};
 
 /// The gauges, read at scrape time.
 #[derive(Debug, Clone, Default)]
