@@ -159,13 +159,7 @@ fn namespace_and_index(
     errors: &mut Errors,
 ) -> (String, String) {
     let namespace = namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-    // Elastic's data stream naming scheme: lowercase, no `-`, at most 100 bytes.
-    if namespace.is_empty()
-        || namespace.len() > 100
-        || namespace
-            .chars()
-            .any(|c| c.is_uppercase() || "-\\/*?\"<>| ,#:".contains(c))
-    {
+    if !elasticsearch::valid_namespace(&namespace) {
         errors.push(
             "output.elasticsearch.namespace",
             format!("`{namespace}` must be lowercase, at most 100 bytes, without `-`, spaces or any of \\/*?\"<>|,#:"),

@@ -9,6 +9,7 @@
 //! ids are fixed, so an import with `overwrite=true` replaces the previous
 //! one (idempotent).
 
+use crate::outputs::elasticsearch;
 use serde_json::{Map, Value};
 
 /// The data view's id (fixed: searches and visualizations reference it).
@@ -51,13 +52,7 @@ const JSON_TEXT_ATTRIBUTES: [&str; 8] = [
     "sourceFilters",
 ];
 
-/// Most bytes of a data stream namespace (Elastic's naming scheme).
-pub const MAX_NAMESPACE_BYTES: usize = 100;
-
-/// Characters a namespace cannot hold: Elasticsearch refuses them in an
-/// index name (`\/*?"<>| ,#`, `:`), and `-` separates the data stream's
-/// parts (`logs-auth0.logs-<namespace>`).
-const NAMESPACE_FORBIDDEN: &str = "-\\/*?\"<>| ,#:";
+pub use crate::outputs::elasticsearch::MAX_NAMESPACE_BYTES;
 
 /// The assets cannot be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -83,17 +78,9 @@ pub enum Error {
 
 /// Whether `namespace` is `*` or a namespace Elasticsearch accepts in a
 /// data stream name (lowercase, at most [`MAX_NAMESPACE_BYTES`], none of
-/// [`NAMESPACE_FORBIDDEN`], no control or white space characters).
+/// `outputs::elasticsearch::NAMESPACE_FORBIDDEN`, no control or white space characters).
 pub fn check_namespace(namespace: &str) -> Result<(), Error> {
-    let valid = namespace == ALL_NAMESPACES
-        || (!namespace.is_empty()
-            && namespace.len() <= MAX_NAMESPACE_BYTES
-            && !namespace.chars().any(|c| {
-                c.is_uppercase()
-                    || c.is_control()
-                    || c.is_whitespace()
-                    || NAMESPACE_FORBIDDEN.contains(c)
-            }));
+    let valid = namespace == ALL_NAMESPACES || elasticsearch::valid_namespace(namespace);
     if valid {
         Ok(())
     } else {

@@ -10,6 +10,29 @@ use crate::secret::Secret;
 /// The data stream prefix: Elastic's data stream naming scheme
 /// `<type>-<dataset>-<namespace>` with the Auth0 integration's dataset.
 pub const DATA_STREAM_PREFIX: &str = "logs-auth0.logs-";
+
+/// Most bytes of a data stream namespace (Elastic's naming scheme).
+pub const MAX_NAMESPACE_BYTES: usize = 100;
+
+/// Characters a namespace cannot hold: Elasticsearch refuses them in an
+/// index name (`\/*?"<>| ,#`, `:`), and `-` separates the data stream's
+/// parts (`logs-auth0.logs-<namespace>`).
+pub const NAMESPACE_FORBIDDEN: &str = "-\\/*?\"<>| ,#:";
+
+/// Whether `namespace` can end a data stream name: lowercase, 1 to
+/// [`MAX_NAMESPACE_BYTES`] bytes, none of [`NAMESPACE_FORBIDDEN`], no
+/// control or white space characters. The one rule for the config and for
+/// the Kibana assets.
+pub fn valid_namespace(namespace: &str) -> bool {
+    !namespace.is_empty()
+        && namespace.len() <= MAX_NAMESPACE_BYTES
+        && !namespace.chars().any(|c| {
+            c.is_uppercase()
+                || c.is_control()
+                || c.is_whitespace()
+                || NAMESPACE_FORBIDDEN.contains(c)
+        })
+}
 /// `[output.elasticsearch]`, validated.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -36,7 +36,9 @@ pub mod response;
 pub mod setup;
 
 pub use client::Client;
-pub use config::{Auth, Config, DATA_STREAM_PREFIX};
+pub use config::{
+    valid_namespace, Auth, Config, DATA_STREAM_PREFIX, MAX_NAMESPACE_BYTES, NAMESPACE_FORBIDDEN,
+};
 pub use error::Error;
 
 use std::sync::Arc;
