@@ -35,8 +35,9 @@ mod trusted_proxies;
 mod values;
 pub mod webhook;
 mod webhook_edge;
+mod webhook_exposure;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::inputs;
 use crate::outputs::{datadog, elasticsearch, file};
@@ -74,6 +75,9 @@ pub struct Config {
     pub admin: crate::admin::Config,
     /// The tokens files read (webhook and admin), for reloads to compare.
     pub tokens_files: Vec<tokens::TokensFile>,
+    /// The file it was read from, made absolute (`/status` names it);
+    /// `None` when built from text (the embedded default).
+    pub source: Option<PathBuf>,
 }
 
 impl Config {
@@ -82,7 +86,9 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, LoadError> {
         let text = read(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_toml(&text, base).map_err(|error| load_error(path, error))
+        let mut config = Config::from_toml(&text, base).map_err(|error| load_error(path, error))?;
+        config.source = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+        Ok(config)
     }
 
     /// Parses and validates TOML text; relative paths are resolved against
@@ -192,6 +198,7 @@ impl Config {
                 warnings,
                 admin,
                 tokens_files,
+                source: None,
             }),
             (Err(errors), ..) => Err(errors),
             // Every `None` above pushed an error, so this arm is unreachable in

@@ -12,7 +12,7 @@ use super::credentials::resolve_credential;
 use super::problems::{ConfigError, Errors};
 use super::raw;
 use super::values::{at_least_one, duration, positive, resolve};
-use super::{tokens, trusted_proxies, webhook_edge};
+use super::{tokens, trusted_proxies, webhook_edge, webhook_exposure};
 use crate::inputs::webhook;
 use crate::secret::Secret;
 use crate::spool;
@@ -72,9 +72,21 @@ pub(crate) fn build(
         warnings: Some(warnings),
         files: tokens_files,
     };
+    let tokens_file = raw.tokens_file.is_some();
     let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, report);
     check_placeholder(&tokens, errors);
+    let proxies_declared = raw.trusted_proxies.as_ref().is_some_and(|list| !list.is_empty());
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
+    let exposure = webhook_exposure::Exposure {
+        listen,
+        tokens_file,
+        tokens: tokens.len(),
+        allow_unauthenticated: raw.allow_unauthenticated.unwrap_or(false),
+        allow_plaintext: raw.allow_plaintext.unwrap_or(false),
+        tls: raw.tls.is_some(),
+        trusted_proxies: proxies_declared,
+    };
+    webhook_exposure::check(&exposure, errors);
     let max_body_bytes = positive(
         errors,
         "webhook.max_body_bytes",

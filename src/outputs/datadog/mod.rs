@@ -195,7 +195,17 @@ impl Items {
 /// Runs the output until the delivery channel closes and every request has
 /// a final outcome, or until `parts.stop` is cancelled.
 pub async fn run(config: Config, client: client::Client, mut parts: Parts) {
-    tokio::spawn(health::log_start_up_check(client.clone()).in_current_span());
+    // Ends with `run` (the guard) or at `stop`.
+    let probe_stop = parts.stop.child_token();
+    let _probe_guard = probe_stop.clone().drop_guard();
+    let probe_client = client.clone();
+    tokio::spawn(
+        crate::outputs::probe::watch("datadog", Arc::clone(&parts.metrics), probe_stop, move |start_up| {
+            let client = probe_client.clone();
+            async move { health::probe(&client, start_up).await }
+        })
+        .in_current_span(),
+    );
     let endpoint = Arc::new(request::Intake {
         client,
         unauthorized_pause: config.unauthorized_pause,

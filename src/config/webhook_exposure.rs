@@ -1,0 +1,66 @@
+//! Who may post to the webhook: no token is an error unless the operator
+//! opts out with `webhook.allow_unauthenticated` (loopback only), and a
+//! non-loopback listener without `[webhook.tls]` needs its TLS-terminating
+//! proxy declared (`webhook.trusted_proxies`) or `webhook.allow_plaintext`
+//! (issue 17, item 1). Messages name the key and the fix, never a token.
+
+use std::net::SocketAddr;
+
+use super::problems::Errors;
+
+/// What the check needs from `[webhook]`.
+pub(super) struct Exposure {
+    /// The parsed `listen`, `None` when it did not parse (reported elsewhere).
+    pub listen: Option<SocketAddr>,
+    /// Whether `tokens_file` was written: a file without a token, or one
+    /// that cannot be read, is already reported by [`super::tokens::read`].
+    pub tokens_file: bool,
+    /// How many tokens were read.
+    pub tokens: usize,
+    /// `webhook.allow_unauthenticated`
+    pub allow_unauthenticated: bool,
+    /// `webhook.allow_plaintext`
+    pub allow_plaintext: bool,
+    /// Whether `[webhook.tls]` is present.
+    pub tls: bool,
+    /// Whether `webhook.trusted_proxies` names at least one proxy.
+    pub trusted_proxies: bool,
+}
+
+/// Pushes every problem of `exposure`.
+pub(super) fn check(exposure: &Exposure, errors: &mut Errors) {
+    let loopback = exposure.listen.map(|listen| listen.ip().is_loopback());
+    if exposure.allow_unauthenticated {
+        if let (Some(false), Some(listen)) = (loopback, exposure.listen) {
+            errors.push(
+                "webhook.allow_unauthenticated",
+                format!(
+                    "is refused on the non-loopback listener `{listen}`: set `webhook.tokens` or \
+                     `webhook.tokens_file` (generate a token with `openssl rand -hex 32`), or \
+                     listen on `127.0.0.1`"
+                ),
+            );
+        }
+    } else if exposure.tokens == 0 && !exposure.tokens_file {
+        errors.push(
+            "webhook.tokens",
+            "no token: anyone who reaches the listener could post events; set `webhook.tokens` \
+             or `webhook.tokens_file` (generate a token with `openssl rand -hex 32`), or, on a \
+             loopback listener only, `webhook.allow_unauthenticated = true`"
+                .to_owned(),
+        );
+    }
+    if let (Some(false), Some(listen)) = (loopback, exposure.listen) {
+        if !exposure.tls && !exposure.trusted_proxies && !exposure.allow_plaintext {
+            errors.push(
+                "webhook.listen",
+                format!(
+                    "`{listen}` is not loopback and serves plain HTTP: add `[webhook.tls]` \
+                     (`cert`, `key`), declare the TLS-terminating proxy in \
+                     `webhook.trusted_proxies`, or set `webhook.allow_plaintext = true`"
+                ),
+            );
+        }
+    }
+}
+
