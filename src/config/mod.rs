@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn enrich_keys_are_validated_and_resolved() {
-        let base = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+        let base = "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
         let config = Config::from_toml(
             &format!("{base}[enrich]\ngeoip_city=\"geo/city.mmdb\"\ngeoip_asn=\"\"\nuser_agent=\"woothee\"\ntags=[\"a\"]\npreserve_original_event=true\n"),
             Path::new("/etc/a"),
@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once_with_its_key() {
         let keys = errors_of(
-            "[webhook]\nlisten=\"nope\"\npath=\"x\"\nmax_body_bytes=0\nbody_timeout=\"soon\"\n\
+            "[webhook]\nallow_unauthenticated=true\nlisten=\"nope\"\npath=\"x\"\nmax_body_bytes=0\nbody_timeout=\"soon\"\n\
              tokens=[\"\"]\ntokens_file=\"/nonexistent/tokens\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"0B\"\n",
         );
         let mut keys = keys;
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_addresses_or_networks() {
-        let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n[webhook]\n";
+        let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n[webhook]\nallow_unauthenticated=true\n";
         let config = Config::from_toml(
             &format!("{base}trusted_proxies=[\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n"),
             Path::new("/"),
@@ -329,21 +329,21 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let keys = errors_of("[webhook]\nlisten_addr=\"x\"\n");
+        let keys = errors_of("[webhook]\nallow_unauthenticated=true\nlisten_addr=\"x\"\n");
         assert_eq!(keys, ["webhook.listen_addr", "spool", "output"]);
     }
 
     #[test]
     fn sizes_and_durations_are_human_readable() {
         let config = Config::from_toml(
-            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10 MB\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
+            "[webhook]\nallow_unauthenticated=true\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10m\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
             Path::new("/"),
         )
         .unwrap();
         let webhook = config.webhook.unwrap();
         assert_eq!(webhook.max_body_bytes, 2 * 1024 * 1024);
         assert_eq!(webhook.header_timeout, Duration::from_secs(60));
-        assert_eq!(config.spool.max_bytes, 10_000_000);
+        assert_eq!(config.spool.max_bytes, 10 * 1024 * 1024);
         assert_eq!(config.file_output.unwrap().max_file_bytes, 1024);
     }
 }

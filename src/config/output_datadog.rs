@@ -313,7 +313,7 @@ mod tests {
     use super::super::Config;
     use super::*;
 
-    const BASE: &str = "[webhook]\n[spool]\ndir=\"/s\"\n";
+    const BASE: &str = "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n";
 
     #[test]
     fn datadog_alone_is_an_output_with_auth0_defaults() {

@@ -64,3 +64,35 @@ pub(super) fn check(exposure: &Exposure, errors: &mut Errors) {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::errors_of;
+
+    const REST: &str = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+
+    fn keys(webhook: &str) -> Vec<String> {
+        errors_of(&format!("[webhook]\n{webhook}\n{REST}"))
+    }
+
+    #[test]
+    fn no_token_needs_the_loopback_opt_out() {
+        assert_eq!(keys(""), ["webhook.tokens"]);
+        assert_eq!(keys("tokens = []"), ["webhook.tokens"]);
+        assert!(keys("allow_unauthenticated = true").is_empty());
+        assert!(keys("tokens = [\"0123456789abcdef\"]").is_empty());
+        assert_eq!(
+            keys("listen = \"0.0.0.0:8383\"\nallow_unauthenticated = true\nallow_plaintext = true"),
+            ["webhook.allow_unauthenticated"]
+        );
+    }
+
+    #[test]
+    fn a_public_plaintext_listener_needs_a_proxy_or_the_key() {
+        let token = "tokens = [\"0123456789abcdef\"]\nlisten = \"0.0.0.0:8383\"";
+        assert_eq!(keys(token), ["webhook.listen"]);
+        assert!(keys(&format!("{token}\ntrusted_proxies = [\"10.0.0.1\"]")).is_empty());
+        assert!(keys(&format!("{token}\nallow_plaintext = true")).is_empty());
+        assert!(keys("tokens = [\"0123456789abcdef\"]\nlisten = \"[::1]:8383\"").is_empty());
+    }
+}
