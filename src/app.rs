@@ -326,9 +326,8 @@ impl App {
         deadline.abort();
         ticker.abort();
         let stats = self.spool_stats.clone();
-        let closed = tokio::task::spawn_blocking(move || {
-            acker.close().map(|()| stats.backlog().events)
-        });
+        let closed =
+            tokio::task::spawn_blocking(move || acker.close().map(|()| stats.backlog().events));
         let mut left = 0;
         match closed.await {
             Ok(Ok(events)) => left = events,

@@ -78,7 +78,8 @@ mod tests {
     use crate::config::{Config, FromTomlError};
     use crate::pipeline::filter::Category;
 
-    const BASE: &str = "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+    const BASE: &str =
+        "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
 
     #[test]
     fn valid_filter_is_built() {

@@ -75,7 +75,10 @@ pub(crate) fn build(
     let tokens_file = raw.tokens_file.is_some();
     let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, report);
     check_placeholder(&tokens, errors);
-    let proxies_declared = raw.trusted_proxies.as_ref().is_some_and(|list| !list.is_empty());
+    let proxies_declared = raw
+        .trusted_proxies
+        .as_ref()
+        .is_some_and(|list| !list.is_empty());
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
     let exposure = webhook_exposure::Exposure {
         listen,

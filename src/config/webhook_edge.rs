@@ -73,8 +73,11 @@ mod tests {
     #[test]
     fn defaults_and_values() {
         let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
-        let config =
-            Config::from_toml(&format!("[webhook]\nallow_unauthenticated=true\n{base}"), std::path::Path::new("/")).unwrap();
+        let config = Config::from_toml(
+            &format!("[webhook]\nallow_unauthenticated=true\n{base}"),
+            std::path::Path::new("/"),
+        )
+        .unwrap();
         let edge = config.webhook.unwrap().edge;
         assert_eq!(edge.idle_timeout, DEFAULT_IDLE_TIMEOUT);
         assert_eq!(edge.send_timeout, DEFAULT_SEND_TIMEOUT);

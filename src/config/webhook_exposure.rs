@@ -64,7 +64,6 @@ pub(super) fn check(exposure: &Exposure, errors: &mut Errors) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::errors_of;

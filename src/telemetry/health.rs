@@ -174,7 +174,10 @@ impl Health {
     pub fn output_probed(&self, output: &'static str, result: Result<(), &str>) {
         let now = OffsetDateTime::now_utc();
         let newly_unreachable = self.with(|inner| {
-            let (_, state, _) = inner.outputs.iter_mut().find(|(name, ..)| *name == output)?;
+            let (_, state, _) = inner
+                .outputs
+                .iter_mut()
+                .find(|(name, ..)| *name == output)?;
             match result {
                 Ok(()) => {
                     if state.unreachable.take().is_some() {

@@ -571,4 +571,3 @@ fn rooms_are_small() {
         "line counting is broken: longest file has {longest} lines"
     );
 }
-

@@ -494,22 +494,51 @@ fn i1_no_token_and_public_plaintext_listeners_are_config_errors_naming_the_fix()
         (
             config(dir.path(), "", ""),
             78,
-            &["webhook.tokens", "webhook.tokens_file", "webhook.allow_unauthenticated = true"],
+            &[
+                "webhook.tokens",
+                "webhook.tokens_file",
+                "webhook.allow_unauthenticated = true",
+            ],
         ),
-        (config(dir.path(), "tokens = []", ""), 78, &["webhook.tokens"]),
-        (config(dir.path(), "allow_unauthenticated = true", ""), 0, &[]),
         (
-            public(config(dir.path(), "allow_unauthenticated = true\nallow_plaintext = true", "")),
+            config(dir.path(), "tokens = []", ""),
             78,
-            &["webhook.allow_unauthenticated", "non-loopback", "webhook.tokens_file"],
+            &["webhook.tokens"],
+        ),
+        (
+            config(dir.path(), "allow_unauthenticated = true", ""),
+            0,
+            &[],
+        ),
+        (
+            public(config(
+                dir.path(),
+                "allow_unauthenticated = true\nallow_plaintext = true",
+                "",
+            )),
+            78,
+            &[
+                "webhook.allow_unauthenticated",
+                "non-loopback",
+                "webhook.tokens_file",
+            ],
         ),
         (
             public(config(dir.path(), &format!("tokens = [\"{token}\"]"), "")),
             78,
-            &["webhook.listen", "[webhook.tls]", "webhook.trusted_proxies", "webhook.allow_plaintext = true"],
+            &[
+                "webhook.listen",
+                "[webhook.tls]",
+                "webhook.trusted_proxies",
+                "webhook.allow_plaintext = true",
+            ],
         ),
         (
-            public(config(dir.path(), &format!("tokens = [\"{token}\"]\nallow_plaintext = true"), "")),
+            public(config(
+                dir.path(),
+                &format!("tokens = [\"{token}\"]\nallow_plaintext = true"),
+                "",
+            )),
             0,
             &[],
         ),
@@ -538,7 +567,11 @@ fn i1_no_token_and_public_plaintext_listeners_are_config_errors_naming_the_fix()
     assert_eq!(code, 78, "{stderr}");
     assert!(stderr.contains("webhook.allow_unauthenticated"), "{stderr}");
     // And an unauthenticated loopback webhook, opted into, runs.
-    std::fs::write(&path, config(dir.path(), "allow_unauthenticated = true", "")).unwrap();
+    std::fs::write(
+        &path,
+        config(dir.path(), "allow_unauthenticated = true", ""),
+    )
+    .unwrap();
     let mut agent = Agent::spawn(&path, Stdio::piped());
     agent.webhook_url();
 }
@@ -577,7 +610,11 @@ async fn i4_an_unreachable_store_is_degraded_before_any_event_and_ok_once_back()
     );
     std::fs::write(
         &path,
-        config(dir.path(), "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]", &extra),
+        config(
+            dir.path(),
+            "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]",
+            &extra,
+        ),
     )
     .unwrap();
     let mut agent = Agent::spawn(&path, Stdio::piped());
@@ -595,7 +632,10 @@ async fn i4_an_unreachable_store_is_degraded_before_any_event_and_ok_once_back()
         reasons.contains("output elasticsearch is unreachable"),
         "{last}"
     );
-    assert_eq!(last["outputs"]["elasticsearch"]["reachable"], false, "{last}");
+    assert_eq!(
+        last["outputs"]["elasticsearch"]["reachable"], false,
+        "{last}"
+    );
     assert_eq!(last["inputs"]["webhook"]["requests"]["ok"], 0, "{last}");
     let metrics = metrics_text(&admin).await;
     assert!(
@@ -612,7 +652,10 @@ async fn i4_an_unreachable_store_is_degraded_before_any_event_and_ok_once_back()
     })
     .await;
     assert!(ok, "{last}");
-    assert_eq!(last["outputs"]["elasticsearch"]["reachable"], true, "{last}");
+    assert_eq!(
+        last["outputs"]["elasticsearch"]["reachable"], true,
+        "{last}"
+    );
     let metrics = metrics_text(&admin).await;
     assert!(
         metrics.contains("auth0_ingest_output_up{output=\"elasticsearch\"} 1"),
@@ -628,11 +671,15 @@ fn i9_an_uncreatable_spool_directory_exits_73_listed_in_help_and_the_unit() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("blocker"), "a file, not a directory\n").unwrap();
     let path = dir.path().join("a.toml");
-    let text = config(dir.path(), "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]", "")
-        .replace(
-            &format!("{}", dir.path().join("spool").display()),
-            &format!("{}", dir.path().join("blocker/spool").display()),
-        );
+    let text = config(
+        dir.path(),
+        "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]",
+        "",
+    )
+    .replace(
+        &format!("{}", dir.path().join("spool").display()),
+        &format!("{}", dir.path().join("blocker/spool").display()),
+    );
     std::fs::write(&path, text).unwrap();
     let (code, stderr) = run_to_exit(&path);
     assert_eq!(code, 73, "{stderr}");
@@ -648,8 +695,14 @@ fn i9_an_uncreatable_spool_directory_exits_73_listed_in_help_and_the_unit() {
         .lines()
         .find(|line| line.starts_with("RestartPreventExitStatus="))
         .unwrap();
-    assert!(prevent.split(['=', ' ']).any(|code| code == "73"), "{prevent}");
-    assert!(prevent.split(['=', ' ']).any(|code| code == "78"), "{prevent}");
+    assert!(
+        prevent.split(['=', ' ']).any(|code| code == "73"),
+        "{prevent}"
+    );
+    assert!(
+        prevent.split(['=', ' ']).any(|code| code == "78"),
+        "{prevent}"
+    );
 }
 
 // Item 9: a stop that leaves a backlog says how much stays spooled.
@@ -697,11 +750,15 @@ async fn i11_status_names_the_agent_s_config_pid_and_version() {
     } else {
         crate::support::free_port().to_string()
     };
-    let text = config(dir.path(), "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]", "")
-        .replace(
-            "[admin]\nlisten = \"127.0.0.1:0\"",
-            &format!("[admin]\nlisten = \"{admin_listen}\""),
-        );
+    let text = config(
+        dir.path(),
+        "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]",
+        "",
+    )
+    .replace(
+        "[admin]\nlisten = \"127.0.0.1:0\"",
+        &format!("[admin]\nlisten = \"{admin_listen}\""),
+    );
     std::fs::write(&path, text).unwrap();
     let mut agent = Agent::spawn(&path, Stdio::piped());
     agent.webhook_url();
@@ -723,7 +780,10 @@ async fn i11_status_names_the_agent_s_config_pid_and_version() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!("agent:        pid {pid}, config {}\n", path.display())),
+        stdout.contains(&format!(
+            "agent:        pid {pid}, config {}\n",
+            path.display()
+        )),
         "{stdout}"
     );
 }

@@ -307,10 +307,15 @@ pub async fn run(config: Config, client: Client, mut parts: Parts) {
     let _probe_guard = probe_stop.clone().drop_guard();
     let probe_client = client.clone();
     tokio::spawn(
-        crate::outputs::probe::watch("elasticsearch", Arc::clone(&parts.metrics), probe_stop, move |start_up| {
-            let client = probe_client.clone();
-            async move { health::probe(&client, start_up).await }
-        })
+        crate::outputs::probe::watch(
+            "elasticsearch",
+            Arc::clone(&parts.metrics),
+            probe_stop,
+            move |start_up| {
+                let client = probe_client.clone();
+                async move { health::probe(&client, start_up).await }
+            },
+        )
         .in_current_span(),
     );
     let endpoint = Arc::new(request::Bulk {
