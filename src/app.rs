@@ -260,11 +260,7 @@ impl App {
         drop(self.writer.take());
         let waiting = self.spool_stats.backlog().events;
         if waiting > 0 {
-            tracing::info!(
-                events = waiting,
-                "stopping; delivering the spool's backlog for up to {}s, the rest stays spooled",
-                BACKLOG_DRAIN.as_secs()
-            );
+            tracing::info!("stopping; delivering {waiting} spooled events for up to 10s");
         }
         // At the deadline the read side stops handing on the backlog and the
         // outputs abandon unfinished batches (they stay in the spool); that
@@ -343,13 +339,9 @@ impl App {
         if let Some(first) = errors.into_iter().next() {
             return Err(first);
         }
-        if left > 0 {
-            tracing::info!(
-                events = left,
-                "stopped; {left} events left in the spool, delivered at next start"
-            );
-        } else {
-            tracing::info!("stopped");
+        match left {
+            0 => tracing::info!("stopped"),
+            n => tracing::info!("stopped; {n} events left in the spool, delivered at next start"),
         }
         Ok(())
     }

@@ -49,6 +49,7 @@ pub(crate) fn build(
     warnings: &mut Vec<ConfigError>,
     tokens_files: &mut Vec<tokens::TokensFile>,
 ) -> Option<webhook::Config> {
+    let exposure = webhook_exposure::Exposure::of(&raw);
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = match listen_text.parse::<SocketAddr>() {
         Ok(listen) => Some(listen),
@@ -72,24 +73,10 @@ pub(crate) fn build(
         warnings: Some(warnings),
         files: tokens_files,
     };
-    let tokens_file = raw.tokens_file.is_some();
     let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, report);
     check_placeholder(&tokens, errors);
-    let proxies_declared = raw
-        .trusted_proxies
-        .as_ref()
-        .is_some_and(|list| !list.is_empty());
+    webhook_exposure::check(&exposure, listen, tokens.len(), errors);
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
-    let exposure = webhook_exposure::Exposure {
-        listen,
-        tokens_file,
-        tokens: tokens.len(),
-        allow_unauthenticated: raw.allow_unauthenticated.unwrap_or(false),
-        allow_plaintext: raw.allow_plaintext.unwrap_or(false),
-        tls: raw.tls.is_some(),
-        trusted_proxies: proxies_declared,
-    };
-    webhook_exposure::check(&exposure, errors);
     let max_body_bytes = positive(
         errors,
         "webhook.max_body_bytes",

@@ -7,16 +7,13 @@
 use std::net::SocketAddr;
 
 use super::problems::Errors;
+use super::raw::RawWebhook;
 
 /// What the check needs from `[webhook]`.
 pub(super) struct Exposure {
-    /// The parsed `listen`, `None` when it did not parse (reported elsewhere).
-    pub listen: Option<SocketAddr>,
     /// Whether `tokens_file` was written: a file without a token, or one
     /// that cannot be read, is already reported by [`super::tokens::read`].
     pub tokens_file: bool,
-    /// How many tokens were read.
-    pub tokens: usize,
     /// `webhook.allow_unauthenticated`
     pub allow_unauthenticated: bool,
     /// `webhook.allow_plaintext`
@@ -27,11 +24,33 @@ pub(super) struct Exposure {
     pub trusted_proxies: bool,
 }
 
-/// Pushes every problem of `exposure`.
-pub(super) fn check(exposure: &Exposure, errors: &mut Errors) {
-    let loopback = exposure.listen.map(|listen| listen.ip().is_loopback());
+impl Exposure {
+    /// What `raw` says.
+    pub fn of(raw: &RawWebhook) -> Exposure {
+        Exposure {
+            tokens_file: raw.tokens_file.is_some(),
+            allow_unauthenticated: raw.allow_unauthenticated.unwrap_or(false),
+            allow_plaintext: raw.allow_plaintext.unwrap_or(false),
+            tls: raw.tls.is_some(),
+            trusted_proxies: raw
+                .trusted_proxies
+                .as_ref()
+                .is_some_and(|list| !list.is_empty()),
+        }
+    }
+}
+
+/// Pushes every problem of `exposure` on `listen` (`None` when it did not
+/// parse, reported elsewhere) with `tokens` tokens read.
+pub(super) fn check(
+    exposure: &Exposure,
+    listen: Option<SocketAddr>,
+    tokens: usize,
+    errors: &mut Errors,
+) {
+    let loopback = listen.map(|listen| listen.ip().is_loopback());
     if exposure.allow_unauthenticated {
-        if let (Some(false), Some(listen)) = (loopback, exposure.listen) {
+        if let (Some(false), Some(listen)) = (loopback, listen) {
             errors.push(
                 "webhook.allow_unauthenticated",
                 format!(
@@ -41,7 +60,7 @@ pub(super) fn check(exposure: &Exposure, errors: &mut Errors) {
                 ),
             );
         }
-    } else if exposure.tokens == 0 && !exposure.tokens_file {
+    } else if tokens == 0 && !exposure.tokens_file {
         errors.push(
             "webhook.tokens",
             "no token: anyone who reaches the listener could post events; set `webhook.tokens` \
@@ -50,7 +69,7 @@ pub(super) fn check(exposure: &Exposure, errors: &mut Errors) {
                 .to_owned(),
         );
     }
-    if let (Some(false), Some(listen)) = (loopback, exposure.listen) {
+    if let (Some(false), Some(listen)) = (loopback, listen) {
         if !exposure.tls && !exposure.trusted_proxies && !exposure.allow_plaintext {
             errors.push(
                 "webhook.listen",
