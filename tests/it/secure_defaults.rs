@@ -722,6 +722,17 @@ async fn i9_a_stop_with_a_backlog_logs_what_stays_spooled() {
     let mut agent = Agent::spawn(&path, Stdio::piped());
     let url = agent.webhook_url();
     assert_eq!(status(&url, token, EVENT).await, 200);
+    // Stop once the output has tried and failed: the agent is past its
+    // start-up (its SIGTERM handler is in place) and the event is waiting.
+    let admin = agent.admin_url.clone().unwrap();
+    let mut last = serde_json::Value::Null;
+    let waiting = crate::support::eventually_async(Duration::from_secs(20), async || {
+        last = status_json(&admin).await;
+        last["spool"]["backlog_events"] == 1
+            && last["outputs"]["elasticsearch"]["consecutive_failures"].as_u64() >= Some(1)
+    })
+    .await;
+    assert!(waiting, "{last}");
     let log = Arc::clone(&agent.log);
     let exit = agent.terminate();
     assert!(exit.success(), "{exit:?}");
