@@ -69,6 +69,8 @@ pub struct App {
     abort: CancellationToken,
     /// Held until the agent has stopped: one agent per spool.
     spool_lock: spool::Lock,
+    /// The backlog, for the stop's last line.
+    spool_stats: spool::Stats,
 }
 
 impl App {
@@ -140,6 +142,7 @@ impl App {
             acker,
             abort,
             spool_lock,
+            spool_stats: admin_state.spool.clone(),
         })
     }
 
@@ -255,6 +258,10 @@ impl App {
             }
         }
         drop(self.writer.take());
+        let waiting = self.spool_stats.backlog().events;
+        if waiting > 0 {
+            tracing::info!("stopping; delivering {waiting} spooled events for up to 10s");
+        }
         // At the deadline the read side stops handing on the backlog and the
         // outputs abandon unfinished batches (they stay in the spool); that
         // also unblocks a read side waiting on a stuck output.
@@ -314,8 +321,12 @@ impl App {
         }
         deadline.abort();
         ticker.abort();
-        match tokio::task::spawn_blocking(move || acker.close()).await {
-            Ok(Ok(())) => {}
+        let stats = self.spool_stats.clone();
+        let closed =
+            tokio::task::spawn_blocking(move || acker.close().map(|()| stats.backlog().events));
+        let mut left = 0;
+        match closed.await {
+            Ok(Ok(events)) => left = events,
             Ok(Err(error)) => {
                 errors.push(anyhow::Error::from(error).context("syncing the spool ledger"))
             }
@@ -328,7 +339,10 @@ impl App {
         if let Some(first) = errors.into_iter().next() {
             return Err(first);
         }
-        tracing::info!("stopped");
+        match left {
+            0 => tracing::info!("stopped"),
+            n => tracing::info!("stopped; {n} events left in the spool, delivered at next start"),
+        }
         Ok(())
     }
 }
@@ -518,6 +532,7 @@ fn admin_state(config: &Config, spool: &spool::Spool, metrics: &Arc<Metrics>) ->
             |webhook| webhook.max_body_bytes,
         ),
         started_at: time::OffsetDateTime::now_utc(),
+        config_source: config.source.clone(),
     })
 }
 

@@ -28,6 +28,10 @@ Exit status:
   1   failed at run time (see the log)
   65  the spool holds a segment of a format version this agent does not
       read (written by a newer agent); the file is left untouched
+  73  the spool directory (or a file in it) cannot be created or written
+      (permissions, a read-only file system); the unit sets
+      RestartPreventExitStatus=73
+  75  another agent holds the spool directory
   78  configuration problem (missing or unreadable file included); the unit
       sets RestartPreventExitStatus=78, so systemd does not restart it";
 

@@ -332,6 +332,7 @@ mod tests {
             failing_after: Duration::from_secs(300),
             max_body_bytes: 1024,
             started_at: time::OffsetDateTime::now_utc(),
+            config_source: None,
         });
         // No database yet: geo lookups are off, with a warning.
         let loaded = enrichment::load(&config.enrich);

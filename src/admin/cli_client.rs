@@ -175,6 +175,15 @@ pub fn summary(status: &Value, now: OffsetDateTime) -> String {
         text(status, "version").unwrap_or_default()
     );
     let _ = writeln!(out, "  started:      {}", when(status, "started_at"));
+    let _ = writeln!(
+        out,
+        "  agent:        pid {}, config {}",
+        status
+            .get("pid")
+            .and_then(Value::as_u64)
+            .map_or_else(|| "unknown".to_owned(), |pid| pid.to_string()),
+        text(status, "config").unwrap_or_else(|| "unknown".to_owned())
+    );
     for reason in status
         .get("reasons")
         .and_then(Value::as_array)
@@ -222,6 +231,8 @@ pub fn summary(status: &Value, now: OffsetDateTime) -> String {
             "  output {name}: {}, last success {}{}",
             if up {
                 "up".to_owned()
+            } else if failures == 0 {
+                "DOWN (unreachable)".to_owned()
             } else {
                 let attempts = if failures == 1 { "attempt" } else { "attempts" };
                 format!("DOWN ({failures} failed {attempts})")
@@ -610,7 +621,7 @@ mod tests {
     #[test]
     fn the_summary_names_health_backlog_outputs_and_errors() {
         let status: Value = serde_json::from_str(
-            r#"{"version":"0.1.0","started_at":"2026-12-01T09:00:00Z","status":"degraded",
+            r#"{"version":"0.1.0","config":"/etc/auth0-ingest/auth0-ingest.toml","pid":4242,"started_at":"2026-12-01T09:00:00Z","status":"degraded",
                 "reasons":["output elasticsearch is retrying (3 failed attempts): connection refused"],
                 "spool":{"backlog_events":1234,"backlog_bytes":2048,"max_bytes":1073741824,"oldest_unacked_at":"2026-12-01T09:58:00Z","writable":true},
                 "inputs":{"webhook":{"last_request_at":null,"last_accepted_at":null,"requests":{"ok":3,"unauthorized":1,"invalid":0,"unavailable":0}}},
@@ -627,6 +638,10 @@ mod tests {
         let text = summary(&status, now);
         assert!(text.starts_with("auth0-ingest 0.1.0: degraded\n"), "{text}");
         assert!(text.contains("backlog:      1,234 events"), "{text}");
+        assert!(
+            text.contains("agent:        pid 4242, config /etc/auth0-ingest/auth0-ingest.toml\n"),
+            "{text}"
+        );
         assert!(text.contains("oldest 2m ago"), "{text}");
         assert!(
             text.contains("output elasticsearch: DOWN (3 failed attempts)"),

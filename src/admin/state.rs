@@ -35,4 +35,6 @@ pub struct State {
     pub max_body_bytes: usize,
     /// When the agent started.
     pub started_at: OffsetDateTime,
+    /// The config file it runs from; `None` for the embedded default.
+    pub config_source: Option<std::path::PathBuf>,
 }

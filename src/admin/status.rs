@@ -6,7 +6,8 @@
 //!   or the spool is at 90 % of `max_bytes` or more, or the spool's last
 //!   write failed.
 //! - `degraded`: an output is retrying (its last request failed), or the
-//!   poller's last request failed.
+//!   probe of an idle output (at start-up, then every 30 s while it sends
+//!   nothing) did not reach it, or the poller's last request failed.
 //! - `ok` otherwise.
 //!
 //! `reasons` says which rule applied, one sentence each.
@@ -27,6 +28,9 @@ use crate::telemetry::metrics::Gauges;
 /// Spool fill (of `max_bytes`) from which `/readyz` fails and `/status` is
 /// `failing`.
 pub const FULL_FRACTION: f64 = 0.9;
+/// What `/status` says for `config` when the agent runs from the embedded
+/// default.
+pub const EMBEDDED: &str = "embedded default";
 
 /// The overall health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -65,6 +69,10 @@ impl Health {
 pub struct Status {
     /// The agent's version.
     pub version: &'static str,
+    /// The config file the agent runs from, or `embedded default`.
+    pub config: String,
+    /// The agent's process id.
+    pub pid: u32,
     /// When it started.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -189,6 +197,11 @@ pub fn status(state: &State) -> Status {
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     Status {
         version: env!("CARGO_PKG_VERSION"),
+        config: state
+            .config_source
+            .as_ref()
+            .map_or_else(|| EMBEDDED.to_owned(), |path| path.display().to_string()),
+        pid: std::process::id(),
         started_at: state.started_at,
         status: health,
         reasons,
@@ -246,7 +259,7 @@ pub fn gauges(state: &State) -> Gauges {
             .map(|(name, output)| {
                 (
                     *name,
-                    output.consecutive_failures == 0,
+                    output.up(),
                     output
                         .last_success_at
                         .map_or(0.0, |at| at.unix_timestamp_nanos() as f64 / 1e9),
@@ -261,7 +274,13 @@ pub fn gauges(state: &State) -> Gauges {
     }
 }
 
-/// Whether `/readyz` answers 200, or why not.
+/// Whether `/readyz` answers 200, or why not: whether the agent takes
+/// events durably, i.e. the spool's rules of `failing`. An unreachable or
+/// retrying output makes `/status` `degraded` (or `failing` after
+/// `admin.failing_after` with a backlog) but leaves `/readyz` at 200: the
+/// spool is the buffer for that outage, and a load balancer that took
+/// every agent out because the store is down would turn a delay into
+/// Auth0's retries running out.
 pub fn ready(backlog: &Backlog) -> Result<(), String> {
     if !backlog.writable {
         return Err("the spool's last write failed".to_owned());
@@ -295,6 +314,12 @@ pub fn judge(
     }
     for (name, output) in &snapshot.outputs {
         if output.consecutive_failures == 0 {
+            if let Some(reason) = &output.unreachable {
+                raise(
+                    Health::Degraded,
+                    format!("output {name} is unreachable (idle probe): {reason}"),
+                );
+            }
             continue;
         }
         let since = output.failing_since.unwrap_or(now);
@@ -342,7 +367,7 @@ fn output_status(output: &OutputState) -> Output {
         last_success_at: output.last_success_at,
         last_error: output.last_error.as_ref().map(last_error),
         consecutive_failures: output.consecutive_failures,
-        reachable: output.consecutive_failures == 0,
+        reachable: output.up(),
     }
 }
 
@@ -381,6 +406,7 @@ mod tests {
                     last_error: Some((now, "connection refused".to_owned())),
                     consecutive_failures: 3,
                     failing_since: Some(now - time::Duration::seconds(seconds)),
+                    unreachable: None,
                 },
             )],
             ..Snapshot::default()
@@ -407,6 +433,23 @@ mod tests {
         assert_eq!(health, Health::Failing);
         assert!(reasons[0].contains("90 % full"), "{reasons:?}");
         assert!(ready(&backlog(5, 899)).is_ok());
+    }
+
+    #[test]
+    fn an_unreachable_idle_output_is_degraded_but_ready() {
+        let now = OffsetDateTime::now_utc();
+        let mut snapshot = failing_for(0, now);
+        let output = &mut snapshot.outputs[0].1;
+        output.consecutive_failures = 0;
+        output.failing_since = None;
+        output.unreachable = Some("connection refused".to_owned());
+        let (health, reasons) = judge(&snapshot, &backlog(0, 0), Duration::from_secs(300), now);
+        assert_eq!(health, Health::Degraded);
+        assert_eq!(
+            reasons,
+            ["output elasticsearch is unreachable (idle probe): connection refused"]
+        );
+        assert!(ready(&backlog(0, 0)).is_ok());
     }
 
     #[test]

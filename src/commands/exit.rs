@@ -14,6 +14,9 @@ pub const USAGE: u8 = 64;
 pub const NO_INPUT: u8 = 66;
 /// sysexits' `EX_TEMPFAIL`: another agent holds the spool directory.
 pub const TEMPFAIL: u8 = 75;
+/// sysexits' `EX_CANTCREAT`: the spool directory (or a file in it) cannot
+/// be created or written; the unit sets `RestartPreventExitStatus=73`.
+pub const CANTCREAT: u8 = 73;
 /// sysexits' `EX_DATAERR`: the spool holds a segment of a format version
 /// this agent does not read (left untouched).
 pub const DATAERR: u8 = 65;

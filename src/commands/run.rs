@@ -82,8 +82,15 @@ fn serve(config: Config, banner: Option<Banner>, source: reload::Source) -> Exit
                     .downcast_ref::<spool::Error>()
                     .is_some_and(spool::Error::is_unreadable_data)
             });
+            let cannot_create = error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<spool::Error>()
+                    .is_some_and(spool::Error::is_cannot_create)
+            });
             if locked {
                 ExitCode::from(exit::TEMPFAIL)
+            } else if cannot_create {
+                ExitCode::from(exit::CANTCREAT)
             } else if unreadable {
                 ExitCode::from(exit::DATAERR)
             } else {

@@ -106,7 +106,8 @@ mod tests {
 
     use crate::config::Config;
 
-    const BASE: &str = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+    const BASE: &str =
+        "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
 
     fn admin(text: &str) -> Result<crate::admin::Config, Vec<String>> {
         Config::from_toml(&format!("{BASE}{text}"), std::path::Path::new("/"))

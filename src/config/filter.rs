@@ -64,7 +64,8 @@ mod tests {
     use crate::config::tests::{config_of, errors_of, message_of};
     use crate::pipeline::filter::Category;
 
-    const BASE: &str = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+    const BASE: &str =
+        "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
 
     #[test]
     fn valid_filter_is_built() {

@@ -37,8 +37,9 @@ mod trusted_proxies;
 mod values;
 pub mod webhook;
 mod webhook_edge;
+mod webhook_exposure;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::inputs;
 use crate::outputs::{datadog, elasticsearch, file};
@@ -76,6 +77,9 @@ pub struct Config {
     pub admin: crate::admin::Config,
     /// The tokens files read (webhook and admin), for reloads to compare.
     pub tokens_files: Vec<tokens::TokensFile>,
+    /// The file it was read from, made absolute (`/status` names it);
+    /// `None` when built from text (the embedded default).
+    pub source: Option<PathBuf>,
 }
 
 impl Config {
@@ -84,7 +88,9 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, LoadError> {
         let text = read(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_toml(&text, base).map_err(|error| load_error(path, error))
+        let mut config = Config::from_toml(&text, base).map_err(|error| load_error(path, error))?;
+        config.source = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+        Ok(config)
     }
 
     /// Parses and validates TOML text; relative paths are resolved against
@@ -194,6 +200,7 @@ impl Config {
                 warnings,
                 admin,
                 tokens_files,
+                source: None,
             }),
             (Err(errors), ..) => Err(errors),
             // Every `None` above pushed an error, so this arm is unreachable in
@@ -260,7 +267,7 @@ mod tests {
 
     #[test]
     fn enrich_keys_are_validated_and_resolved() {
-        let base = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+        let base = "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
         let config = config_of(
             &format!("{base}[enrich]\ngeoip_city=\"geo/city.mmdb\"\ngeoip_asn=\"\"\nuser_agent=\"woothee\"\ntags=[\"a\"]\npreserve_original_event=true\n"),
         );
@@ -282,7 +289,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once_with_its_key() {
         let keys = errors_of(
-            "[webhook]\nlisten=\"nope\"\npath=\"x\"\nmax_body_bytes=0\nbody_timeout=\"soon\"\n\
+            "[webhook]\nallow_unauthenticated=true\nlisten=\"nope\"\npath=\"x\"\nmax_body_bytes=0\nbody_timeout=\"soon\"\n\
              tokens=[\"\"]\ntokens_file=\"/nonexistent/tokens\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"0B\"\n",
         );
         let mut keys = keys;
@@ -304,7 +311,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_addresses_or_networks() {
-        let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n[webhook]\n";
+        let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n[webhook]\nallow_unauthenticated=true\n";
         let config = config_of(&format!(
             "{base}trusted_proxies=[\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n"
         ));
@@ -331,14 +338,14 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let keys = errors_of("[webhook]\nlisten_addr=\"x\"\n");
+        let keys = errors_of("[webhook]\nallow_unauthenticated=true\nlisten_addr=\"x\"\n");
         assert_eq!(keys, ["webhook.listen_addr", "spool", "output"]);
     }
 
     #[test]
     fn sizes_and_durations_are_human_readable() {
         let config = config_of(
-            "[webhook]\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10MiB\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
+            "[webhook]\nallow_unauthenticated=true\nmax_body_bytes=\"2MiB\"\nheader_timeout=\"1m\"\n[spool]\ndir=\"/s\"\nmax_bytes=\"10MiB\"\n[output.file]\ndir=\"/o\"\nmax_file_bytes=\"1KiB\"\n",
         );
         let webhook = config.webhook.unwrap();
         assert_eq!(webhook.max_body_bytes, 2 * 1024 * 1024);

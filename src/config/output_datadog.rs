@@ -266,7 +266,7 @@ mod tests {
     use super::*;
     use crate::outputs::compression::Compression;
 
-    const BASE: &str = "[webhook]\n[spool]\ndir=\"/s\"\n";
+    const BASE: &str = "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n";
 
     #[test]
     fn datadog_alone_is_an_output_with_auth0_defaults() {

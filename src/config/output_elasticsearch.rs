@@ -212,7 +212,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("es-key"), "aWQ6a2V5\n").unwrap();
         let config = Config::from_toml(
-            "[webhook]\n[spool]\ndir=\"s\"\n[output.elasticsearch]\nhosts=[\"https://es:9200\"]\napi_key_file=\"es-key\"\n",
+            "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"s\"\n[output.elasticsearch]\nhosts=[\"https://es:9200\"]\napi_key_file=\"es-key\"\n",
             dir.path(),
         )
         .unwrap();
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn elasticsearch_problems_are_reported_with_their_keys() {
         let mut keys = errors_of(
-            "[webhook]\n[spool]\ndir=\"/s\"\n[output.elasticsearch]\nhosts=[\"ftp://x\", \"not a url\"]\n\
+            "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.elasticsearch]\nhosts=[\"ftp://x\", \"not a url\"]\n\
              api_key=\"k\"\nusername=\"u\"\npassword=\"p\"\npassword_file=\"/nonexistent\"\n\
              namespace=\"Prod-1\"\nbatch_max_events=0\nflush_interval=\"0s\"\nmax_in_flight=0\nca_cert=\"/nonexistent.pem\"\n",
         );
@@ -253,7 +253,7 @@ mod tests {
             ]
         );
         let keys = errors_of(
-            "[webhook]\n[spool]\ndir=\"/s\"\n[output.elasticsearch]\nhosts=[\"http://es\"]\nusername=\"u\"\nindex=\"_bad\"\n",
+            "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.elasticsearch]\nhosts=[\"http://es\"]\nusername=\"u\"\nindex=\"_bad\"\n",
         );
         assert_eq!(
             keys,
@@ -272,7 +272,7 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n",
         )
         .unwrap();
-        let text = "[webhook]\n[spool]\ndir=\"s\"\n[output.elasticsearch]\nhosts=[\"https://es:9200\"]\nca_cert=\"ca.pem\"\n";
+        let text = "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"s\"\n[output.elasticsearch]\nhosts=[\"https://es:9200\"]\nca_cert=\"ca.pem\"\n";
         match Config::from_toml(text, dir.path()) {
             Err(FromTomlError::Invalid(errors)) => {
                 assert_eq!(errors.0[0].key, "output.elasticsearch.ca_cert");

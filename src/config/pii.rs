@@ -109,7 +109,8 @@ mod tests {
     use crate::config::tests::errors_of;
     use crate::config::{Config, FromTomlError};
 
-    const BASE: &str = "[webhook]\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
+    const BASE: &str =
+        "[webhook]\nallow_unauthenticated=true\n[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
 
     #[test]
     fn defaults_and_every_method() {

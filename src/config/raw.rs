@@ -104,6 +104,13 @@ pub struct RawWebhook {
     /// whose `X-Forwarded-For` names the client in the webhook's logs.
     /// Default none: the client is the connection's peer.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Accept posts without a token (no `tokens`/`tokens_file`): refused unless
+    /// `listen` is a loopback address. Default false: no token is a config error.
+    pub allow_unauthenticated: Option<bool>,
+    /// Serve plain HTTP on a non-loopback `listen` without declaring the
+    /// TLS-terminating proxy in `trusted_proxies`. Default false: such a listener
+    /// needs `[webhook.tls]`, `trusted_proxies` or this key.
+    pub allow_plaintext: Option<bool>,
 }
 
 /// `[webhook.tls]`

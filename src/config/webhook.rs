@@ -12,7 +12,7 @@ use super::credentials::resolve_credential;
 use super::problems::{ConfigError, Errors};
 use super::raw;
 use super::values::{at_least_one, duration, positive, resolve};
-use super::{tokens, trusted_proxies, webhook_edge};
+use super::{tokens, trusted_proxies, webhook_edge, webhook_exposure};
 use crate::inputs::webhook;
 use crate::secret::Secret;
 use crate::spool;
@@ -49,6 +49,7 @@ pub(crate) fn build(
     warnings: &mut Vec<ConfigError>,
     tokens_files: &mut Vec<tokens::TokensFile>,
 ) -> Option<webhook::Config> {
+    let exposure = webhook_exposure::Exposure::of(&raw);
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen = match listen_text.parse::<SocketAddr>() {
         Ok(listen) => Some(listen),
@@ -74,6 +75,7 @@ pub(crate) fn build(
     };
     let tokens = tokens::read("webhook", raw.tokens, raw.tokens_file, base, report);
     check_placeholder(&tokens, errors);
+    webhook_exposure::check(&exposure, listen, tokens.len(), errors);
     let trusted_proxies = trusted_proxies::build(raw.trusted_proxies, errors);
     let max_body_bytes = positive(
         errors,

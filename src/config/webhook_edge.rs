@@ -73,15 +73,18 @@ mod tests {
     #[test]
     fn defaults_and_values() {
         let base = "[spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n";
-        let config =
-            Config::from_toml(&format!("[webhook]\n{base}"), std::path::Path::new("/")).unwrap();
+        let config = Config::from_toml(
+            &format!("[webhook]\nallow_unauthenticated=true\n{base}"),
+            std::path::Path::new("/"),
+        )
+        .unwrap();
         let edge = config.webhook.unwrap().edge;
         assert_eq!(edge.idle_timeout, DEFAULT_IDLE_TIMEOUT);
         assert_eq!(edge.send_timeout, DEFAULT_SEND_TIMEOUT);
         assert_eq!(edge.max_inflight_bytes as u64, DEFAULT_MAX_INFLIGHT_BYTES);
         let config = Config::from_toml(
             &format!(
-                "[webhook]\nidle_timeout=\"5s\"\nsend_timeout=\"2m\"\nmax_inflight_bytes=\"64MiB\"\n{base}"
+                "[webhook]\nallow_unauthenticated=true\nidle_timeout=\"5s\"\nsend_timeout=\"2m\"\nmax_inflight_bytes=\"64MiB\"\n{base}"
             ),
             std::path::Path::new("/"),
         )
@@ -95,7 +98,7 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         let keys = errors_of(
-            "[webhook]\nidle_timeout=\"0s\"\nsend_timeout=\"soon\"\nmax_inflight_bytes=\"40MiB\"\n\
+            "[webhook]\nallow_unauthenticated=true\nidle_timeout=\"0s\"\nsend_timeout=\"soon\"\nmax_inflight_bytes=\"40MiB\"\n\
              [spool]\ndir=\"/s\"\n[output.file]\ndir=\"/o\"\n",
         );
         assert_eq!(

@@ -6,7 +6,8 @@
 //! here, in files named for it: [`batch`] (deliveries into batches,
 //! requests in flight, outcomes), [`retry`] (the one retry loop, which an
 //! output joins by implementing [`retry::Endpoint`]), [`suspects`]
-//! (whole-request `400`s), [`dead_letters`] (refused documents, fsynced
+//! (whole-request `400`s), [`probe`] (the start-up and idle check that
+//! feeds an output's health), [`dead_letters`] (refused documents, fsynced
 //! before a delivery finishes), [`tuning`] (the batch, in-flight, timeout
 //! and retry settings every HTTP output has) and [`compression`]. The backoff schedule
 //! is the leaf [`crate::backoff`], shared with the poller.
@@ -17,6 +18,7 @@ pub mod datadog;
 pub(crate) mod dead_letters;
 pub mod elasticsearch;
 pub mod file;
+pub(crate) mod probe;
 pub(crate) mod retry;
 pub(crate) mod suspects;
 pub mod tuning;

@@ -60,6 +60,20 @@ impl Error {
         )
     }
 
+    /// The spool directory or a file in it cannot be created (no
+    /// permission, a read-only file system, a file in the way): the
+    /// operator must fix the directory, restarting will not help.
+    pub fn is_cannot_create(&self) -> bool {
+        use std::io::ErrorKind;
+        matches!(
+            self,
+            Error::Io { source, .. } if matches!(
+                source.kind(),
+                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem | ErrorKind::NotADirectory
+            )
+        )
+    }
+
     /// A segment error on `path` as a spool error.
     pub(super) fn segment(path: PathBuf, error: segment::Error) -> Error {
         match error {

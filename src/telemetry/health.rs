@@ -29,6 +29,23 @@ pub struct OutputState {
     pub consecutive_failures: u64,
     /// First failure since the last success.
     pub failing_since: Option<OffsetDateTime>,
+    /// Why the last probe of the idle output failed (it is unreachable);
+    /// cleared by a probe or a request that succeeds.
+    pub unreachable: Option<String>,
+}
+
+impl OutputState {
+    /// Up: its last request did not fail and its last probe reached it
+    /// (the `output_up` gauge, `reachable` in `/status`).
+    pub fn up(&self) -> bool {
+        self.consecutive_failures == 0 && self.unreachable.is_none()
+    }
+
+    /// When it last sent a request (succeeded or failed); probes do not count.
+    pub fn last_request_at(&self) -> Option<OffsetDateTime> {
+        let failed = self.last_error.as_ref().map(|(at, _)| *at);
+        self.last_success_at.max(failed)
+    }
 }
 
 /// The webhook's state.
@@ -144,8 +161,39 @@ impl Health {
             state.last_success_at = Some(now);
             state.consecutive_failures = 0;
             state.failing_since = None;
+            state.unreachable = None;
             *warned = None;
         });
+    }
+
+    /// The probe of an idle output (start-up, then while idle) reached it
+    /// (`Ok`) or not (`Err` with the reason). A change is logged once, and
+    /// an unreachable output's reason joins the recent errors once.
+    pub fn output_probed(&self, output: &'static str, result: Result<(), &str>) {
+        let now = OffsetDateTime::now_utc();
+        let newly_unreachable = self.with(|inner| {
+            let (_, state, _) = inner
+                .outputs
+                .iter_mut()
+                .find(|(name, ..)| *name == output)?;
+            match result {
+                Ok(()) => {
+                    if state.unreachable.take().is_some() {
+                        tracing::info!(output, "output reachable again");
+                    }
+                    None
+                }
+                Err(reason) => {
+                    let reason = concise(reason);
+                    let new = state.unreachable.is_none();
+                    state.unreachable = Some(reason.clone());
+                    new.then_some(reason)
+                }
+            }
+        });
+        if let Some(reason) = newly_unreachable {
+            self.errors(|errors| errors.record(now, output, &reason));
+        }
     }
 
     /// An output request failed (it will be retried).
@@ -327,5 +375,25 @@ mod tests {
         assert_eq!(state.failing_since, None);
         // The error stays in the recent errors.
         assert_eq!(health.snapshot().errors.len(), 1);
+    }
+
+    #[test]
+    fn probes_mark_an_idle_output_unreachable_until_one_reaches_it() {
+        let health = Health::default();
+        health.register_output("elasticsearch");
+        health.output_probed("elasticsearch", Err("connection refused"));
+        health.output_probed("elasticsearch", Err("connection refused"));
+        let state = &health.snapshot().outputs[0].1;
+        assert!(!state.up());
+        assert_eq!(state.unreachable.as_deref(), Some("connection refused"));
+        assert_eq!(state.consecutive_failures, 0);
+        assert_eq!(state.last_request_at(), None);
+        // Recorded once, not at every probe.
+        assert_eq!(health.snapshot().errors.len(), 1);
+        health.output_probed("elasticsearch", Ok(()));
+        assert!(health.snapshot().outputs[0].1.up());
+        health.output_probed("elasticsearch", Err("connection refused"));
+        health.output_succeeded("elasticsearch");
+        assert!(health.snapshot().outputs[0].1.up());
     }
 }

@@ -376,7 +376,7 @@ fn convert_applies_the_config_s_filter_and_pii() {
     std::fs::write(
         &config,
         format!(
-            "[webhook]\n[spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n{FILTER}{}",
+            "[webhook]\nallow_unauthenticated = true\n[spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n{FILTER}{}",
             pii(dir.path())
         ),
     )

@@ -769,7 +769,7 @@ async fn systemd_gets_ready_status_watchdog_and_reloading() {
     std::fs::write(
         &config,
         format!(
-            "[webhook]\nlisten = \"127.0.0.1:0\"\n[spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n\
+            "[webhook]\nlisten = \"127.0.0.1:0\"\nallow_unauthenticated = true\n[spool]\ndir = \"spool\"\n[output.file]\ndir = \"out\"\n\
              [admin]\nlisten = \"{admin}\"\n"
         ),
     )

@@ -1,4 +1,4 @@
-//! Issue 17 (items 2, 3, 5, 6, 7, 8, 10): secure and true defaults, checked
+//! Issue 17 (items 1 to 11): secure and true defaults, checked
 //! through the built binary, the listener and real files.
 
 use std::path::Path;
@@ -470,5 +470,331 @@ async fn i10_an_object_without_auth0_keys_is_dead_lettered_at_input() {
     assert!(
         metrics.contains("auth0_ingest_events_dead_lettered_total{stage=\"input\"} 1"),
         "{metrics}"
+    );
+}
+
+/// `auth0-ingest run --config <path>` until it exits by itself (20 s at
+/// most): its exit code and stderr.
+fn run_to_exit(path: &Path) -> (i32, String) {
+    let agent = Agent::spawn(path, Stdio::piped());
+    let output = agent.child_output(Duration::from_secs(20));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code().unwrap_or(-1), stderr)
+}
+
+// Item 1: no token is a config error unless opted out on loopback; a public
+// plain-HTTP listener needs its proxy declared or an explicit key.
+#[test]
+fn i1_no_token_and_public_plaintext_listeners_are_config_errors_naming_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e";
+    let path = dir.path().join("a.toml");
+    let public = |text: String| text.replacen("127.0.0.1:0", "0.0.0.0:0", 1);
+    let cases: [(String, i32, &[&str]); 7] = [
+        (
+            config(dir.path(), "", ""),
+            78,
+            &[
+                "webhook.tokens",
+                "webhook.tokens_file",
+                "webhook.allow_unauthenticated = true",
+            ],
+        ),
+        (
+            config(dir.path(), "tokens = []", ""),
+            78,
+            &["webhook.tokens"],
+        ),
+        (
+            config(dir.path(), "allow_unauthenticated = true", ""),
+            0,
+            &[],
+        ),
+        (
+            public(config(
+                dir.path(),
+                "allow_unauthenticated = true\nallow_plaintext = true",
+                "",
+            )),
+            78,
+            &[
+                "webhook.allow_unauthenticated",
+                "non-loopback",
+                "webhook.tokens_file",
+            ],
+        ),
+        (
+            public(config(dir.path(), &format!("tokens = [\"{token}\"]"), "")),
+            78,
+            &[
+                "webhook.listen",
+                "[webhook.tls]",
+                "webhook.trusted_proxies",
+                "webhook.allow_plaintext = true",
+            ],
+        ),
+        (
+            public(config(
+                dir.path(),
+                &format!("tokens = [\"{token}\"]\nallow_plaintext = true"),
+                "",
+            )),
+            0,
+            &[],
+        ),
+        (
+            public(config(
+                dir.path(),
+                &format!("tokens = [\"{token}\"]\ntrusted_proxies = [\"10.0.0.1\"]"),
+                "",
+            )),
+            0,
+            &[],
+        ),
+    ];
+    for (text, expected, needles) in cases {
+        std::fs::write(&path, &text).unwrap();
+        let (code, stderr) = check_config(dir.path(), path.to_str().unwrap(), &[]);
+        assert_eq!(code, expected, "{text}\n{stderr}");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{needle} missing: {stderr}");
+        }
+        assert!(!stderr.contains(token), "token shown: {stderr}");
+    }
+    // `run` refuses the same file with the same exit code, before listening.
+    std::fs::write(&path, config(dir.path(), "", "")).unwrap();
+    let (code, stderr) = run_to_exit(&path);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(stderr.contains("webhook.allow_unauthenticated"), "{stderr}");
+    // And an unauthenticated loopback webhook, opted into, runs.
+    std::fs::write(
+        &path,
+        config(dir.path(), "allow_unauthenticated = true", ""),
+    )
+    .unwrap();
+    let mut agent = Agent::spawn(&path, Stdio::piped());
+    agent.webhook_url();
+}
+
+/// `GET <admin>/status` as JSON.
+async fn status_json(admin: &str) -> serde_json::Value {
+    reqwest::get(format!("{admin}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `GET <admin>/metrics` as text.
+async fn metrics_text(admin: &str) -> String {
+    reqwest::get(format!("{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+// Item 4: an unreachable Elasticsearch makes `/status` degraded and
+// `output_up` 0 before any event, and the idle probe sees it come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i4_an_unreachable_store_is_degraded_before_any_event_and_ok_once_back() {
+    let fake = crate::support::fake_es::FakeEs::start().await;
+    fake.down();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.toml");
+    let extra = format!(
+        "[output.elasticsearch]\nhosts = [\"{}\"]\nflush_interval = \"20ms\"\n",
+        fake.url()
+    );
+    std::fs::write(
+        &path,
+        config(
+            dir.path(),
+            "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]",
+            &extra,
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::spawn(&path, Stdio::piped());
+    agent.webhook_url();
+    let admin = agent.admin_url.clone().unwrap();
+    let mut last = serde_json::Value::Null;
+    let degraded = crate::support::eventually_async(Duration::from_secs(20), async || {
+        last = status_json(&admin).await;
+        last["status"] == "degraded"
+    })
+    .await;
+    assert!(degraded, "{last}");
+    let reasons = last["reasons"].to_string();
+    assert!(
+        reasons.contains("output elasticsearch is unreachable"),
+        "{last}"
+    );
+    assert_eq!(
+        last["outputs"]["elasticsearch"]["reachable"], false,
+        "{last}"
+    );
+    assert_eq!(last["inputs"]["webhook"]["requests"]["ok"], 0, "{last}");
+    let metrics = metrics_text(&admin).await;
+    assert!(
+        metrics.contains("auth0_ingest_output_up{output=\"elasticsearch\"} 0"),
+        "{metrics}"
+    );
+    // /readyz is about taking events: the spool takes them (see status.rs).
+    let ready = reqwest::get(format!("{admin}/readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    fake.up().await;
+    let ok = crate::support::eventually_async(Duration::from_secs(50), async || {
+        last = status_json(&admin).await;
+        last["status"] == "ok"
+    })
+    .await;
+    assert!(ok, "{last}");
+    assert_eq!(
+        last["outputs"]["elasticsearch"]["reachable"], true,
+        "{last}"
+    );
+    let metrics = metrics_text(&admin).await;
+    assert!(
+        metrics.contains("auth0_ingest_output_up{output=\"elasticsearch\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(fake.state.lock().unwrap().bulk_requests, 0);
+}
+
+// Item 9: a spool directory that cannot be created exits 73, which the
+// unit does not restart and `run --help` lists.
+#[test]
+fn i9_an_uncreatable_spool_directory_exits_73_listed_in_help_and_the_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocker"), "a file, not a directory\n").unwrap();
+    let path = dir.path().join("a.toml");
+    let text = config(
+        dir.path(),
+        "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]",
+        "",
+    )
+    .replace(
+        &format!("{}", dir.path().join("spool").display()),
+        &format!("{}", dir.path().join("blocker/spool").display()),
+    );
+    std::fs::write(&path, text).unwrap();
+    let (code, stderr) = run_to_exit(&path);
+    assert_eq!(code, 73, "{stderr}");
+    let help = Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("  73  the spool directory"), "{help}");
+    assert!(help.contains("RestartPreventExitStatus=73"), "{help}");
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/auth0-ingest.service"),
+    )
+    .unwrap();
+    let prevent = unit
+        .lines()
+        .find(|line| line.starts_with("RestartPreventExitStatus="))
+        .unwrap();
+    assert!(
+        prevent.split(['=', ' ']).any(|code| code == "73"),
+        "{prevent}"
+    );
+    assert!(
+        prevent.split(['=', ' ']).any(|code| code == "78"),
+        "{prevent}"
+    );
+}
+
+// Item 9: a stop that leaves a backlog says how much stays spooled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i9_a_stop_with_a_backlog_logs_what_stays_spooled() {
+    let fake = crate::support::fake_es::FakeEs::start().await;
+    fake.down();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.toml");
+    let token = "6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e";
+    let extra = format!("[output.elasticsearch]\nhosts = [\"{}\"]\n", fake.url());
+    std::fs::write(
+        &path,
+        config(dir.path(), &format!("tokens = [\"{token}\"]"), &extra),
+    )
+    .unwrap();
+    let mut agent = Agent::spawn(&path, Stdio::piped());
+    let url = agent.webhook_url();
+    assert_eq!(status(&url, token, EVENT).await, 200);
+    // Stop once the output has tried and failed: the agent is past its
+    // start-up (its SIGTERM handler is in place) and the event is waiting.
+    let admin = agent.admin_url.clone().unwrap();
+    let mut last = serde_json::Value::Null;
+    let waiting = crate::support::eventually_async(Duration::from_secs(20), async || {
+        last = status_json(&admin).await;
+        last["spool"]["backlog_events"] == 1
+            && last["outputs"]["elasticsearch"]["consecutive_failures"].as_u64() >= Some(1)
+    })
+    .await;
+    assert!(waiting, "{last}");
+    let log = Arc::clone(&agent.log);
+    let exit = agent.terminate();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        logged(
+            &log,
+            "stopped; 1 events left in the spool, delivered at next start"
+        )
+        .await,
+        "{:?}",
+        log.lock().unwrap()
+    );
+}
+
+// Item 11: `/status` and the `status` command name the agent: config
+// file, pid and version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i11_status_names_the_agent_s_config_pid_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.toml");
+    // The default admin address when it is free (then `status` runs
+    // without `--config`, as the issue describes), else an ephemeral one.
+    let default_free = std::net::TcpListener::bind("127.0.0.1:8384").is_ok();
+    let admin_listen = if default_free {
+        "127.0.0.1:8384".to_owned()
+    } else {
+        crate::support::free_port().to_string()
+    };
+    let text = config(
+        dir.path(),
+        "tokens = [\"6f1c0d9e3a5b47f28c0e1d2a3b4c5d6e\"]",
+        "",
+    )
+    .replace(
+        "[admin]\nlisten = \"127.0.0.1:0\"",
+        &format!("[admin]\nlisten = \"{admin_listen}\""),
+    );
+    std::fs::write(&path, text).unwrap();
+    let mut agent = Agent::spawn(&path, Stdio::piped());
+    agent.webhook_url();
+    let admin = agent.admin_url.clone().unwrap();
+    let pid = agent.child.id();
+    let document = status_json(&admin).await;
+    assert_eq!(document["pid"], pid, "{document}");
+    assert_eq!(document["config"], path.display().to_string(), "{document}");
+    assert_eq!(document["version"], env!("CARGO_PKG_VERSION"), "{document}");
+    let mut command = Command::new(BIN);
+    command.arg("status");
+    if !default_free {
+        command.arg("--config").arg(&path);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.starts_with(&format!("auth0-ingest {}: ", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "agent:        pid {pid}, config {}\n",
+            path.display()
+        )),
+        "{stdout}"
     );
 }

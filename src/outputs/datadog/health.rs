@@ -1,5 +1,7 @@
-//! The start-up key check: `GET <url>/api/v1/validate` with the key, one
-//! log line (valid, invalid key, unreachable). It never stops the agent:
+//! The key check: `GET <url>/api/v1/validate` with the key, one log line
+//! at start-up (valid, invalid key, unreachable); its answer feeds the
+//! output's health at start-up and while the output is idle
+//! ([`crate::outputs::probe`]). It never stops the agent:
 //! the spool keeps what arrives while the operator fixes the key or the
 //! network, and the intake path retries.
 
@@ -29,9 +31,24 @@ pub async fn check(client: &Client) -> Check {
     }
 }
 
-/// Runs [`check`] and logs its one line.
-pub async fn log_start_up_check(client: Client) {
-    match check(&client).await {
+/// Runs [`check`] (logging its one start-up line when `start_up`): `Ok`
+/// unless the key is refused or Datadog cannot be reached (the reason).
+pub async fn probe(client: &Client, start_up: bool) -> Result<(), String> {
+    let check = check(client).await;
+    if start_up {
+        log_start_up(client, &check);
+    }
+    match check {
+        Check::Valid | Check::Unexpected(_) => Ok(()),
+        Check::InvalidKey(status) => Err(format!(
+            "datadog refuses the API key ({status} from /api/v1/validate)"
+        )),
+        Check::Unreachable(error) => Err(error),
+    }
+}
+
+fn log_start_up(client: &Client, check: &Check) {
+    match check {
         Check::Valid => tracing::info!(intake = client.intake(), "datadog API key is valid"),
         Check::InvalidKey(status) => tracing::error!(
             status,

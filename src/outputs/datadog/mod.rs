@@ -37,9 +37,9 @@ pub use intake::Client;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::outputs::probe;
 use time::OffsetDateTime;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use crate::delivery::Delivery;
 use crate::outputs::batch::{Batcher, Tracker};
@@ -113,7 +113,13 @@ impl Items {
 /// Runs the output until the delivery channel closes and every request has
 /// a final outcome, or until `parts.stop` is cancelled.
 pub async fn run(config: Config, client: Client, mut parts: Parts) {
-    tokio::spawn(health::log_start_up_check(client.clone()).in_current_span());
+    let _probe = probe::spawn("datadog", &parts, {
+        let client = client.clone();
+        move |start_up| {
+            let client = client.clone();
+            async move { health::probe(&client, start_up).await }
+        }
+    });
     let tuning = &config.tuning;
     let endpoint = Arc::new(request::Intake {
         client,

@@ -1,4 +1,6 @@
-//! The start-up cluster check: one request to `/`, one clear log line.
+//! The cluster check: one request to `/`, one clear log line at start-up;
+//! its answer feeds the output's health at start-up and while the output
+//! is idle ([`crate::outputs::probe`]).
 //!
 //! It never stops the agent: when the cluster is down or refuses the
 //! credentials, the webhook keeps accepting into the spool and the bulk
@@ -70,9 +72,25 @@ pub fn supports_data_streams(version: &str) -> bool {
     major > 7 || (major == 7 && minor >= 9)
 }
 
-/// Runs [`check`] and logs the one start-up line.
-pub async fn log_start_up_check(client: Client) {
-    match check(&client).await {
+/// Runs [`check`] (logging the one start-up line when `start_up`):
+/// `Ok` when the cluster answers and takes data streams, else the reason.
+pub async fn probe(client: &Client, start_up: bool) -> Result<(), String> {
+    let result = check(client).await;
+    if start_up {
+        log_start_up(&result);
+    }
+    match result {
+        Ok(cluster) if supports_data_streams(&cluster.version) => Ok(()),
+        Ok(cluster) => Err(format!(
+            "elasticsearch {} is too old for data streams (7.9 or later needed)",
+            cluster.version
+        )),
+        Err(error) => Err(error_chain(&error)),
+    }
+}
+
+fn log_start_up(result: &Result<Cluster, Error>) {
+    match result {
         Ok(cluster) if supports_data_streams(&cluster.version) => tracing::info!(
             cluster = %cluster.name,
             version = %cluster.version,
@@ -89,7 +107,7 @@ pub async fn log_start_up_check(client: Client) {
             "elasticsearch refused the credentials; documents stay in the spool until they are fixed"
         ),
         Err(error) => tracing::warn!(
-            error = %error_chain(&error),
+            error = %error_chain(error),
             "elasticsearch not reachable at start-up; accepting into the spool and retrying"
         ),
     }

@@ -43,7 +43,7 @@ pub use error::Error;
 
 use std::sync::Arc;
 
-use tracing::Instrument;
+use crate::outputs::probe;
 
 use crate::outputs::batch::{Batcher, Slot, Tracker};
 use crate::outputs::retry;
@@ -52,7 +52,13 @@ use crate::outputs::Parts;
 /// Runs the output until the delivery channel closes and every bulk request
 /// has a final outcome, or until `parts.stop` is cancelled.
 pub async fn run(config: Config, client: Client, mut parts: Parts) {
-    tokio::spawn(health::log_start_up_check(client.clone()).in_current_span());
+    let _probe = probe::spawn("elasticsearch", &parts, {
+        let client = client.clone();
+        move |start_up| {
+            let client = client.clone();
+            async move { health::probe(&client, start_up).await }
+        }
+    });
     let tuning = &config.tuning;
     let endpoint = Arc::new(request::Bulk {
         client,
