@@ -20,13 +20,15 @@ use super::dates::{
 };
 use super::decode::LogEvent;
 use super::enrich::ua::names_client;
+use super::inner::Inner;
 use super::json::{Value, Writer};
 use super::mgmt;
 use super::types::Type;
 use super::users::Users;
-use super::{Inner, ECS_VERSION};
 use crate::event::{sha256_id, Document, LogId, RawEvent, MAX_ID_BYTES};
 
+/// The ECS version documents claim.
+pub const ECS_VERSION: &str = "8.11.0";
 /// `data_stream.type`.
 pub const DATA_STREAM_TYPE: &str = "logs";
 /// `data_stream.dataset` and `event.dataset`.
@@ -35,8 +37,6 @@ pub const DATASET: &str = "auth0.logs";
 pub const MODULE: &str = "auth0";
 /// `agent.type`.
 pub const AGENT_TYPE: &str = "auth0-ingest";
-/// The tag Elastic adds when `event.original` is kept.
-pub const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
 
 /// The parts of an event the document is written from.
 struct Mapped<'a> {
@@ -548,13 +548,7 @@ fn write(
             source.str("ip", &inner.pii.source_ip(*address, text));
         });
     }
-    let tags = if salvaged {
-        &inner.tags_salvaged
-    } else if keep_original {
-        &inner.tags_preserved
-    } else {
-        &inner.tags
-    };
+    let tags = inner.tags.of(salvaged, keep_original);
     if !tags.is_empty() {
         writer.raw("tags", tags);
     }

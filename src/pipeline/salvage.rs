@@ -21,18 +21,15 @@
 //!
 //! The repaired text is then mapped like any event; `error.message` says
 //! what was changed and where, `event.original` keeps the event as
-//! received, and the tag [`SALVAGED_TAG`] marks the document.
+//! received, and the tag [`SALVAGED_TAG`](super::tags::SALVAGED_TAG) marks the document.
 
 use std::fmt::Write as _;
 
 use super::coerce::{kind, Kind};
 use super::decode::{self, LogEvent};
 use super::json::{self, Value};
-use super::DropReason;
+use super::outcome::DropReason;
 use crate::event::RawEvent;
-
-/// The tag of salvaged documents.
-pub const SALVAGED_TAG: &str = "auth0_ingest_salvaged";
 
 /// The deepest nesting kept, counted in objects and arrays from the root.
 /// Below `serde_json`'s limit (128), and low enough that `details` (three
