@@ -105,20 +105,25 @@ pub(crate) fn document(
         None => envelope_id.as_deref().or(mapped.log_id.as_deref()),
     };
     let id = event_id.map(|id| LogId(id.to_owned()));
-    let mut json = String::with_capacity(raw.bytes.len() + 1024);
-    json.push('{');
-    write(
-        &mut Writer::new(&mut json),
+    let known = mapped
+        .code
+        .as_deref()
+        .and_then(|code| inner.types.get(code));
+    let keep_original = inner.config.preserve_original_event || !mapped.notes.is_empty();
+    let context = Context {
         inner,
         raw,
-        &mapped,
+        mapped: &mapped,
+        known,
         event_id,
         now,
-        Original {
-            salvaged,
-            obfuscated: original,
-        },
-    );
+        salvaged,
+        keep_original,
+        original,
+    };
+    let mut json = String::with_capacity(raw.bytes.len() + 1024);
+    json.push('{');
+    write(&mut Writer::new(&mut json), &context);
     json.push('}');
     Document { id, json }
 }
@@ -455,34 +460,37 @@ fn rename_tree(value: &mut Value<'_>, renames: &mut Renames) {
     }
 }
 
-/// How `event.original` is written: whether the event was salvaged (kept
-/// and tagged `auth0_ingest_salvaged`) and, with `[pii]`, its text already
-/// obfuscated (else it is derived from the raw bytes when needed).
-#[derive(Debug, Clone, Copy)]
-struct Original<'a> {
+/// One document as it is written: the event, its mapping, and what was
+/// decided about it once for all its fields.
+struct Context<'a> {
+    inner: &'a Inner,
+    raw: &'a RawEvent,
+    mapped: &'a Mapped<'a>,
+    /// The type code's row of the type table.
+    known: Option<&'a Type>,
+    event_id: Option<&'a str>,
+    /// `event.ingested`.
+    now: OffsetDateTime,
+    /// Salvaged: tagged `auth0_ingest_salvaged` (and `event.original` kept).
     salvaged: bool,
-    obfuscated: Option<&'a str>,
+    /// `event.original` is written (configured, or the event has a note).
+    keep_original: bool,
+    /// `event.original` already obfuscated by `[pii]` (else it is derived
+    /// from the raw bytes when needed).
+    original: Option<&'a str>,
 }
 
-fn write(
-    writer: &mut Writer<'_>,
-    inner: &Inner,
-    raw: &RawEvent,
-    mapped: &Mapped<'_>,
-    event_id: Option<&str>,
-    now: OffsetDateTime,
-    original: Original<'_>,
-) {
-    let Original {
+fn write(writer: &mut Writer<'_>, context: &Context<'_>) {
+    let Context {
+        inner,
+        raw,
+        mapped,
+        known,
         salvaged,
-        obfuscated: original,
-    } = original;
+        keep_original,
+        ..
+    } = *context;
     let config = &inner.config;
-    let known = mapped
-        .code
-        .as_deref()
-        .and_then(|code| inner.types.get(code));
-    let keep_original = config.preserve_original_event || !mapped.notes.is_empty();
 
     writer.raw_with("@timestamp", |out| {
         push_quoted_timestamp(out, mapped.timestamp)
@@ -503,17 +511,7 @@ fn write(
             error.str("message", &mapped.notes.join("; "))
         });
     }
-    write_event(
-        writer,
-        inner,
-        raw,
-        mapped,
-        known,
-        event_id,
-        now,
-        keep_original,
-        original,
-    );
+    write_event(writer, context);
     mapped.management.write_http(writer);
     writer.object("input", |input| input.str("type", raw.input.as_str()));
     writer.object("log", |log| {
@@ -604,18 +602,18 @@ fn write_auth0(writer: &mut Writer<'_>, mapped: &Mapped<'_>, known: Option<&Type
 
 /// `event.*`: action, categories and types from the type code, the id,
 /// times, and `event.original` when it is kept.
-#[allow(clippy::too_many_arguments)]
-fn write_event(
-    writer: &mut Writer<'_>,
-    inner: &Inner,
-    raw: &RawEvent,
-    mapped: &Mapped<'_>,
-    known: Option<&Type>,
-    event_id: Option<&str>,
-    now: OffsetDateTime,
-    keep_original: bool,
-    original: Option<&str>,
-) {
+fn write_event(writer: &mut Writer<'_>, context: &Context<'_>) {
+    let Context {
+        inner,
+        raw,
+        mapped,
+        known,
+        event_id,
+        now,
+        keep_original,
+        original,
+        ..
+    } = *context;
     writer.object("event", |event| {
         match (mapped.code.as_deref(), known) {
             (Some(_), Some(known)) => event.str("action", &known.action),

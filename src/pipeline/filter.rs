@@ -16,6 +16,8 @@
 
 use std::collections::HashSet;
 
+use super::names;
+
 /// Auth0's 20 log-stream filter categories, as the Management API spells
 /// them (`LogStreamFilterGroupNameEnum`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,9 +131,7 @@ impl Category {
 
     /// The category a Management API name stands for (exact spelling).
     pub fn from_name(name: &str) -> Option<Category> {
-        Category::ALL
-            .into_iter()
-            .find(|category| category.as_str() == name)
+        names::find(&Category::ALL, Category::as_str, name)
     }
 
     /// The position in [`Category::ALL`] (for per-category counters).
@@ -146,11 +146,7 @@ impl Category {
 
     /// Every name, comma-separated, for error messages.
     pub fn names() -> String {
-        Category::ALL
-            .iter()
-            .map(|category| category.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names::list(&Category::ALL, Category::as_str)
     }
 }
 

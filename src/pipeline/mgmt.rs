@@ -103,43 +103,39 @@ impl<'a> Request<'a> {
     #[inline]
     pub fn write_http(&self, writer: &mut Writer<'_>) {
         if self.method.is_some() || self.status_code.is_some() {
-            self.write_http_object(writer);
+            object_out_of_line(writer, "http", |http| {
+                if let Some(method) = &self.method {
+                    http.object("request", |request| request.str("method", method));
+                }
+                if let Some(code) = self.status_code {
+                    http.object("response", |response| response.i64("status_code", code));
+                }
+            });
         }
-    }
-
-    // Out of line: most events have no request, and the document writer
-    // inlines its callees better when this stays small.
-    #[inline(never)]
-    fn write_http_object(&self, writer: &mut Writer<'_>) {
-        writer.object("http", |http| {
-            if let Some(method) = &self.method {
-                http.object("request", |request| request.str("method", method));
-            }
-            if let Some(code) = self.status_code {
-                http.object("response", |response| response.i64("status_code", code));
-            }
-        });
     }
 
     /// `"url":{…}`, when there is a path or a query.
     #[inline]
     pub fn write_url(&self, writer: &mut Writer<'_>) {
         if self.path.is_some() || self.query.is_some() {
-            self.write_url_object(writer);
+            object_out_of_line(writer, "url", |url| {
+                if let Some(path) = &self.path {
+                    url.str("path", path);
+                }
+                if let Some(query) = &self.query {
+                    url.str("query", query);
+                }
+            });
         }
     }
+}
 
-    #[inline(never)]
-    fn write_url_object(&self, writer: &mut Writer<'_>) {
-        writer.object("url", |url| {
-            if let Some(path) = &self.path {
-                url.str("path", path);
-            }
-            if let Some(query) = &self.query {
-                url.str("query", query);
-            }
-        });
-    }
+/// `"key":{…}`, out of line: most events have no request, and the
+/// document writer inlines its callees better when the checks above stay
+/// small.
+#[inline(never)]
+fn object_out_of_line(writer: &mut Writer<'_>, key: &str, body: impl FnOnce(&mut Writer<'_>)) {
+    writer.object(key, body);
 }
 
 #[cfg(test)]

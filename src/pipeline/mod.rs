@@ -23,6 +23,7 @@ pub mod filter;
 mod inner;
 pub mod json;
 pub(crate) mod mgmt;
+mod names;
 pub mod outcome;
 pub mod pii;
 pub mod salvage;

@@ -381,33 +381,27 @@ impl Repair {
     fn decode(&self) -> Option<(LogEvent<'_>, String)> {
         let value = json::parse(self.text.as_bytes()).ok()?;
         let log = decode::decode_value(value).ok()?;
-        let mut changes = Vec::new();
-        if self.surrogates.count > 0 {
-            changes.push(describe(
+        let cut =
+            format!("subtree(s) nested deeper than {MAX_DEPTH} levels cut (see event.original)");
+        let changes: Vec<String> = [
+            (
                 &self.surrogates,
                 "lone surrogate escape(s) replaced with U+FFFD",
-            ));
-        }
-        if self.kept.count > 0 {
-            changes.push(describe(
+            ),
+            (
                 &self.kept,
                 "number(s) beyond f64 kept as text (keyword/flattened fields)",
-            ));
-        }
-        if self.dropped.count > 0 {
-            changes.push(describe(
+            ),
+            (
                 &self.dropped,
                 "number(s) beyond f64 dropped (not a keyword/flattened field; see event.original)",
-            ));
-        }
-        if self.cuts.count > 0 {
-            changes.push(describe(
-                &self.cuts,
-                &format!(
-                    "subtree(s) nested deeper than {MAX_DEPTH} levels cut (see event.original)"
-                ),
-            ));
-        }
+            ),
+            (&self.cuts, cut.as_str()),
+        ]
+        .into_iter()
+        .filter(|(changes, _)| changes.count > 0)
+        .map(|(changes, what)| describe(changes, what))
+        .collect();
         let summary = if changes.is_empty() {
             "salvaged as it is".to_owned()
         } else {

@@ -59,13 +59,7 @@ fn tags_json(tags: &[String], leading: &[&str]) -> String {
     if unique.is_empty() {
         return String::new();
     }
-    let mut out = String::from("[");
-    for (index, tag) in unique.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        json::write_str(&mut out, tag);
-    }
-    out.push(']');
+    let mut out = String::new();
+    json::write_array(&mut out, &unique, |out, tag| json::write_str(out, tag));
     out
 }

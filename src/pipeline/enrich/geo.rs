@@ -96,75 +96,82 @@ impl Geo {
     }
 
     fn render(&self, address: IpAddr) -> Rendered {
-        let mut rendered = Rendered::default();
-        if let Some(city) = self
-            .city
-            .as_ref()
-            .and_then(|reader| decode::<City<'_>>(reader, address))
-        {
-            let mut members = String::new();
-            let mut writer = Writer::new(&mut members);
-            if let Some(name) = city.continent.and_then(|c| c.names).and_then(|n| n.en) {
-                writer.str("continent_name", name);
-            }
-            let country_iso = city.country.as_ref().and_then(|c| c.iso_code);
-            if let Some(iso) = country_iso {
-                writer.str("country_iso_code", iso);
-            }
-            if let Some(name) = city
-                .country
-                .as_ref()
-                .and_then(|c| c.names.as_ref())
-                .and_then(|n| n.en)
-            {
-                writer.str("country_name", name);
-            }
-            if let Some(subdivision) = city.subdivisions.as_ref().and_then(|s| s.last()) {
-                if let (Some(country), Some(iso)) = (country_iso, subdivision.iso_code) {
-                    writer.str("region_iso_code", &format!("{country}-{iso}"));
-                }
-                if let Some(name) = subdivision.names.as_ref().and_then(|n| n.en) {
-                    writer.str("region_name", name);
-                }
-            }
-            if let Some(name) = city.city.and_then(|c| c.names).and_then(|n| n.en) {
-                writer.str("city_name", name);
-            }
-            if let Some(Location {
-                latitude: Some(lat),
-                longitude: Some(lon),
-            }) = city.location.filter(|l| {
-                l.latitude.is_some_and(f64::is_finite) && l.longitude.is_some_and(f64::is_finite)
-            }) {
-                writer.object("location", |location| {
-                    location.value("lat", &Value::Number(number(lat)));
-                    location.value("lon", &Value::Number(number(lon)));
-                });
-            }
-            if !members.is_empty() {
-                rendered.geo = format!("\"geo\":{{{members}}}");
-            }
+        Rendered {
+            autonomous_system: object(self.asn.as_ref(), address, "as", write_asn),
+            geo: object(self.city.as_ref(), address, "geo", write_city),
         }
-        if let Some(asn) = self
-            .asn
-            .as_ref()
-            .and_then(|reader| decode::<Asn<'_>>(reader, address))
-        {
-            let mut members = String::new();
-            let mut writer = Writer::new(&mut members);
-            if let Some(number) = asn.autonomous_system_number {
-                writer.i64("number", i64::from(number));
-            }
-            if let Some(name) = asn.autonomous_system_organization.filter(|n| !n.is_empty()) {
-                writer.object("organization", |organization| {
-                    organization.str("name", name)
-                });
-            }
-            if !members.is_empty() {
-                rendered.autonomous_system = format!("\"as\":{{{members}}}");
-            }
+    }
+}
+
+/// `"name":{…}` with what `write` makes of `address`'s record in
+/// `reader`; empty without a database, a record, or any member.
+fn object<'r, T: Deserialize<'r>>(
+    reader: Option<&'r Reader<Vec<u8>>>,
+    address: IpAddr,
+    name: &str,
+    write: fn(&mut Writer<'_>, T),
+) -> String {
+    let Some(record) = reader.and_then(|reader| decode::<T>(reader, address)) else {
+        return String::new();
+    };
+    let mut members = String::new();
+    write(&mut Writer::new(&mut members), record);
+    if members.is_empty() {
+        return members;
+    }
+    format!("\"{name}\":{{{members}}}")
+}
+
+/// The members of `source.geo`.
+fn write_city(writer: &mut Writer<'_>, city: City<'_>) {
+    if let Some(name) = city.continent.and_then(|c| c.names).and_then(|n| n.en) {
+        writer.str("continent_name", name);
+    }
+    let country_iso = city.country.as_ref().and_then(|c| c.iso_code);
+    if let Some(iso) = country_iso {
+        writer.str("country_iso_code", iso);
+    }
+    if let Some(name) = city
+        .country
+        .as_ref()
+        .and_then(|c| c.names.as_ref())
+        .and_then(|n| n.en)
+    {
+        writer.str("country_name", name);
+    }
+    if let Some(subdivision) = city.subdivisions.as_ref().and_then(|s| s.last()) {
+        if let (Some(country), Some(iso)) = (country_iso, subdivision.iso_code) {
+            writer.str("region_iso_code", &format!("{country}-{iso}"));
         }
-        rendered
+        if let Some(name) = subdivision.names.as_ref().and_then(|n| n.en) {
+            writer.str("region_name", name);
+        }
+    }
+    if let Some(name) = city.city.and_then(|c| c.names).and_then(|n| n.en) {
+        writer.str("city_name", name);
+    }
+    if let Some(Location {
+        latitude: Some(lat),
+        longitude: Some(lon),
+    }) = city.location.filter(|l| {
+        l.latitude.is_some_and(f64::is_finite) && l.longitude.is_some_and(f64::is_finite)
+    }) {
+        writer.object("location", |location| {
+            location.value("lat", &Value::Number(number(lat)));
+            location.value("lon", &Value::Number(number(lon)));
+        });
+    }
+}
+
+/// The members of `source.as`.
+fn write_asn(writer: &mut Writer<'_>, asn: Asn<'_>) {
+    if let Some(number) = asn.autonomous_system_number {
+        writer.i64("number", i64::from(number));
+    }
+    if let Some(name) = asn.autonomous_system_organization.filter(|n| !n.is_empty()) {
+        writer.object("organization", |organization| {
+            organization.str("name", name)
+        });
     }
 }
 
