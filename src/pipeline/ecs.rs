@@ -481,15 +481,7 @@ struct Context<'a> {
 }
 
 fn write(writer: &mut Writer<'_>, context: &Context<'_>) {
-    let Context {
-        inner,
-        raw,
-        mapped,
-        known,
-        salvaged,
-        keep_original,
-        ..
-    } = *context;
+    let (inner, mapped, known) = (context.inner, context.mapped, context.known);
     let config = &inner.config;
 
     writer.raw_with("@timestamp", |out| {
@@ -513,7 +505,9 @@ fn write(writer: &mut Writer<'_>, context: &Context<'_>) {
     }
     write_event(writer, context);
     mapped.management.write_http(writer);
-    writer.object("input", |input| input.str("type", raw.input.as_str()));
+    writer.object("input", |input| {
+        input.str("type", context.raw.input.as_str())
+    });
     writer.object("log", |log| {
         log.str(
             "level",
@@ -546,7 +540,7 @@ fn write(writer: &mut Writer<'_>, context: &Context<'_>) {
             source.str("ip", &inner.pii.source_ip(*address, text));
         });
     }
-    let tags = inner.tags.of(salvaged, keep_original);
+    let tags = inner.tags.of(context.salvaged, context.keep_original);
     if !tags.is_empty() {
         writer.raw("tags", tags);
     }
@@ -603,17 +597,7 @@ fn write_auth0(writer: &mut Writer<'_>, mapped: &Mapped<'_>, known: Option<&Type
 /// `event.*`: action, categories and types from the type code, the id,
 /// times, and `event.original` when it is kept.
 fn write_event(writer: &mut Writer<'_>, context: &Context<'_>) {
-    let Context {
-        inner,
-        raw,
-        mapped,
-        known,
-        event_id,
-        now,
-        keep_original,
-        original,
-        ..
-    } = *context;
+    let (mapped, known) = (context.mapped, context.known);
     writer.object("event", |event| {
         match (mapped.code.as_deref(), known) {
             (Some(_), Some(known)) => event.str("action", &known.action),
@@ -625,20 +609,24 @@ fn write_event(writer: &mut Writer<'_>, context: &Context<'_>) {
             None => event.str_array("category", &["authentication"]),
         }
         event.str("dataset", DATASET);
-        if let Some(id) = event_id {
+        if let Some(id) = context.event_id {
             event.str("id", id);
         }
-        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
+        event.raw_with("ingested", |out| push_quoted_timestamp(out, context.now));
         event.str("kind", "event");
         event.str("module", MODULE);
-        if keep_original {
+        if context.keep_original {
             // [pii]: the obfuscated event when obfuscation is on (a document
             // exists, so the event was read: `None` cannot happen).
-            match original {
+            match context.original {
                 Some(original) => event.str("original", original),
                 None => event.str(
                     "original",
-                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
+                    &context
+                        .inner
+                        .pii
+                        .original(&context.raw.bytes)
+                        .unwrap_or_default(),
                 ),
             }
         }

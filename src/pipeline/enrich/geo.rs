@@ -301,7 +301,14 @@ pub mod tests {
         [("en", name), ("de", "nicht englisch")].into()
     }
 
-    fn finish(mut database: Database, kind: &str) -> Vec<u8> {
+    /// A database of type `kind` where 203.0.113.0/24 holds `v4` and
+    /// 2001:db8::/32 holds `v6`.
+    fn database<T: Serialize>(kind: &str, v4: T, v6: T) -> Vec<u8> {
+        let mut database = Database::default();
+        for (network, record) in [("::203.0.113.0/120", v4), ("2001:db8::/32", v6)] {
+            let value = database.insert_value(record).unwrap();
+            database.insert_node(network.parse::<IpAddrWithMask>().unwrap(), value);
+        }
         database.metadata.database_type = kind.to_owned();
         database.metadata.ip_version = maxminddb_writer::metadata::IpVersion::V6;
         database.write_to(Vec::new()).unwrap()
@@ -310,9 +317,9 @@ pub mod tests {
     /// A City database: 203.0.113.0/24 is Springfield, Illinois, US (two
     /// subdivisions, the last one most specific), 2001:db8::/32 is Paris.
     pub fn city_database() -> Vec<u8> {
-        let mut database = Database::default();
-        let springfield = database
-            .insert_value(TestCity {
+        database(
+            "Test-City",
+            TestCity {
                 city: TestNamed {
                     names: en("Springfield"),
                 },
@@ -337,10 +344,8 @@ pub mod tests {
                     latitude: 39.8,
                     longitude: -89.65,
                 },
-            })
-            .unwrap();
-        let paris = database
-            .insert_value(TestCity {
+            },
+            TestCity {
                 city: TestNamed { names: en("Paris") },
                 continent: TestNamed {
                     names: en("Europe"),
@@ -357,37 +362,23 @@ pub mod tests {
                     latitude: 48.8566,
                     longitude: 2.3522,
                 },
-            })
-            .unwrap();
-        database.insert_node(
-            "::203.0.113.0/120".parse::<IpAddrWithMask>().unwrap(),
-            springfield,
-        );
-        database.insert_node("2001:db8::/32".parse::<IpAddrWithMask>().unwrap(), paris);
-        finish(database, "Test-City")
+            },
+        )
     }
 
     /// An ASN database: 203.0.113.0/24 is AS 64500 "Example Net".
     pub fn asn_database() -> Vec<u8> {
-        let mut database = Database::default();
-        let example = database
-            .insert_value(TestAsn {
+        database(
+            "Test-ASN",
+            TestAsn {
                 autonomous_system_number: 64500,
                 autonomous_system_organization: Some("Example Net"),
-            })
-            .unwrap();
-        let bare = database
-            .insert_value(TestAsn {
+            },
+            TestAsn {
                 autonomous_system_number: 64501,
                 autonomous_system_organization: None,
-            })
-            .unwrap();
-        database.insert_node(
-            "::203.0.113.0/120".parse::<IpAddrWithMask>().unwrap(),
-            example,
-        );
-        database.insert_node("2001:db8::/32".parse::<IpAddrWithMask>().unwrap(), bare);
-        finish(database, "Test-ASN")
+            },
+        )
     }
 
     #[test]
