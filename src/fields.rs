@@ -47,12 +47,8 @@ pub struct Error {
 /// Every defined leaf field (groups flattened into dotted names).
 pub fn definitions() -> Result<Vec<Field>, Error> {
     let mut fields = Vec::new();
-    for (file, text) in FILES {
-        let raw: Vec<RawField> =
-            serde_norway::from_str(text).map_err(|source| Error { file, source })?;
-        for field in &raw {
-            flatten(field, "", &mut fields);
-        }
+    for field in &raw_fields()? {
+        flatten(field, "", &mut fields);
     }
     Ok(fields)
 }
@@ -61,12 +57,8 @@ pub fn definitions() -> Result<Vec<Field>, Error> {
 /// (`*` for every namespace), to `PUT _index_template/logs-auth0.logs`.
 pub fn index_template(namespace_pattern: &str) -> Result<Value, Error> {
     let mut properties = Map::new();
-    for (file, text) in FILES {
-        let raw: Vec<RawField> =
-            serde_norway::from_str(text).map_err(|source| Error { file, source })?;
-        for field in &raw {
-            insert(&mut properties, field, "");
-        }
+    for field in &raw_fields()? {
+        insert(&mut properties, field, "");
     }
     Ok(json!({
         "index_patterns": [format!("logs-auth0.logs-{namespace_pattern}")],
@@ -116,6 +108,17 @@ impl RawField {
     fn is_group(&self) -> bool {
         self.fields.is_some() || self.kind.as_deref() == Some("group")
     }
+}
+
+/// The top-level definitions of every file, in order.
+fn raw_fields() -> Result<Vec<RawField>, Error> {
+    let mut fields = Vec::new();
+    for (file, text) in FILES {
+        let raw: Vec<RawField> =
+            serde_norway::from_str(text).map_err(|source| Error { file, source })?;
+        fields.extend(raw);
+    }
+    Ok(fields)
 }
 
 fn full_name(prefix: &str, name: &str) -> String {

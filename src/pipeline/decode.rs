@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::json::{self, Value};
-use super::DropReason;
+use super::outcome::DropReason;
 
 /// One Auth0 log event.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,13 +20,15 @@ use super::dates::{
 };
 use super::decode::LogEvent;
 use super::enrich::ua::names_client;
+use super::inner::Inner;
 use super::json::{Value, Writer};
 use super::mgmt;
 use super::types::Type;
 use super::users::Users;
-use super::{Inner, ECS_VERSION};
 use crate::event::{sha256_id, Document, LogId, RawEvent, MAX_ID_BYTES};
 
+/// The ECS version documents claim.
+pub const ECS_VERSION: &str = "8.11.0";
 /// `data_stream.type`.
 pub const DATA_STREAM_TYPE: &str = "logs";
 /// `data_stream.dataset` and `event.dataset`.
@@ -35,8 +37,6 @@ pub const DATASET: &str = "auth0.logs";
 pub const MODULE: &str = "auth0";
 /// `agent.type`.
 pub const AGENT_TYPE: &str = "auth0-ingest";
-/// The tag Elastic adds when `event.original` is kept.
-pub const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
 
 /// The parts of an event the document is written from.
 struct Mapped<'a> {
@@ -105,20 +105,25 @@ pub(crate) fn document(
         None => envelope_id.as_deref().or(mapped.log_id.as_deref()),
     };
     let id = event_id.map(|id| LogId(id.to_owned()));
-    let mut json = String::with_capacity(raw.bytes.len() + 1024);
-    json.push('{');
-    write(
-        &mut Writer::new(&mut json),
+    let known = mapped
+        .code
+        .as_deref()
+        .and_then(|code| inner.types.get(code));
+    let keep_original = inner.config.preserve_original_event || !mapped.notes.is_empty();
+    let context = Context {
         inner,
         raw,
-        &mapped,
+        mapped: &mapped,
+        known,
         event_id,
         now,
-        Original {
-            salvaged,
-            obfuscated: original,
-        },
-    );
+        salvaged,
+        keep_original,
+        original,
+    };
+    let mut json = String::with_capacity(raw.bytes.len() + 1024);
+    json.push('{');
+    write(&mut Writer::new(&mut json), &context);
     json.push('}');
     Document { id, json }
 }
@@ -455,34 +460,29 @@ fn rename_tree(value: &mut Value<'_>, renames: &mut Renames) {
     }
 }
 
-/// How `event.original` is written: whether the event was salvaged (kept
-/// and tagged `auth0_ingest_salvaged`) and, with `[pii]`, its text already
-/// obfuscated (else it is derived from the raw bytes when needed).
-#[derive(Debug, Clone, Copy)]
-struct Original<'a> {
+/// One document as it is written: the event, its mapping, and what was
+/// decided about it once for all its fields.
+struct Context<'a> {
+    inner: &'a Inner,
+    raw: &'a RawEvent,
+    mapped: &'a Mapped<'a>,
+    /// The type code's row of the type table.
+    known: Option<&'a Type>,
+    event_id: Option<&'a str>,
+    /// `event.ingested`.
+    now: OffsetDateTime,
+    /// Salvaged: tagged `auth0_ingest_salvaged` (and `event.original` kept).
     salvaged: bool,
-    obfuscated: Option<&'a str>,
+    /// `event.original` is written (configured, or the event has a note).
+    keep_original: bool,
+    /// `event.original` already obfuscated by `[pii]` (else it is derived
+    /// from the raw bytes when needed).
+    original: Option<&'a str>,
 }
 
-fn write(
-    writer: &mut Writer<'_>,
-    inner: &Inner,
-    raw: &RawEvent,
-    mapped: &Mapped<'_>,
-    event_id: Option<&str>,
-    now: OffsetDateTime,
-    original: Original<'_>,
-) {
-    let Original {
-        salvaged,
-        obfuscated: original,
-    } = original;
+fn write(writer: &mut Writer<'_>, context: &Context<'_>) {
+    let (inner, mapped, known) = (context.inner, context.mapped, context.known);
     let config = &inner.config;
-    let known = mapped
-        .code
-        .as_deref()
-        .and_then(|code| inner.types.get(code));
-    let keep_original = config.preserve_original_event || !mapped.notes.is_empty();
 
     writer.raw_with("@timestamp", |out| {
         push_quoted_timestamp(out, mapped.timestamp)
@@ -503,19 +503,11 @@ fn write(
             error.str("message", &mapped.notes.join("; "))
         });
     }
-    write_event(
-        writer,
-        inner,
-        raw,
-        mapped,
-        known,
-        event_id,
-        now,
-        keep_original,
-        original,
-    );
+    write_event(writer, context);
     mapped.management.write_http(writer);
-    writer.object("input", |input| input.str("type", raw.input.as_str()));
+    writer.object("input", |input| {
+        input.str("type", context.raw.input.as_str())
+    });
     writer.object("log", |log| {
         log.str(
             "level",
@@ -548,13 +540,7 @@ fn write(
             source.str("ip", &inner.pii.source_ip(*address, text));
         });
     }
-    let tags = if salvaged {
-        &inner.tags_salvaged
-    } else if keep_original {
-        &inner.tags_preserved
-    } else {
-        &inner.tags
-    };
+    let tags = inner.tags.of(context.salvaged, context.keep_original);
     if !tags.is_empty() {
         writer.raw("tags", tags);
     }
@@ -610,18 +596,8 @@ fn write_auth0(writer: &mut Writer<'_>, mapped: &Mapped<'_>, known: Option<&Type
 
 /// `event.*`: action, categories and types from the type code, the id,
 /// times, and `event.original` when it is kept.
-#[allow(clippy::too_many_arguments)]
-fn write_event(
-    writer: &mut Writer<'_>,
-    inner: &Inner,
-    raw: &RawEvent,
-    mapped: &Mapped<'_>,
-    known: Option<&Type>,
-    event_id: Option<&str>,
-    now: OffsetDateTime,
-    keep_original: bool,
-    original: Option<&str>,
-) {
+fn write_event(writer: &mut Writer<'_>, context: &Context<'_>) {
+    let (mapped, known) = (context.mapped, context.known);
     writer.object("event", |event| {
         match (mapped.code.as_deref(), known) {
             (Some(_), Some(known)) => event.str("action", &known.action),
@@ -633,20 +609,24 @@ fn write_event(
             None => event.str_array("category", &["authentication"]),
         }
         event.str("dataset", DATASET);
-        if let Some(id) = event_id {
+        if let Some(id) = context.event_id {
             event.str("id", id);
         }
-        event.raw_with("ingested", |out| push_quoted_timestamp(out, now));
+        event.raw_with("ingested", |out| push_quoted_timestamp(out, context.now));
         event.str("kind", "event");
         event.str("module", MODULE);
-        if keep_original {
+        if context.keep_original {
             // [pii]: the obfuscated event when obfuscation is on (a document
             // exists, so the event was read: `None` cannot happen).
-            match original {
+            match context.original {
                 Some(original) => event.str("original", original),
                 None => event.str(
                     "original",
-                    &inner.pii.original(&raw.bytes).unwrap_or_default(),
+                    &context
+                        .inner
+                        .pii
+                        .original(&context.raw.bytes)
+                        .unwrap_or_default(),
                 ),
             }
         }

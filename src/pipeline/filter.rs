@@ -16,6 +16,8 @@
 
 use std::collections::HashSet;
 
+use super::names;
+
 /// Auth0's 20 log-stream filter categories, as the Management API spells
 /// them (`LogStreamFilterGroupNameEnum`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,9 +131,7 @@ impl Category {
 
     /// The category a Management API name stands for (exact spelling).
     pub fn from_name(name: &str) -> Option<Category> {
-        Category::ALL
-            .into_iter()
-            .find(|category| category.as_str() == name)
+        names::find(&Category::ALL, Category::as_str, name)
     }
 
     /// The position in [`Category::ALL`] (for per-category counters).
@@ -146,11 +146,7 @@ impl Category {
 
     /// Every name, comma-separated, for error messages.
     pub fn names() -> String {
-        Category::ALL
-            .iter()
-            .map(|category| category.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names::list(&Category::ALL, Category::as_str)
     }
 }
 
@@ -262,44 +258,35 @@ mod tests {
         };
         let pipeline = Pipeline::new(config, Enrichers::none());
         let event = |code: &str| format!(r#"{{"log_id":"1","data":{{"type":"{code}"}}}}"#);
-        assert!(matches!(
-            outcome(&pipeline, &event("f")),
-            Outcome::Document(_)
-        ));
-        assert_eq!(
-            outcome(&pipeline, &event("s")),
-            Outcome::Filtered(Category::LoginSuccess)
-        );
-        assert_eq!(
-            outcome(&pipeline, &event("fp")),
-            Outcome::Filtered(Category::LoginFail)
-        );
-        // Auth0's category, not our classification ("Token Exchange - Failure").
-        assert!(matches!(
-            outcome(&pipeline, &event("feta")),
-            Outcome::Document(_)
-        ));
-        // Unknown codes and events without a type are `other`.
-        assert_eq!(
-            outcome(&pipeline, &event("no_such_code")),
-            Outcome::Filtered(Category::Other)
-        );
-        assert_eq!(
-            outcome(&pipeline, r#"{"log_id":"1","data":{}}"#),
-            Outcome::Filtered(Category::Other)
-        );
-        // A bare log (as the API returns it) and a salvaged event too.
-        assert_eq!(
-            outcome(&pipeline, r#"{"type":"ss","log_id":"1"}"#),
-            Outcome::Filtered(Category::SignupSuccess)
-        );
-        assert_eq!(
-            outcome(
-                &pipeline,
-                r#"{"log_id":"1","data":{"type":"s","x":"\ud800"}}"#
+        // The category an event is filtered out under; `None`: it is mapped.
+        let filtered = |event: &str| match outcome(&pipeline, event) {
+            Outcome::Document(_) => None,
+            Outcome::Filtered(category) => Some(category),
+        };
+        for (event, expected) in [
+            (event("f"), None),
+            (event("s"), Some(Category::LoginSuccess)),
+            (event("fp"), Some(Category::LoginFail)),
+            // Auth0's category, not our classification ("Token Exchange - Failure").
+            (event("feta"), None),
+            // Unknown codes and events without a type are `other`.
+            (event("no_such_code"), Some(Category::Other)),
+            (
+                r#"{"log_id":"1","data":{}}"#.to_owned(),
+                Some(Category::Other),
             ),
-            Outcome::Filtered(Category::LoginSuccess)
-        );
+            // A bare log (as the API returns it) and a salvaged event too.
+            (
+                r#"{"type":"ss","log_id":"1"}"#.to_owned(),
+                Some(Category::SignupSuccess),
+            ),
+            (
+                r#"{"log_id":"1","data":{"type":"s","x":"\ud800"}}"#.to_owned(),
+                Some(Category::LoginSuccess),
+            ),
+        ] {
+            assert_eq!(filtered(&event), expected, "{event}");
+        }
         // Input that is no event is still refused (dead-lettered), not filtered.
         assert!(pipeline
             .process(&RawEvent {

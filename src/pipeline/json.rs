@@ -182,14 +182,9 @@ impl<'o> Writer<'o> {
     /// `"key":["a","b"]`.
     pub fn str_array<S: AsRef<str>>(&mut self, key: &str, values: &[S]) {
         self.key(key);
-        self.out.push('[');
-        for (index, value) in values.iter().enumerate() {
-            if index > 0 {
-                self.out.push(',');
-            }
-            write_str(self.out, value.as_ref());
-        }
-        self.out.push(']');
+        write_array(self.out, values, |out, value| {
+            write_str(out, value.as_ref())
+        });
     }
 
     /// `"key":{…}` with members written by `body`.
@@ -221,29 +216,44 @@ pub fn write_value(out: &mut String, value: &Value<'_>) {
         Value::Bool(false) => out.push_str("false"),
         Value::Number(number) => write_number(out, number),
         Value::String(text) => write_cow(out, text),
-        Value::Array(elements) => {
-            out.push('[');
-            for (index, element) in elements.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_value(out, element);
-            }
-            out.push(']');
-        }
+        Value::Array(elements) => write_array(out, elements, write_value),
         Value::Object(members) => {
-            out.push('{');
-            for (index, (key, value)) in members.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_cow(out, key);
-                out.push(':');
-                write_value(out, value);
-            }
-            out.push('}');
+            write_object(out, members, |out, _, value| write_value(out, value))
         }
     }
+}
+
+/// Writes `[…]`, each of `items` written by `write_item`.
+#[inline]
+pub fn write_array<T>(out: &mut String, items: &[T], mut write_item: impl FnMut(&mut String, &T)) {
+    out.push('[');
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_item(out, item);
+    }
+    out.push(']');
+}
+
+/// Writes `{…}` of an object's `members`, each value written by
+/// `write_member` (given the key too).
+#[inline]
+pub fn write_object(
+    out: &mut String,
+    members: &[(Cow<'_, str>, Value<'_>)],
+    mut write_member: impl FnMut(&mut String, &str, &Value<'_>),
+) {
+    out.push('{');
+    for (index, (key, value)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_cow(out, key);
+        out.push(':');
+        write_member(out, key, value);
+    }
+    out.push('}');
 }
 
 /// Writes a string of a [`Value`]: borrowed text is clean (see the type's

@@ -1,4 +1,4 @@
-//! The pipeline: turns one spooled [`RawEvent`] into one ECS [`Document`].
+//! The pipeline: turns one spooled [`RawEvent`] into one ECS [`Document`](crate::event::Document).
 //!
 //! decode ([`decode`], borrowed [`json`]) → [`filter`] → obfuscate
 //! ([`pii`]) → map and enrich ([`ecs`], [`enrich`], the type table
@@ -14,15 +14,20 @@
 //! (`crate::enrichment::load`) and handed in.
 
 pub mod coerce;
+pub mod config;
 pub mod dates;
 pub mod decode;
 pub mod ecs;
 pub mod enrich;
 pub mod filter;
+mod inner;
 pub mod json;
 pub(crate) mod mgmt;
+mod names;
+pub mod outcome;
 pub mod pii;
 pub mod salvage;
+pub mod tags;
 pub mod types;
 pub(crate) mod user_name;
 pub(crate) mod users;
@@ -32,54 +37,14 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::event::{Document, RawEvent};
+use crate::event::RawEvent;
 use decode::LogEvent;
 use enrich::Enrichers;
-use filter::{Category, Filter};
+use inner::Inner;
 
-/// The ECS version documents claim.
-pub const ECS_VERSION: &str = "8.11.0";
-/// `data_stream.namespace` when none is configured.
-pub const DEFAULT_NAMESPACE: &str = "default";
-/// Elastic's default tags for the integration.
-pub const DEFAULT_TAGS: [&str; 2] = ["forwarded", "auth0-logstream"];
-
-/// Event → document settings (`[enrich]`, plus the namespace).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// Keep the event as received in `event.original` (and tag it
-    /// `preserve_original_event`, as Elastic does).
-    pub preserve_original_event: bool,
-    /// `data_stream.namespace`: `[output.elasticsearch] namespace` when
-    /// that output is configured (documents name the data stream they are
-    /// written to; `convert` reads it from the file too), else
-    /// [`DEFAULT_NAMESPACE`].
-    pub namespace: String,
-    /// `tags` (`enrich.tags`; default [`DEFAULT_TAGS`]).
-    pub tags: Vec<String>,
-    /// `[filter]`: which events become documents (default: all).
-    pub filter: Filter,
-    /// `[pii]`: personal data obfuscation (default: off).
-    pub pii: pii::Config,
-}
-
-/// What became of one event the pipeline could read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// It maps to this document.
-    Document(Document),
-    /// `[filter]` leaves it out: acknowledged and counted under its
-    /// category, never written, never dead-lettered.
-    Filtered(Category),
-}
-
-/// Why an event produced no document.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DropReason {
-    /// The event is not a JSON object (or not JSON).
-    #[error("invalid event: {0}")]
-    Invalid(String),
-}
+pub use config::{Config, DEFAULT_NAMESPACE, DEFAULT_TAGS};
+pub use ecs::ECS_VERSION;
+pub use outcome::{DropReason, Outcome};
 
 /// A configured pipeline; cheap to clone and share between threads.
 #[derive(Debug, Clone)]
@@ -87,64 +52,11 @@ pub struct Pipeline {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) enrichers: Enrichers,
-    pub(crate) types: types::Table,
-    /// `tags` as a JSON array (empty when there are none), without and with
-    /// `preserve_original_event` first.
-    pub(crate) tags: String,
-    pub(crate) tags_preserved: String,
-    /// `tags` of a salvaged event: `preserve_original_event`,
-    /// `auth0_ingest_salvaged`, then the configured ones.
-    pub(crate) tags_salvaged: String,
-    /// `config.pii`, compiled.
-    pub(crate) pii: pii::Obfuscator,
-}
-
-impl Config {
-    /// The defaults: no `event.original`, namespace `default`, Elastic's tags.
-    pub fn defaults() -> Config {
-        Config {
-            preserve_original_event: false,
-            namespace: DEFAULT_NAMESPACE.to_owned(),
-            tags: DEFAULT_TAGS.iter().map(|tag| (*tag).to_owned()).collect(),
-            filter: Filter::default(),
-            pii: pii::Config::off(),
-        }
-    }
-}
-
-impl Outcome {
-    /// The document, unless the event was filtered out.
-    pub fn into_document(self) -> Option<Document> {
-        match self {
-            Outcome::Document(document) => Some(document),
-            Outcome::Filtered(_) => None,
-        }
-    }
-}
-
 impl Pipeline {
     /// A pipeline with `config` and loaded `enrichers`.
     pub fn new(config: Config, enrichers: Enrichers) -> Pipeline {
-        let tags = tags_json(&config.tags, &[]);
-        let tags_preserved = tags_json(&config.tags, &[ecs::PRESERVE_ORIGINAL_TAG]);
-        let tags_salvaged = tags_json(
-            &config.tags,
-            &[ecs::PRESERVE_ORIGINAL_TAG, salvage::SALVAGED_TAG],
-        );
         Pipeline {
-            inner: Arc::new(Inner {
-                tags,
-                tags_preserved,
-                tags_salvaged,
-                pii: pii::Obfuscator::new(&config.pii),
-                config,
-                enrichers,
-                types: types::Table::embedded(),
-            }),
+            inner: Arc::new(Inner::new(config, enrichers)),
         }
     }
 
@@ -237,33 +149,6 @@ impl Pipeline {
             obfuscated_original,
         ))
     }
-}
-
-/// `[…leading, …tags]` without duplicates, as JSON; empty when there is
-/// no tag.
-fn tags_json(tags: &[String], leading: &[&str]) -> String {
-    let mut unique: Vec<&str> = Vec::with_capacity(tags.len() + leading.len());
-    for tag in leading
-        .iter()
-        .copied()
-        .chain(tags.iter().map(String::as_str))
-    {
-        if !unique.contains(&tag) {
-            unique.push(tag);
-        }
-    }
-    if unique.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("[");
-    for (index, tag) in unique.iter().enumerate() {
-        if index > 0 {
-            out.push(',');
-        }
-        json::write_str(&mut out, tag);
-    }
-    out.push(']');
-    out
 }
 
 #[cfg(test)]

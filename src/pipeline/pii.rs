@@ -44,6 +44,7 @@ use ring::hmac;
 
 use super::decode::{self, LogEvent};
 use super::json::{self, Value};
+use super::names;
 use crate::secret::Secret;
 
 /// Auth0's six PII data names (`pii_config.log_fields`).
@@ -145,16 +146,12 @@ impl DataName {
 
     /// The data name spelled `name`, if any.
     pub fn from_name(name: &str) -> Option<DataName> {
-        DataName::ALL.into_iter().find(|data| data.as_str() == name)
+        names::find(&DataName::ALL, DataName::as_str, name)
     }
 
     /// Every name, comma-separated, for error messages.
     pub fn names() -> String {
-        DataName::ALL
-            .iter()
-            .map(|data| data.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names::list(&DataName::ALL, DataName::as_str)
     }
 
     /// The event field names this data name covers (Auth0's table).
@@ -426,34 +423,16 @@ impl Obfuscator {
 /// written truncated ([`truncate_strings`] on a copy: they are small).
 fn write_truncating(out: &mut String, value: &Value<'_>) {
     match value {
-        Value::Object(members) => {
-            out.push('{');
-            for (index, (key, member)) in members.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                json::write_str(out, key);
-                out.push(':');
-                if is_ip_key(key) {
-                    let mut copy = member.clone();
-                    truncate_strings(&mut copy);
-                    json::write_value(out, &copy);
-                } else {
-                    write_truncating(out, member);
-                }
+        Value::Object(members) => json::write_object(out, members, |out, key, member| {
+            if is_ip_key(key) {
+                let mut copy = member.clone();
+                truncate_strings(&mut copy);
+                json::write_value(out, &copy);
+            } else {
+                write_truncating(out, member);
             }
-            out.push('}');
-        }
-        Value::Array(elements) => {
-            out.push('[');
-            for (index, element) in elements.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_truncating(out, element);
-            }
-            out.push(']');
-        }
+        }),
+        Value::Array(elements) => json::write_array(out, elements, write_truncating),
         other => json::write_value(out, other),
     }
 }

@@ -21,18 +21,15 @@
 //!
 //! The repaired text is then mapped like any event; `error.message` says
 //! what was changed and where, `event.original` keeps the event as
-//! received, and the tag [`SALVAGED_TAG`] marks the document.
+//! received, and the tag [`SALVAGED_TAG`](super::tags::SALVAGED_TAG) marks the document.
 
 use std::fmt::Write as _;
 
 use super::coerce::{kind, Kind};
 use super::decode::{self, LogEvent};
 use super::json::{self, Value};
-use super::DropReason;
+use super::outcome::DropReason;
 use crate::event::RawEvent;
-
-/// The tag of salvaged documents.
-pub const SALVAGED_TAG: &str = "auth0_ingest_salvaged";
 
 /// The deepest nesting kept, counted in objects and arrays from the root.
 /// Below `serde_json`'s limit (128), and low enough that `details` (three
@@ -384,33 +381,27 @@ impl Repair {
     fn decode(&self) -> Option<(LogEvent<'_>, String)> {
         let value = json::parse(self.text.as_bytes()).ok()?;
         let log = decode::decode_value(value).ok()?;
-        let mut changes = Vec::new();
-        if self.surrogates.count > 0 {
-            changes.push(describe(
+        let cut =
+            format!("subtree(s) nested deeper than {MAX_DEPTH} levels cut (see event.original)");
+        let changes: Vec<String> = [
+            (
                 &self.surrogates,
                 "lone surrogate escape(s) replaced with U+FFFD",
-            ));
-        }
-        if self.kept.count > 0 {
-            changes.push(describe(
+            ),
+            (
                 &self.kept,
                 "number(s) beyond f64 kept as text (keyword/flattened fields)",
-            ));
-        }
-        if self.dropped.count > 0 {
-            changes.push(describe(
+            ),
+            (
                 &self.dropped,
                 "number(s) beyond f64 dropped (not a keyword/flattened field; see event.original)",
-            ));
-        }
-        if self.cuts.count > 0 {
-            changes.push(describe(
-                &self.cuts,
-                &format!(
-                    "subtree(s) nested deeper than {MAX_DEPTH} levels cut (see event.original)"
-                ),
-            ));
-        }
+            ),
+            (&self.cuts, cut.as_str()),
+        ]
+        .into_iter()
+        .filter(|(changes, _)| changes.count > 0)
+        .map(|(changes, what)| describe(changes, what))
+        .collect();
         let summary = if changes.is_empty() {
             "salvaged as it is".to_owned()
         } else {
@@ -477,7 +468,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::pipeline::tests::{check, field, map};
+    use crate::pipeline::tests::{check, error_message, field, map};
 
     const LOG_ID: &str = "90020240308043029321000000000000000000000000000000000002";
 
@@ -487,10 +478,6 @@ mod tests {
         format!(
             r#"{{"log_id":"{LOG_ID}","data":{{"date":"2024-03-08T04:30:29.321Z","type":"fp","description":"Wrong email or password.","connection":"Username-Password-Authentication","client_id":"c1","client_name":"App","ip":"{ip}","user_agent":"Chrome 122.0.0 / Windows 10.0.0","user_id":"auth0|65eaa","user_name":"{user_name}","strategy":"auth0","strategy_type":"database",{extra}"log_id":"{LOG_ID}"}}}}"#
         )
-    }
-
-    fn message(document: &Value) -> &str {
-        field(document, "error.message").unwrap().as_str().unwrap()
     }
 
     #[track_caller]
@@ -516,10 +503,10 @@ mod tests {
             ],
         );
         assert!(
-            message(document)
+            error_message(document)
                 .starts_with("the event could not be read in full (invalid event: invalid JSON: "),
             "{}",
-            message(document)
+            error_message(document)
         );
     }
 
@@ -562,11 +549,11 @@ mod tests {
             ],
         );
         assert!(
-            message(&document).ends_with(
+            error_message(&document).ends_with(
                 "salvaged: 1 lone surrogate escape(s) replaced with U+FFFD at `data.user_name`"
             ),
             "{}",
-            message(&document)
+            error_message(&document)
         );
     }
 
@@ -583,7 +570,7 @@ mod tests {
                 ("user.email", json!("neo@example.com")),
             ],
         );
-        let text = message(&document);
+        let text = error_message(&document);
         assert!(
             text.contains("`ip` `203.0.113.7\u{fffd}` is not an IP address")
                 && text.contains("at `data.ip`"),
@@ -621,7 +608,7 @@ mod tests {
                 ("log.level", json!("error")),
             ],
         );
-        let text = message(&document);
+        let text = error_message(&document);
         assert!(
             text.contains("3 lone surrogate escape(s) replaced with U+FFFD at `data.details.error.message`, `data.details.k\u{fffd}`, `data.details.k\u{fffd}.1`"),
             "{text}"
@@ -650,7 +637,7 @@ mod tests {
                 ("auth0.logs.data.extra.deep", json!([0])),
             ],
         );
-        let text = message(&document);
+        let text = error_message(&document);
         assert!(
             text.contains("salvaged: 4 number(s) beyond f64 kept as text (keyword/flattened fields) at `data.details.attempts`, `data.details.list.0`, `data.audience`, …; 3 number(s) beyond f64 dropped (not a keyword/flattened field; see event.original) at `data.is_mobile`, `data.n`, `data.extra.deep.1`"),
             "{text}"
@@ -680,7 +667,7 @@ mod tests {
             let document = map(&event);
             salvaged(&document, &event);
             source_and_user_survive(&document);
-            let text = message(&document);
+            let text = error_message(&document);
             assert!(
                 text.contains(&format!("2 subtree(s) nested deeper than {MAX_DEPTH} levels cut (see event.original) at `data.details.nested.")),
                 "{text}"
@@ -720,7 +707,7 @@ mod tests {
         );
         let document = map(&event);
         source_and_user_survive(&document);
-        let text = message(&document);
+        let text = error_message(&document);
         assert!(
             text.contains("20000 number(s) beyond f64 kept as text"),
             "{}",

@@ -96,75 +96,82 @@ impl Geo {
     }
 
     fn render(&self, address: IpAddr) -> Rendered {
-        let mut rendered = Rendered::default();
-        if let Some(city) = self
-            .city
-            .as_ref()
-            .and_then(|reader| decode::<City<'_>>(reader, address))
-        {
-            let mut members = String::new();
-            let mut writer = Writer::new(&mut members);
-            if let Some(name) = city.continent.and_then(|c| c.names).and_then(|n| n.en) {
-                writer.str("continent_name", name);
-            }
-            let country_iso = city.country.as_ref().and_then(|c| c.iso_code);
-            if let Some(iso) = country_iso {
-                writer.str("country_iso_code", iso);
-            }
-            if let Some(name) = city
-                .country
-                .as_ref()
-                .and_then(|c| c.names.as_ref())
-                .and_then(|n| n.en)
-            {
-                writer.str("country_name", name);
-            }
-            if let Some(subdivision) = city.subdivisions.as_ref().and_then(|s| s.last()) {
-                if let (Some(country), Some(iso)) = (country_iso, subdivision.iso_code) {
-                    writer.str("region_iso_code", &format!("{country}-{iso}"));
-                }
-                if let Some(name) = subdivision.names.as_ref().and_then(|n| n.en) {
-                    writer.str("region_name", name);
-                }
-            }
-            if let Some(name) = city.city.and_then(|c| c.names).and_then(|n| n.en) {
-                writer.str("city_name", name);
-            }
-            if let Some(Location {
-                latitude: Some(lat),
-                longitude: Some(lon),
-            }) = city.location.filter(|l| {
-                l.latitude.is_some_and(f64::is_finite) && l.longitude.is_some_and(f64::is_finite)
-            }) {
-                writer.object("location", |location| {
-                    location.value("lat", &Value::Number(number(lat)));
-                    location.value("lon", &Value::Number(number(lon)));
-                });
-            }
-            if !members.is_empty() {
-                rendered.geo = format!("\"geo\":{{{members}}}");
-            }
+        Rendered {
+            autonomous_system: object(self.asn.as_ref(), address, "as", write_asn),
+            geo: object(self.city.as_ref(), address, "geo", write_city),
         }
-        if let Some(asn) = self
-            .asn
-            .as_ref()
-            .and_then(|reader| decode::<Asn<'_>>(reader, address))
-        {
-            let mut members = String::new();
-            let mut writer = Writer::new(&mut members);
-            if let Some(number) = asn.autonomous_system_number {
-                writer.i64("number", i64::from(number));
-            }
-            if let Some(name) = asn.autonomous_system_organization.filter(|n| !n.is_empty()) {
-                writer.object("organization", |organization| {
-                    organization.str("name", name)
-                });
-            }
-            if !members.is_empty() {
-                rendered.autonomous_system = format!("\"as\":{{{members}}}");
-            }
+    }
+}
+
+/// `"name":{…}` with what `write` makes of `address`'s record in
+/// `reader`; empty without a database, a record, or any member.
+fn object<'r, T: Deserialize<'r>>(
+    reader: Option<&'r Reader<Vec<u8>>>,
+    address: IpAddr,
+    name: &str,
+    write: fn(&mut Writer<'_>, T),
+) -> String {
+    let Some(record) = reader.and_then(|reader| decode::<T>(reader, address)) else {
+        return String::new();
+    };
+    let mut members = String::new();
+    write(&mut Writer::new(&mut members), record);
+    if members.is_empty() {
+        return members;
+    }
+    format!("\"{name}\":{{{members}}}")
+}
+
+/// The members of `source.geo`.
+fn write_city(writer: &mut Writer<'_>, city: City<'_>) {
+    if let Some(name) = city.continent.and_then(|c| c.names).and_then(|n| n.en) {
+        writer.str("continent_name", name);
+    }
+    let country_iso = city.country.as_ref().and_then(|c| c.iso_code);
+    if let Some(iso) = country_iso {
+        writer.str("country_iso_code", iso);
+    }
+    if let Some(name) = city
+        .country
+        .as_ref()
+        .and_then(|c| c.names.as_ref())
+        .and_then(|n| n.en)
+    {
+        writer.str("country_name", name);
+    }
+    if let Some(subdivision) = city.subdivisions.as_ref().and_then(|s| s.last()) {
+        if let (Some(country), Some(iso)) = (country_iso, subdivision.iso_code) {
+            writer.str("region_iso_code", &format!("{country}-{iso}"));
         }
-        rendered
+        if let Some(name) = subdivision.names.as_ref().and_then(|n| n.en) {
+            writer.str("region_name", name);
+        }
+    }
+    if let Some(name) = city.city.and_then(|c| c.names).and_then(|n| n.en) {
+        writer.str("city_name", name);
+    }
+    if let Some(Location {
+        latitude: Some(lat),
+        longitude: Some(lon),
+    }) = city.location.filter(|l| {
+        l.latitude.is_some_and(f64::is_finite) && l.longitude.is_some_and(f64::is_finite)
+    }) {
+        writer.object("location", |location| {
+            location.value("lat", &Value::Number(number(lat)));
+            location.value("lon", &Value::Number(number(lon)));
+        });
+    }
+}
+
+/// The members of `source.as`.
+fn write_asn(writer: &mut Writer<'_>, asn: Asn<'_>) {
+    if let Some(number) = asn.autonomous_system_number {
+        writer.i64("number", i64::from(number));
+    }
+    if let Some(name) = asn.autonomous_system_organization.filter(|n| !n.is_empty()) {
+        writer.object("organization", |organization| {
+            organization.str("name", name)
+        });
     }
 }
 
@@ -294,7 +301,14 @@ pub mod tests {
         [("en", name), ("de", "nicht englisch")].into()
     }
 
-    fn finish(mut database: Database, kind: &str) -> Vec<u8> {
+    /// A database of type `kind` where 203.0.113.0/24 holds `v4` and
+    /// 2001:db8::/32 holds `v6`.
+    fn database<T: Serialize>(kind: &str, v4: T, v6: T) -> Vec<u8> {
+        let mut database = Database::default();
+        for (network, record) in [("::203.0.113.0/120", v4), ("2001:db8::/32", v6)] {
+            let value = database.insert_value(record).unwrap();
+            database.insert_node(network.parse::<IpAddrWithMask>().unwrap(), value);
+        }
         database.metadata.database_type = kind.to_owned();
         database.metadata.ip_version = maxminddb_writer::metadata::IpVersion::V6;
         database.write_to(Vec::new()).unwrap()
@@ -303,9 +317,9 @@ pub mod tests {
     /// A City database: 203.0.113.0/24 is Springfield, Illinois, US (two
     /// subdivisions, the last one most specific), 2001:db8::/32 is Paris.
     pub fn city_database() -> Vec<u8> {
-        let mut database = Database::default();
-        let springfield = database
-            .insert_value(TestCity {
+        database(
+            "Test-City",
+            TestCity {
                 city: TestNamed {
                     names: en("Springfield"),
                 },
@@ -330,10 +344,8 @@ pub mod tests {
                     latitude: 39.8,
                     longitude: -89.65,
                 },
-            })
-            .unwrap();
-        let paris = database
-            .insert_value(TestCity {
+            },
+            TestCity {
                 city: TestNamed { names: en("Paris") },
                 continent: TestNamed {
                     names: en("Europe"),
@@ -350,37 +362,23 @@ pub mod tests {
                     latitude: 48.8566,
                     longitude: 2.3522,
                 },
-            })
-            .unwrap();
-        database.insert_node(
-            "::203.0.113.0/120".parse::<IpAddrWithMask>().unwrap(),
-            springfield,
-        );
-        database.insert_node("2001:db8::/32".parse::<IpAddrWithMask>().unwrap(), paris);
-        finish(database, "Test-City")
+            },
+        )
     }
 
     /// An ASN database: 203.0.113.0/24 is AS 64500 "Example Net".
     pub fn asn_database() -> Vec<u8> {
-        let mut database = Database::default();
-        let example = database
-            .insert_value(TestAsn {
+        database(
+            "Test-ASN",
+            TestAsn {
                 autonomous_system_number: 64500,
                 autonomous_system_organization: Some("Example Net"),
-            })
-            .unwrap();
-        let bare = database
-            .insert_value(TestAsn {
+            },
+            TestAsn {
                 autonomous_system_number: 64501,
                 autonomous_system_organization: None,
-            })
-            .unwrap();
-        database.insert_node(
-            "::203.0.113.0/120".parse::<IpAddrWithMask>().unwrap(),
-            example,
-        );
-        database.insert_node("2001:db8::/32".parse::<IpAddrWithMask>().unwrap(), bare);
-        finish(database, "Test-ASN")
+            },
+        )
     }
 
     #[test]
