@@ -127,9 +127,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => commands::check_config::run(&config),
         Command::Setup { config, dry_run } => commands::setup::run(&config, dry_run),
         Command::GenerateAssets { out_dir } => {
-            // No `help` subcommand in the pages: auth0-ingest(1) would name an
-            // auth0-ingest-help(1) that is not generated (nor worth installing).
-            commands::generate_assets::run(Cli::command().disable_help_subcommand(true), &out_dir)
+            commands::generate_assets::run(Cli::command(), &out_dir)
         }
         Command::Assets { asset } => commands::assets::run(asset),
         Command::Convert(args) => commands::convert::run(args),

@@ -17,20 +17,47 @@ pub fn run(command: clap::Command, out_dir: &Path) -> ExitCode {
     }
 }
 
+/// `command` and all its subcommands without clap's `help` subcommand.
+fn without_help_subcommands(command: clap::Command) -> clap::Command {
+    command
+        .disable_help_subcommand(true)
+        .mut_subcommands(without_help_subcommands)
+}
+
+/// A page for each visible subcommand of `parent` (page `name`, invoked as
+/// `bin_name`), and of theirs.
+fn add_pages(
+    parent: &clap::Command,
+    name: &str,
+    bin_name: &str,
+    pages: &mut Vec<(String, clap::Command)>,
+) {
+    for subcommand in parent.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        let name = format!("{name}-{}", subcommand.get_name());
+        let bin_name = format!("{bin_name} {}", subcommand.get_name());
+        pages.push((
+            name.clone(),
+            subcommand
+                .clone()
+                .display_name(name.clone())
+                .bin_name(bin_name.clone()),
+        ));
+        add_pages(subcommand, &name, &bin_name, pages);
+    }
+}
+
 /// The man page and bash/zsh completions, from the clap definitions.
 fn generate(command: clap::Command, out_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("creating `{}`", out_dir.display()))?;
-    // auth0-ingest(1) and one page per visible command, auth0-ingest-run(1)…
+    // No `help` subcommands in the pages: a page would name an
+    // auth0-ingest-…-help(1) that is not generated (nor worth installing).
+    let command = without_help_subcommands(command);
+    // auth0-ingest(1) and one page per visible command at every depth,
+    // auth0-ingest-run(1), auth0-ingest-assets-kibana(1)…: each page names
+    // its subcommands' pages, and every page it names is written.
     let mut pages = vec![("auth0-ingest".to_owned(), command.clone())];
-    for subcommand in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
-        let name = format!("auth0-ingest-{}", subcommand.get_name());
-        let bin_name = format!("auth0-ingest {}", subcommand.get_name());
-        pages.push((
-            name.clone(),
-            subcommand.clone().display_name(name).bin_name(bin_name),
-        ));
-    }
+    add_pages(&command, "auth0-ingest", "auth0-ingest", &mut pages);
     for (name, page_command) in pages {
         let mut page = Vec::new();
         clap_mangen::Man::new(page_command)
