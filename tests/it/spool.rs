@@ -151,7 +151,7 @@ fn run(ops: Vec<Op>) {
                     model.receipts.clear();
                     model.read.clear();
                 }
-                open = spool::open(&config).unwrap();
+                open = reopen(&config);
             }
         }
     }
@@ -283,4 +283,21 @@ fn small_spool() -> (tokio::runtime::Runtime, tempfile::TempDir, spool::Config) 
         dead_letter_max_file_bytes: spool::dead_letter::DEFAULT_MAX_FILE_BYTES,
     };
     (runtime, dir, config)
+}
+
+/// Opens the spool again after the previous `Spool` was dropped. The
+/// `flock` is released with the last descriptor of its open file, and a
+/// process another test forks at that instant holds a copy until it execs:
+/// under load that is long enough to see `Locked` once. Wait it out (a few
+/// seconds at most) instead of failing on a sibling test's fork.
+fn reopen(config: &spool::Config) -> spool::Spool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match spool::open(config) {
+            Err(spool::Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result.unwrap(),
+        }
+    }
 }
