@@ -507,6 +507,17 @@ struct LongFunctions {
     found: Vec<(String, usize, usize)>,
 }
 
+impl LongFunctions {
+    /// Records `function` when it is longer than [`MAX_FN_LINES`].
+    fn measure(&mut self, signature: &syn::Signature, function: &impl syn::spanned::Spanned) {
+        let lines = span_lines(function);
+        if lines > MAX_FN_LINES {
+            let line = function.span().start().line;
+            self.found.push((signature.ident.to_string(), line, lines));
+        }
+    }
+}
+
 impl<'ast> Visit<'ast> for LongFunctions {
     fn visit_item_mod(&mut self, module: &'ast syn::ItemMod) {
         if !is_test_only(&module.attrs) {
@@ -514,28 +525,16 @@ impl<'ast> Visit<'ast> for LongFunctions {
         }
     }
     fn visit_item_fn(&mut self, function: &'ast syn::ItemFn) {
-        if is_test_only(&function.attrs) {
-            return;
+        if !is_test_only(&function.attrs) {
+            self.measure(&function.sig, function);
+            syn::visit::visit_item_fn(self, function);
         }
-        let lines = span_lines(function);
-        if lines > MAX_FN_LINES {
-            let line = syn::spanned::Spanned::span(function).start().line;
-            self.found
-                .push((function.sig.ident.to_string(), line, lines));
-        }
-        syn::visit::visit_item_fn(self, function);
     }
     fn visit_impl_item_fn(&mut self, function: &'ast syn::ImplItemFn) {
-        if is_test_only(&function.attrs) {
-            return;
+        if !is_test_only(&function.attrs) {
+            self.measure(&function.sig, function);
+            syn::visit::visit_impl_item_fn(self, function);
         }
-        let lines = span_lines(function);
-        if lines > MAX_FN_LINES {
-            let line = syn::spanned::Spanned::span(function).start().line;
-            self.found
-                .push((function.sig.ident.to_string(), line, lines));
-        }
-        syn::visit::visit_impl_item_fn(self, function);
     }
 }
 

@@ -153,22 +153,13 @@ async fn i3_reload_rotates_a_tokens_file_read_where_it_lies_as_the_service_user(
     std::fs::write(&path, config(dir.path(), &webhook, "")).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    let child = Command::new("setpriv")
+    let mut command = Command::new("setpriv");
+    command
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", BIN])
         .args(["run", "--config"])
         .arg(&path)
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut agent = Agent {
-        child,
-        log: Arc::default(),
-        admin_url: None,
-    };
+        .env_remove("CREDENTIALS_DIRECTORY");
+    let mut agent = Agent::spawn_command(command, Stdio::piped());
     let url = agent.webhook_url();
     assert_eq!(status(&url, old, EVENT).await, 200);
     assert_eq!(
@@ -236,21 +227,12 @@ async fn i3_a_reload_from_the_credentials_directory_warns() {
         config(dir.path(), "tokens_file = \"webhook-tokens\"", ""),
     )
     .unwrap();
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["run", "--config"])
         .arg(&path)
-        .env("CREDENTIALS_DIRECTORY", &credentials)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut agent = Agent {
-        child,
-        log: Arc::default(),
-        admin_url: None,
-    };
+        .env("CREDENTIALS_DIRECTORY", &credentials);
+    let mut agent = Agent::spawn_command(command, Stdio::piped());
     let url = agent.webhook_url();
     assert_eq!(
         status(&url, "cred-token-0123456789abcdef", EVENT).await,

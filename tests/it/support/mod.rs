@@ -340,7 +340,9 @@ impl Agent {
         Agent::spawn_command(command, stderr)
     }
 
-    fn spawn_command(mut command: Command, stderr: impl Into<Stdio>) -> Agent {
+    /// Spawns `command` (the agent, however it is started: as another
+    /// user, with credentials) with the tests' debug log level.
+    pub fn spawn_command(mut command: Command, stderr: impl Into<Stdio>) -> Agent {
         let child = command
             .env("RUST_LOG", "auth0_ingest=debug")
             .stdin(Stdio::null())
